@@ -1,0 +1,144 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+export const appConfigSchema = z
+  .object({
+    /** Working folder for the embedded database, the development drop, local alerts and outputs. */
+    dataDir: z.string().default('./data'),
+    /** PostgreSQL connection string; absent = embedded PostgreSQL (PGlite) under dataDir/pg. */
+    databaseUrl: z.string().url('a postgres:// URL, e.g. postgres://user@host:5432/db').optional(),
+    drop: z
+      .object({
+        /** Absent = the development drop server on 127.0.0.1:port serving dataDir/drop. */
+        host: z.string().min(1).optional(),
+        port: port.default(2022),
+        user: z.string().min(1).optional(),
+        privateKeyFile: z.string().optional(),
+        /** The private key itself (PEM/OpenSSH), e.g. from a secret; wins over privateKeyFile. */
+        privateKey: z.string().optional(),
+        passphrase: z.string().optional(),
+        /** Pinned host key: "SHA256:..." as `ssh-keygen -lf` prints it. */
+        hostKeySha256: z
+          .string()
+          .regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'the SHA256 fingerprint as `ssh-keygen -lf key.pub` prints it, e.g. "SHA256:abc...xyz"')
+          .optional(),
+        /** Customer-hosted drop where we may not move files: only the registry records what was seen. */
+        readOnly: z.boolean().default(false),
+        /** Seconds between two observations of equal size+mtime before a file is taken. */
+        stableSeconds: z.number().min(0).default(60),
+        maxFileBytes: z.number().int().positive().default(2 * 1024 ** 3),
+        connectTimeoutMs: z.number().int().positive().default(20_000),
+        keepaliveIntervalMs: z.number().int().positive().default(10_000),
+        /** Seconds a claim on a file is valid; a crashed poller's claim expires after this. */
+        claimSeconds: z.number().int().positive().default(900),
+        /** Failed ticks in a row before "drop unreachable" is reported. */
+        alertAfterFailures: z.number().int().positive().default(3),
+      })
+      .strict()
+      .prefault({}),
+    schedule: z
+      .object({
+        cron: z.string().default('*/5 * * * *'),
+        timezone: z.string().default('UTC'),
+        /** Tenants processed in parallel in one tick. */
+        maxParallelTenants: z.number().int().positive().default(2),
+      })
+      .strict()
+      .prefault({}),
+    slack: z
+      .object({
+        botToken: z.string().optional(),
+        /** Channel id (C0123...) or name (#monitoring-hris-files). */
+        channel: z.string().default('#monitoring-hris-files'),
+        apiUrl: z.string().url().optional(),
+      })
+      .strict()
+      .prefault({}),
+    http: z
+      .object({
+        /** Dashboard, /healthz and /metrics; 0 = off. */
+        port: port.default(8080),
+        host: z.string().default('127.0.0.1'),
+        /** Public URL of the dashboard, used for links in alerts. */
+        dashboardUrl: z.string().url().optional(),
+        /** A tick older than this many seconds makes /healthz unhealthy. */
+        maxTickAgeSeconds: z.number().int().positive().default(900),
+      })
+      .strict()
+      .prefault({}),
+    retentionDays: z.number().int().positive().default(90),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /** json in production; pretty on a terminal. */
+        format: z.enum(['json', 'pretty', 'auto']).default('auto'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type AppConfig = z.infer<typeof appConfigSchema>;
+
+/** Environment variables and the config path each one sets. */
+export const ENV_VARS: Record<string, string[]> = {
+  DATABASE_URL: ['databaseUrl'],
+  HRIS_DATA_DIR: ['dataDir'],
+  DROP_HOST: ['drop', 'host'],
+  DROP_PORT: ['drop', 'port'],
+  DROP_USER: ['drop', 'user'],
+  DROP_PRIVATE_KEY_FILE: ['drop', 'privateKeyFile'],
+  DROP_PRIVATE_KEY: ['drop', 'privateKey'],
+  DROP_PASSPHRASE: ['drop', 'passphrase'],
+  DROP_HOST_KEY_SHA256: ['drop', 'hostKeySha256'],
+  SLACK_BOT_TOKEN: ['slack', 'botToken'],
+  SLACK_CHANNEL: ['slack', 'channel'],
+  SLACK_API_URL: ['slack', 'apiUrl'],
+  SCHEDULE_CRON: ['schedule', 'cron'],
+  SCHEDULE_TIMEZONE: ['schedule', 'timezone'],
+  HTTP_PORT: ['http', 'port'],
+  DASHBOARD_URL: ['http', 'dashboardUrl'],
+  RETENTION_DAYS: ['retentionDays'],
+  LOG_LEVEL: ['log', 'level'],
+  LOG_FORMAT: ['log', 'format'],
+};
+
+const NUMERIC_PATHS = new Set(['drop.port', 'http.port', 'retentionDays']);
+
+export function configDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(env.HRIS_CONFIG_DIR ?? './config');
+}
+
+/**
+ * Loads DIR/app.yaml (optional) and overlays the environment variables of ENV_VARS.
+ * Relative paths (dataDir, key files) are resolved against the working directory.
+ */
+export async function loadAppConfig(dir = configDir(), env: NodeJS.ProcessEnv = process.env): Promise<AppConfig> {
+  const file = path.join(dir, 'app.yaml');
+  let raw: Record<string, unknown> = {};
+  try {
+    raw = (parseYaml(await readFile(file, 'utf8')) as Record<string, unknown> | null) ?? {};
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new ConfigError(file, [{ path: '', message: `not readable YAML: ${(error as Error).message}` }]);
+    }
+  }
+  for (const [name, keys] of Object.entries(ENV_VARS)) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    let target = raw as Record<string, unknown>;
+    for (const key of keys.slice(0, -1)) {
+      target = (target[key] ??= {}) as Record<string, unknown>;
+    }
+    const dotted = keys.join('.');
+    target[keys[keys.length - 1]!] = NUMERIC_PATHS.has(dotted) ? Number(value) : value;
+  }
+  const parsed = appConfigSchema.safeParse(raw);
+  if (!parsed.success) throw ConfigError.fromZod(`${file} (or its environment variables)`, parsed.error);
+  return parsed.data;
+}

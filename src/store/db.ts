@@ -1,0 +1,85 @@
+import { mkdir } from 'node:fs/promises';
+import pg from 'pg';
+import { migrate } from './migrate.js';
+
+export type Queryable = Pick<pg.PoolClient, 'query'>;
+
+/** A PostgreSQL connection pool: a real server, or embedded PGlite reached over a local socket. */
+export interface Database {
+  pool: pg.Pool;
+  /** postgres:// URL other processes can use (for embedded: the in-process socket server). */
+  url: string;
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** postgres:// URL of a real server. */
+  url?: string;
+  /** Embedded: data folder for PGlite; absent = in memory. */
+  embeddedDir?: string;
+  /** Run migrations after connecting (default true). */
+  migrate?: boolean;
+  poolSize?: number;
+}
+
+/** Opens the database and runs pending migrations. */
+export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<Database> {
+  const database = options.url ? openServer(options.url, options.poolSize ?? 5) : await openEmbedded(options.embeddedDir);
+  if (options.migrate !== false) {
+    try {
+      await migrate(database.pool);
+    } catch (error) {
+      await database.close();
+      throw error;
+    }
+  }
+  return database;
+}
+
+function openServer(url: string, poolSize: number): Database {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // An idle client losing its server must not crash the process; the next query reconnects.
+  pool.on('error', () => undefined);
+  return { pool, url, embedded: false, close: () => pool.end() };
+}
+
+async function openEmbedded(dataDir?: string): Promise<Database> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
+  if (dataDir) await mkdir(dataDir, { recursive: true });
+  const pglite = await PGlite.create(dataDir ? { dataDir } : {});
+  const server = new PGLiteSocketServer({ db: pglite, port: 0, host: '127.0.0.1' });
+  await server.start();
+  const [host, port] = server.getServerConn().split(':');
+  const url = `postgres://postgres@${host}:${port}/postgres`;
+  // PGlite serves one connection at a time.
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  pool.on('error', () => undefined);
+  return {
+    pool,
+    url,
+    embedded: true,
+    async close() {
+      await pool.end();
+      await server.stop();
+      await pglite.close();
+    },
+  };
+}
+
+/** Runs FN in a transaction on one client. */
+export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    const result = await fn(client);
+    await client.query('commit');
+    return result;
+  } catch (error) {
+    await client.query('rollback').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}

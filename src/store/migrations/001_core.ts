@@ -1,0 +1,78 @@
+/** Core store: member state, runs, their changes, errors and files. */
+export const sql = /* sql */ `
+create table tenants (
+  id text primary key,
+  name text not null,
+  created_at timestamptz not null default now()
+);
+
+-- The last accepted row of every member of a tenant, and whether the member is on the platform.
+create table members (
+  tenant_id text not null references tenants(id),
+  member_key text not null,          -- employee_id, or lower-cased email
+  email text not null,
+  employee_id text,
+  data jsonb not null,               -- canonical field -> value (trimmed, normalised)
+  row_hash text not null,            -- hash of data, for a fast unchanged check
+  on_platform boolean not null default false,
+  updated_run_id bigint,
+  primary key (tenant_id, member_key)
+);
+
+create table runs (
+  id bigserial primary key,
+  tenant_id text not null references tenants(id),
+  file_name text not null,
+  file_date date,
+  source text not null default 'local',        -- local | drop | baseline
+  sha256 text not null,
+  status text not null check (status in ('accepted', 'rejected', 'held', 'duplicate')),
+  key_field text,                               -- employee_id | email
+  rows integer not null default 0,
+  counts jsonb not null default '{}'::jsonb,
+  error_count integer not null default 0,
+  warnings jsonb not null default '[]'::jsonb,
+  reasons jsonb not null default '[]'::jsonb,
+  columns jsonb not null default '[]'::jsonb,   -- output columns (canonical names) of this file
+  base_run_id bigint,                           -- last accepted run the diff was taken against
+  timings jsonb not null default '{}'::jsonb,
+  decided_by text,                              -- approve/reject of a held run
+  decided_at timestamptz,
+  created_at timestamptz not null default now(),
+  finished_at timestamptz
+);
+create index runs_tenant_idx on runs (tenant_id, id desc);
+-- The same content is never accepted (or held) twice for a tenant.
+create unique index runs_tenant_sha_once on runs (tenant_id, sha256) where status in ('accepted', 'held');
+
+-- What a run changes (or, while held, would change). Files are rendered from these rows.
+create table run_changes (
+  run_id bigint not null references runs(id) on delete cascade,
+  kind text not null check (kind in ('invite', 'update', 'deletion', 'store', 'forget')),
+  change_type text,                             -- update: update | deactivation | reactivation
+  member_key text not null,
+  line integer,                                 -- line in the file (null for deletions)
+  data jsonb,                                   -- the new row (invite/update/store), the old row (deletion)
+  changed_fields text[],
+  primary key (run_id, kind, member_key)
+);
+
+create table run_errors (
+  run_id bigint not null references runs(id) on delete cascade,
+  seq integer not null,
+  line integer,
+  column_name text,
+  value text,
+  message text not null,
+  primary key (run_id, seq)
+);
+
+create table run_files (
+  run_id bigint not null references runs(id) on delete cascade,
+  kind text not null check (kind in ('invites', 'updates', 'deletions', 'errors')),
+  file_name text not null,
+  row_count integer not null,
+  created_at timestamptz not null default now(),
+  primary key (run_id, kind)
+);
+`;
