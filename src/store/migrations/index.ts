@@ -1,4 +1,5 @@
 import { sql as core } from './001_core.js';
+import { sql as outbox } from './002_outbox.js';
 
 export interface Migration {
   name: string;
@@ -7,6 +8,9 @@ export interface Migration {
 
 /**
  * In order. Never edit a migration that has landed; add a new one.
- * Numbering: 0xx core engine, 1xx SFTP drop, 2xx notifications/outbox, 3xx runtime.
+ * Numbering: 0xx core engine, 1xx SFTP drop, 2xx notifications, 3xx runtime.
  */
-export const MIGRATIONS: Migration[] = [{ name: '001_core', sql: core }];
+export const MIGRATIONS: Migration[] = [
+  { name: '001_core', sql: core },
+  { name: '002_outbox', sql: outbox },
+];

@@ -1,0 +1,18 @@
+import type { Queryable } from '../store/db.js';
+
+export type AlertKind = 'run' | 'drop_unreachable' | 'drop_recovered' | 'test';
+
+/**
+ * Records an alert to deliver. Call it inside the transaction that stores the run, so the alert
+ * exists exactly when the run does. The delivery loop (src/notify/delivery.ts) sends it.
+ */
+export async function enqueueAlert(
+  db: Queryable,
+  alert: { kind: AlertKind; tenantId?: string; runId?: number; payload?: Record<string, unknown> },
+): Promise<number> {
+  const result = await db.query<{ id: string }>(
+    'insert into outbox (kind, tenant_id, run_id, payload) values ($1, $2, $3, $4) returning id',
+    [alert.kind, alert.tenantId ?? null, alert.runId ?? null, JSON.stringify(alert.payload ?? {})],
+  );
+  return Number(result.rows[0]!.id);
+}
