@@ -1,5 +1,6 @@
 import { sql as core } from './001_core.js';
 import { sql as outbox } from './002_outbox.js';
+import { sql as drop } from './100_drop.js';
 
 export interface Migration {
   name: string;
@@ -13,4 +14,5 @@ export interface Migration {
 export const MIGRATIONS: Migration[] = [
   { name: '001_core', sql: core },
   { name: '002_outbox', sql: outbox },
+  { name: '100_drop', sql: drop },
 ];
