@@ -1,7 +1,12 @@
+import { InvalidArgumentError } from 'commander';
+import { createReadStream } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { loadAppConfig, configDir, type AppConfig } from '../config/app.js';
 import { loadTenants, type TenantConfig } from '../config/tenant.js';
+import { createLogger, type Logger } from '../log.js';
 import { openDatabase, type Database } from '../store/db.js';
-import path from 'node:path';
 
 /** Exit codes of the command line (a stable contract). */
 export const EXIT = { ok: 0, failure: 1, rejected: 2, held: 3 } as const;
@@ -37,4 +42,65 @@ export function tenantOrFail(ctx: CliContext, id: string): TenantConfig {
 export async function openConfiguredDatabase(app: AppConfig): Promise<Database> {
   if (app.databaseUrl) return openDatabase({ url: app.databaseUrl });
   return openDatabase({ embeddedDir: path.resolve(app.dataDir, 'pg') });
+}
+
+/** Runs FN with the configured database and always closes it (an open pool keeps the process alive). */
+export async function withDatabase<T>(app: AppConfig, fn: (db: Database) => Promise<T>): Promise<T> {
+  let db: Database;
+  try {
+    db = await openConfiguredDatabase(app);
+  } catch (error) {
+    const where = app.databaseUrl ? 'the database at DATABASE_URL' : `the embedded database under ${path.resolve(app.dataDir, 'pg')}`;
+    throw new Error(`cannot open ${where}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    return await fn(db);
+  } finally {
+    await db.close().catch(() => undefined);
+  }
+}
+
+/** A local file as the engine reads it (structurally the engine's FileInput). */
+export interface LocalFile {
+  name: string;
+  path: string;
+  open(): Readable;
+}
+
+/** Checks that FILE is a readable regular file; the name the engine sees is its base name. */
+export async function localFile(file: string): Promise<LocalFile> {
+  const absolute = path.resolve(file);
+  let info;
+  try {
+    info = await stat(absolute);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(code === 'ENOENT' ? `file not found: ${file}` : `cannot read ${file}: ${(error as Error).message}`);
+  }
+  if (!info.isFile()) throw new UsageError(`not a file: ${file}`);
+  return { name: path.basename(absolute), path: absolute, open: () => createReadStream(absolute) };
+}
+
+/** The output folder (default ./out), created when missing. */
+export async function outputDir(dir: string | undefined): Promise<string> {
+  const resolved = path.resolve(dir ?? './out');
+  try {
+    await mkdir(resolved, { recursive: true });
+  } catch (error) {
+    throw new UsageError(`cannot create the output folder ${resolved}: ${(error as Error).message}`);
+  }
+  return resolved;
+}
+
+/** Logs of one-shot commands go to stderr; warnings and worse unless LOG_LEVEL says otherwise. */
+export function cliLogger(app: AppConfig, env: NodeJS.ProcessEnv = process.env): Logger {
+  return createLogger({ level: env.LOG_LEVEL ? app.log.level : 'warn', format: app.log.format });
+}
+
+/** commander argument parser: a positive whole number (a bad value is a usage error, exit 1). */
+export function positiveInteger(value: string): number {
+  if (!/^\d+$/.test(value.trim()) || Number(value) <= 0) {
+    throw new InvalidArgumentError('expected a positive whole number.');
+  }
+  return Number(value);
 }

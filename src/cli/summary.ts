@@ -1,0 +1,155 @@
+import { EXIT } from './context.js';
+
+/** The run outcome the CLI prints: structurally the engine's RunSummary (src/pipeline.ts). */
+export type SummaryStatus = 'accepted' | 'rejected' | 'held' | 'duplicate';
+export interface SummaryCounts {
+  invites: number;
+  updates: number;
+  deactivations: number;
+  reactivations: number;
+  deletions: number;
+  unchanged: number;
+  notInvitable: number;
+}
+export interface SummaryIssue {
+  line: number;
+  column: string;
+  value: string;
+  message: string;
+}
+export interface PrintableSummary {
+  runId?: number;
+  tenant: string;
+  file: string;
+  status: SummaryStatus;
+  rows: number;
+  key: 'employee_id' | 'email';
+  counts: SummaryCounts;
+  errors: SummaryIssue[];
+  errorCount: number;
+  warnings: string[];
+  reasons: string[];
+  files: { invites?: string; updates?: string; deletions?: string; errors?: string };
+}
+
+/** The --json object: every field always present (a file that was not written is null). */
+export interface JsonSummary {
+  runId?: number;
+  tenant: string;
+  file: string;
+  status: SummaryStatus;
+  rows: number;
+  key: 'employee_id' | 'email';
+  counts: SummaryCounts;
+  errors: SummaryIssue[];
+  errorCount: number;
+  warnings: string[];
+  reasons: string[];
+  files: { invites: string | null; updates: string | null; deletions: string | null; errors: string | null };
+}
+
+const MAX_JSON_ERRORS = 100;
+const MAX_HUMAN_ERRORS = 10;
+const MAX_HUMAN_VALUE = 60;
+
+export function exitCodeFor(status: SummaryStatus): number {
+  switch (status) {
+    case 'accepted':
+    case 'duplicate':
+      return EXIT.ok;
+    case 'rejected':
+      return EXIT.rejected;
+    case 'held':
+      return EXIT.held;
+  }
+}
+
+export function toJsonSummary(summary: PrintableSummary): JsonSummary {
+  const counts = summary.counts;
+  return {
+    ...(summary.runId !== undefined ? { runId: summary.runId } : {}),
+    tenant: summary.tenant,
+    file: summary.file,
+    status: summary.status,
+    rows: summary.rows,
+    key: summary.key,
+    counts: {
+      invites: counts.invites,
+      updates: counts.updates,
+      deactivations: counts.deactivations,
+      reactivations: counts.reactivations,
+      deletions: counts.deletions,
+      unchanged: counts.unchanged,
+      notInvitable: counts.notInvitable,
+    },
+    errors: summary.errors.slice(0, MAX_JSON_ERRORS).map((e) => ({ line: e.line, column: e.column, value: e.value, message: e.message })),
+    errorCount: summary.errorCount,
+    warnings: summary.warnings,
+    reasons: summary.reasons,
+    files: {
+      invites: summary.files.invites ?? null,
+      updates: summary.files.updates ?? null,
+      deletions: summary.files.deletions ?? null,
+      errors: summary.files.errors ?? null,
+    },
+  };
+}
+
+const STATUS_TEXT: Record<SummaryStatus, string> = {
+  accepted: 'ACCEPTED',
+  rejected: 'REJECTED: nothing applied, the snapshot did not move',
+  held: 'HELD: nothing applied until an operator approves it',
+  duplicate: 'DUPLICATE: same content as an earlier file, nothing to do',
+};
+
+function showValue(value: string): string {
+  const shown = value.length > MAX_HUMAN_VALUE ? `${value.slice(0, MAX_HUMAN_VALUE)}…` : value;
+  return JSON.stringify(shown);
+}
+
+/**
+ * The operator's summary. It shows error values: the customer's own data back to the operator who
+ * holds the file (this goes to stdout, never to the logs).
+ */
+export function formatHumanSummary(summary: PrintableSummary, options: { heading?: string } = {}): string {
+  const lines: string[] = [];
+  const run = summary.runId !== undefined ? ` (run ${summary.runId})` : '';
+  lines.push(`${options.heading ?? summary.tenant}: ${summary.file}${run}`);
+  lines.push(`  status: ${STATUS_TEXT[summary.status]}`);
+  lines.push(`  rows: ${summary.rows}, key: ${summary.key}`);
+  if (summary.status !== 'duplicate') {
+    const c = summary.counts;
+    lines.push(
+      `  ${summary.status === 'accepted' ? '' : 'would be: '}invites ${c.invites}, updates ${c.updates}` +
+        ` (deactivations ${c.deactivations}, reactivations ${c.reactivations}), deletions ${c.deletions},` +
+        ` unchanged ${c.unchanged}, not invitable ${c.notInvitable}`,
+    );
+  }
+  for (const reason of summary.reasons) lines.push(`  reason: ${reason}`);
+  if (summary.errorCount > 0) {
+    lines.push(`  errors: ${summary.errorCount}`);
+    for (const e of summary.errors.slice(0, MAX_HUMAN_ERRORS)) {
+      lines.push(`    line ${e.line}, column ${e.column}${e.value === '' ? '' : `, value ${showValue(e.value)}`}: ${e.message}`);
+    }
+    if (summary.errorCount > MAX_HUMAN_ERRORS) {
+      lines.push(`    … and ${summary.errorCount - MAX_HUMAN_ERRORS} more${summary.files.errors ? ' (all of them in the errors file)' : ''}`);
+    }
+  }
+  for (const warning of summary.warnings) lines.push(`  warning: ${warning}`);
+  const files = Object.entries(summary.files).filter((entry): entry is [string, string] => typeof entry[1] === 'string');
+  if (files.length > 0) {
+    lines.push('  files:');
+    for (const [, file] of files) lines.push(`    ${file}`);
+  }
+  return lines.join('\n');
+}
+
+/** Prints SUMMARY (human text, or one JSON line) and returns the exit code of its status. */
+export function printRunSummary(
+  summary: PrintableSummary,
+  options: { json?: boolean; heading?: string; out?: NodeJS.WritableStream } = {},
+): number {
+  const out = options.out ?? process.stdout;
+  out.write(options.json ? `${JSON.stringify(toJsonSummary(summary))}\n` : `${formatHumanSummary(summary, options)}\n`);
+  return exitCodeFor(summary.status);
+}
