@@ -10,10 +10,10 @@ create table tenants (
 create table members (
   tenant_id text not null references tenants(id),
   member_key text not null,          -- employee_id, or lower-cased email
-  email text not null,
+  email text not null,               -- lower-cased
   employee_id text,
   data jsonb not null,               -- canonical field -> value (trimmed, normalised)
-  row_hash text not null,            -- hash of data, for a fast unchanged check
+  row_hash text not null,            -- hash of the file's columns and values, for a fast unchanged check
   on_platform boolean not null default false,
   updated_run_id bigint,
   primary key (tenant_id, member_key)
@@ -35,17 +35,22 @@ create table runs (
   reasons jsonb not null default '[]'::jsonb,
   columns jsonb not null default '[]'::jsonb,   -- output columns (canonical names) of this file
   base_run_id bigint,                           -- last accepted run the diff was taken against
+  duplicate_of bigint,                          -- duplicate: the accepted/held run with the same content
   timings jsonb not null default '{}'::jsonb,
   decided_by text,                              -- approve/reject of a held run
   decided_at timestamptz,
   created_at timestamptz not null default now(),
-  finished_at timestamptz
+  finished_at timestamptz,
+  purged_at timestamptz                         -- retention removed its changes, errors and files
 );
 create index runs_tenant_idx on runs (tenant_id, id desc);
--- The same content is never accepted (or held) twice for a tenant.
-create unique index runs_tenant_sha_once on runs (tenant_id, sha256) where status in ('accepted', 'held');
+create index runs_tenant_sha_idx on runs (tenant_id, sha256);
+-- The same content is never accepted (or held) twice for a tenant (baseline imports aside).
+create unique index runs_tenant_sha_once on runs (tenant_id, sha256)
+  where status in ('accepted', 'held') and source <> 'baseline';
 
 -- What a run changes (or, while held, would change). Files are rendered from these rows.
+-- kind store/forget: silent state changes of members not on the platform (no output file).
 create table run_changes (
   run_id bigint not null references runs(id) on delete cascade,
   kind text not null check (kind in ('invite', 'update', 'deletion', 'store', 'forget')),
@@ -53,6 +58,7 @@ create table run_changes (
   member_key text not null,
   line integer,                                 -- line in the file (null for deletions)
   data jsonb,                                   -- the new row (invite/update/store), the old row (deletion)
+  row_hash text,                                -- hash of the new row (invite/update/store)
   changed_fields text[],
   primary key (run_id, kind, member_key)
 );
@@ -70,7 +76,7 @@ create table run_errors (
 create table run_files (
   run_id bigint not null references runs(id) on delete cascade,
   kind text not null check (kind in ('invites', 'updates', 'deletions', 'errors')),
-  file_name text not null,
+  file_name text not null,                      -- path as written
   row_count integer not null,
   created_at timestamptz not null default now(),
   primary key (run_id, kind)

@@ -1,0 +1,214 @@
+import type { Guardrails, TenantConfig } from '../config/tenant.js';
+import type { Logger } from '../log.js';
+import { enqueueAlert } from '../notify/outbox.js';
+import type { Queryable } from '../store/db.js';
+import {
+  ensureTenant,
+  finishRun,
+  insertRun,
+  lastAcceptedRun,
+  lockTenant,
+  sameContentRun,
+  type RunSource,
+  type RunStatus,
+} from '../store/runs.js';
+import { applyRunChanges, rekeyMembers } from './apply.js';
+import { checkDuplicates, chooseKey, requireKey, stageCounts, type KeyField } from './checks.js';
+import { diffAgainstMembers, emptyCounts, type DiffCounts } from './diff.js';
+import { guardrailReasons } from './guardrails.js';
+import type { FileHeader, MembershipSource, ReadTotals } from './source.js';
+import { createStage, stageRowJson, StageWriter } from './stage.js';
+
+export interface ProcessOptions {
+  source: RunSource;
+  fileDate: Date | null;
+  /** Take the tenant's advisory lock (ingest, baseline); preview does not write the tenant's state. */
+  lock: boolean;
+  /** Content already accepted or held for the tenant becomes a duplicate run. */
+  duplicateCheck: boolean;
+  /** Enqueue the run's alert (in this transaction). */
+  alert: boolean;
+  /** Apply whatever the guardrails say, and fail on invalid rows (preview --against PREVIOUS). */
+  force: boolean;
+  /** Replace the tenant's state with the file, every member on the platform. */
+  baseline: boolean;
+  logger?: Logger;
+  onProgress?: (records: number) => void;
+}
+
+export interface ProcessResult {
+  runId: number;
+  status: RunStatus;
+  members?: number;
+}
+
+/** A file that cannot be used as the state it was meant to set (baseline, preview --against). */
+export class UnusableFileError extends Error {
+  override name = 'UnusableFileError';
+}
+
+const now = () => performance.now();
+
+/**
+ * One file through the engine, inside the caller's transaction on CLIENT: stage the rows, check
+ * the file, diff, guardrails, apply (accepted only), and the run row with its changes, errors and alert.
+ */
+export async function processFile(
+  client: Queryable,
+  tenant: TenantConfig,
+  fileName: string,
+  source: MembershipSource,
+  options: ProcessOptions,
+): Promise<ProcessResult> {
+  const started = now();
+  // Observed below; without this a rejection while we await something else would be unhandled.
+  source.totals.catch(() => undefined);
+  source.header.catch(() => undefined);
+
+  await ensureTenant(client, tenant);
+  if (options.lock) await lockTenant(client, tenant.id);
+  const previous = await lastAcceptedRun(client, tenant.id);
+  const runId = await insertRun(client, {
+    tenantId: tenant.id,
+    fileName,
+    fileDate: options.fileDate,
+    source: options.source,
+    baseRunId: previous?.id ?? null,
+  });
+
+  let header: FileHeader;
+  let headerFailure: string | undefined;
+  try {
+    header = await source.header;
+  } catch (error) {
+    header = { columns: [], warnings: [] };
+    headerFailure = (error as Error).message;
+  }
+  const layout = await createStage(client, header.columns);
+  const writer = new StageWriter(client, layout, runId);
+  let records = 0;
+  if (!headerFailure) {
+    for await (const batch of source.batches) {
+      await writer.add(batch);
+      records += batch.rows.length + batch.invalid.length;
+      options.onProgress?.(records);
+    }
+  }
+  const totals: ReadTotals = await source.totals;
+  await writer.finish();
+  const readMs = now() - started;
+
+  const finish = async (status: RunStatus, fields: { key: KeyField | null; counts?: DiffCounts; reasons?: string[]; warnings?: string[]; duplicateOf?: number }) => {
+    await finishRun(client, runId, {
+      status,
+      sha256: totals.sha256,
+      key: fields.key,
+      rows: totals.records,
+      counts: fields.counts ?? emptyCounts(),
+      errorCount: writer.stats.errorCount,
+      warnings: [...header.warnings, ...(fields.warnings ?? [])],
+      reasons: fields.reasons ?? [],
+      columns: header.columns,
+      duplicateOf: fields.duplicateOf ?? null,
+      timings: { readMs: Math.round(readMs), totalMs: Math.round(now() - started) },
+    });
+    if (options.alert) await enqueueAlert(client, { kind: 'run', tenantId: tenant.id, runId });
+    await client.query(`drop table if exists ${layout.table}`);
+    options.logger?.info(
+      { tenant: tenant.id, file: fileName, runId, status, rows: totals.records, errors: writer.stats.errorCount, ms: Math.round(now() - started) },
+      'run finished',
+    );
+    return { runId, status };
+  };
+
+  if (options.duplicateCheck) {
+    const same = await sameContentRun(client, tenant.id, totals.sha256, runId);
+    if (same) {
+      await client.query('delete from run_errors where run_id = $1', [runId]);
+      writer.stats.errorCount = 0;
+      return finish('duplicate', {
+        key: same.key_field,
+        duplicateOf: same.id,
+        reasons: [`same content as run ${same.id} (${same.status}); nothing to do`],
+      });
+    }
+  }
+
+  const fatal = totals.fatal ?? (headerFailure ? { line: 1, column: '', value: '', message: headerFailure } : undefined);
+  if (fatal) {
+    await writer.addIssues([fatal]);
+    if (options.force || options.baseline) throw new UnusableFileError(`${fileName}: line ${fatal.line}: ${fatal.message}`);
+    return finish('rejected', { key: null, reasons: [`the file could not be read: ${fatal.message} (line ${fatal.line})`] });
+  }
+
+  writer.stats.errorCount += await checkDuplicates(client, layout, runId, writer.stats.errorCount);
+  const key = await chooseKey(client, layout, tenant.key, options.baseline ? null : previous?.key_field ?? null);
+  const warnings: string[] = [];
+  if (!options.baseline && previous?.key_field && previous.key_field !== key) {
+    await rekeyMembers(client, tenant.id, key);
+    warnings.push(`members are now matched by ${key} (was ${previous.key_field})`);
+  }
+  writer.stats.errorCount += await requireKey(client, layout, key, runId, writer.stats.errorCount);
+  const rows = await stageCounts(client, layout, key);
+
+  if (options.baseline || options.force) {
+    if (rows.invalid > 0) {
+      const issues = await client.query<{ line: number; column_name: string; message: string }>(
+        'select line, column_name, message from run_errors where run_id = $1 order by line, seq limit 10',
+        [runId],
+      );
+      const list = issues.rows.map((i) => `line ${i.line}, ${i.column_name}: ${i.message}`).join('; ');
+      throw new UnusableFileError(`${fileName}: ${rows.invalid} invalid row(s), ${writer.stats.errorCount} error(s): ${list}`);
+    }
+  }
+
+  if (options.baseline) {
+    await client.query('delete from members where tenant_id = $1', [tenant.id]);
+    const inserted = await client.query(
+      `insert into members (tenant_id, member_key, email, employee_id, data, row_hash, on_platform, updated_run_id)
+       select $1, s.${key}, s.email, s.employee_id, ${stageRowJson(layout, 's')}, s.row_hash, true, $2
+       from ${layout.table} s where s.valid`,
+      [tenant.id, runId],
+    );
+    const members = inserted.rowCount ?? 0;
+    await finish('accepted', { key, counts: { ...emptyCounts(), unchanged: members }, reasons: [`baseline: ${members} members on the platform`] });
+    return { runId, status: 'accepted', members };
+  }
+
+  if (rows.invalid > 0 && tenant.invalidRows === 'reject') {
+    return finish('rejected', {
+      key,
+      warnings,
+      reasons: [
+        `${rows.invalid.toLocaleString('en-US')} invalid row(s), ${writer.stats.errorCount.toLocaleString('en-US')} error(s): ` +
+          'the file is rejected as a whole (invalid-row policy "reject"); nothing was applied',
+      ],
+    });
+  }
+
+  const diffStarted = now();
+  const diff = await diffAgainstMembers(client, layout, key, tenant.id, runId);
+  const reasons = guardrailReasons(tenant.guardrails as Guardrails, {
+    records: totals.records,
+    deletions: diff.counts.deletions,
+    onPlatformBefore: diff.onPlatformBefore,
+    previousRows: previous ? previous.rows : null,
+  });
+  if (rows.invalid > 0) {
+    warnings.push(
+      `${rows.invalid.toLocaleString('en-US')} invalid row(s) skipped (invalid-row policy "skip"); ` +
+        `${diff.carried.toLocaleString('en-US')} stored member(s) carried forward unchanged`,
+    );
+    if (rows.invalidWithoutKey > 0 && diff.counts.deletions > 0) {
+      reasons.push(
+        `${rows.invalidWithoutKey.toLocaleString('en-US')} invalid row(s) have no ${key}, so their members cannot be told apart from ` +
+          `the ${diff.counts.deletions.toLocaleString('en-US')} deletion(s): fix the rows, or approve if the deletions are right`,
+      );
+    }
+  }
+  const status: RunStatus = reasons.length > 0 && !options.force ? 'held' : 'accepted';
+  if (status === 'accepted') await applyRunChanges(client, tenant.id, runId);
+  const result = await finish(status, { key, counts: diff.counts, reasons, warnings });
+  options.logger?.debug({ runId, readMs: Math.round(readMs), diffMs: Math.round(now() - diffStarted) }, 'run timings');
+  return result;
+}

@@ -1,0 +1,23 @@
+import { isValid, parse } from 'date-fns';
+
+const US_DATE = /(?<![0-9])(\d{2})[.\-_](\d{2})[.\-_](\d{4})(?![0-9])/; // "... - 01.13.2023.csv"
+const ISO_DATE = /(?<![0-9])(\d{4})-(\d{2})-(\d{2})(?![0-9])/; // "... 2023-01-13.csv"
+
+/**
+ * The date a membership file's name carries (local midnight), or null: MM.DD.YYYY as in the set-up
+ * guide's example (also with - or _), or ISO YYYY-MM-DD. Impossible dates (02.30.2023) are no date.
+ */
+export function fileDateFromName(fileName: string): Date | null {
+  const base = fileName.replace(/^.*[\\/]/, '');
+  const iso = ISO_DATE.exec(base);
+  if (iso) {
+    const date = parse(`${iso[1]}-${iso[2]}-${iso[3]}`, 'yyyy-MM-dd', new Date(0));
+    if (isValid(date)) return date;
+  }
+  const us = US_DATE.exec(base);
+  if (us) {
+    const date = parse(`${us[1]}.${us[2]}.${us[3]}`, 'MM.dd.yyyy', new Date(0));
+    if (isValid(date)) return date;
+  }
+  return null;
+}

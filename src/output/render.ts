@@ -1,0 +1,113 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { once } from 'node:events';
+import { pipeline } from 'node:stream/promises';
+import { stringify } from 'csv-stringify';
+import Cursor from 'pg-cursor';
+import type pg from 'pg';
+import type { Database } from '../store/db.js';
+import type { RunSummary } from '../store/runs.js';
+import { outputFileName, type OutputKind } from './names.js';
+
+type Files = RunSummary['files'];
+
+const CURSOR_ROWS = 1000;
+
+/**
+ * Renders a stored run's files into OUT_DIR (streamed from run_changes / run_errors with a cursor) and
+ * records them in run_files. Accepted and held runs: invites, updates, deletions (+ errors when rows
+ * were skipped); rejected runs: errors; duplicates: nothing.
+ */
+export async function renderRunFiles(db: Database, runId: number, outDir: string): Promise<Files> {
+  const client = await db.pool.connect();
+  try {
+    const files = await renderRunFilesWith(client, runId, outDir);
+    for (const [kind, file] of Object.entries(files)) {
+      await client.query(
+        `insert into run_files (run_id, kind, file_name, row_count) values ($1, $2, $3, $4)
+         on conflict (run_id, kind) do update set file_name = excluded.file_name, row_count = excluded.row_count, created_at = now()`,
+        [runId, kind, file.path, file.rows],
+      );
+    }
+    return Object.fromEntries(Object.entries(files).map(([kind, file]) => [kind, file.path]));
+  } finally {
+    client.release();
+  }
+}
+
+export interface RenderedFile {
+  path: string;
+  rows: number;
+}
+
+/** Renders on one client (also inside a transaction that will be rolled back: preview). */
+export async function renderRunFilesWith(
+  client: pg.PoolClient,
+  runId: number,
+  outDir: string,
+  options: { tenantLabel?: string } = {},
+): Promise<Partial<Record<OutputKind, RenderedFile>>> {
+  const run = (
+    await client.query<{ tenant_id: string; status: string; file_date: Date | null; created_at: Date; columns: string[]; error_count: number }>(
+      'select tenant_id, status, file_date, created_at, columns, error_count from runs where id = $1',
+      [runId],
+    )
+  ).rows[0];
+  if (!run) throw new Error(`run ${runId} not found`);
+  await mkdir(outDir, { recursive: true });
+  const name = (kind: OutputKind) => path.join(outDir, outputFileName(options.tenantLabel ?? run.tenant_id, run.file_date ?? run.created_at, kind));
+  const columns = run.columns.length > 0 ? run.columns : ['email'];
+  const files: Partial<Record<OutputKind, RenderedFile>> = {};
+
+  if (run.status === 'accepted' || run.status === 'held') {
+    const values = columns.map((c) => `coalesce(data->>${pgLiteral(c)}, '')`).join(', ');
+    files.invites = await writeCsv(client, name('invites'), columns,
+      `select ${values} from run_changes where run_id = $1 and kind = 'invite' order by line`, [runId]);
+    files.updates = await writeCsv(client, name('updates'), [...columns, 'change_type', 'changed_fields'],
+      `select ${values}, coalesce(change_type, 'update'), array_to_string(changed_fields, ';')
+       from run_changes where run_id = $1 and kind = 'update' order by line`, [runId]);
+    files.deletions = await writeCsv(client, name('deletions'), columns,
+      `select ${values} from run_changes where run_id = $1 and kind = 'deletion' order by member_key`, [runId]);
+  }
+  if ((run.status === 'rejected' || run.status === 'accepted' || run.status === 'held') && run.error_count > 0) {
+    files.errors = await writeCsv(client, name('errors'), ['line', 'column', 'value', 'message'],
+      `select coalesce(line::text, ''), coalesce(column_name, ''), coalesce(value, ''), message
+       from run_errors where run_id = $1 order by line nulls first, seq`, [runId]);
+  }
+  return files;
+}
+
+function pgLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/** Streams a query's rows into a CSV file (written to a temp name, then renamed). */
+async function writeCsv(client: pg.PoolClient, file: string, header: string[], sql: string, params: unknown[]): Promise<RenderedFile> {
+  const temp = `${file}.part`;
+  const stringifier = stringify({ header: true, columns: header, escape_formulas: true });
+  const written = pipeline(stringifier, createWriteStream(temp));
+  const cursor = client.query(new Cursor<string[]>(sql, params, { rowMode: 'array' }));
+  let rows = 0;
+  try {
+    for (;;) {
+      const batch = await cursor.read(CURSOR_ROWS);
+      if (batch.length === 0) break;
+      for (const row of batch) {
+        rows++;
+        if (!stringifier.write(row)) await once(stringifier, 'drain');
+      }
+    }
+    stringifier.end();
+    await written;
+  } catch (error) {
+    stringifier.destroy();
+    await written.catch(() => undefined);
+    await rm(temp, { force: true });
+    throw error;
+  } finally {
+    await cursor.close();
+  }
+  await rename(temp, file);
+  return { path: file, rows };
+}

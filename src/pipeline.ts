@@ -1,0 +1,200 @@
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { TenantConfig } from './config/tenant.js';
+import type { Logger } from './log.js';
+import { enqueueAlert } from './notify/outbox.js';
+import { applyRunChanges } from './diff/apply.js';
+import { processFile, type ProcessOptions } from './diff/run.js';
+import type { MembershipSource } from './diff/source.js';
+import { fileDateFromName } from './output/file-date.js';
+import { renderRunFiles, renderRunFilesWith } from './output/render.js';
+import { openDatabase, transaction, type Database } from './store/db.js';
+import { decideRun, getRun, lastAcceptedRun, loadRunSummary, lockTenant, type RunSummary } from './store/runs.js';
+
+export type { RunStatus, RunSummary } from './store/runs.js';
+export { UnusableFileError } from './diff/run.js';
+
+export interface FileInput {
+  name: string;
+  /** May be called more than once. */
+  open(): Readable;
+}
+
+export interface PipelineContext {
+  db: Database;
+  logger?: Logger;
+  onProgress?: (records: number) => void;
+}
+
+/** A held run cannot be approved or rejected (not held, or its base moved on). */
+export class RunDecisionError extends Error {
+  override name = 'RunDecisionError';
+}
+
+type Reader = (input: Readable, tenant: TenantConfig, options?: { batchSize?: number }) => MembershipSource;
+
+let reader: Reader | undefined;
+async function readFile(file: FileInput, tenant: TenantConfig): Promise<MembershipSource> {
+  if (!reader) {
+    const specifier = './csv/read.js';
+    const module = (await import(specifier)) as { readMembershipFile: Reader };
+    reader = module.readMembershipFile;
+  }
+  return reader(file.open(), tenant, { batchSize: BATCH_SIZE });
+}
+
+/** Rows per staging insert: big enough to amortise a round trip, small enough to keep memory flat. */
+const BATCH_SIZE = 2000;
+
+const baseOptions = (ctx: { logger?: Logger; onProgress?: (n: number) => void }, file: FileInput) => ({
+  fileDate: fileDateFromName(file.name),
+  logger: ctx.logger,
+  onProgress: ctx.onProgress,
+});
+
+/**
+ * The full pipeline on one file: validate, diff against the tenant's last accepted snapshot, guardrails,
+ * and in one transaction the run, its changes and errors, the snapshot move (accepted only) and the
+ * alert. Then the output files, when OUT_DIR is given.
+ */
+export async function ingestFile(
+  ctx: PipelineContext,
+  tenant: TenantConfig,
+  file: FileInput,
+  options: { source?: 'local' | 'drop'; outDir?: string } = {},
+): Promise<RunSummary> {
+  const source = await readFile(file, tenant);
+  const { runId, status } = await transaction(ctx.db.pool, (client) =>
+    processFile(client, tenant, file.name, source, {
+      ...baseOptions(ctx, file),
+      source: options.source ?? 'local',
+      lock: true,
+      duplicateCheck: true,
+      alert: true,
+      force: false,
+      baseline: false,
+    }),
+  );
+  if (options.outDir && status !== 'duplicate') await renderRunFiles(ctx.db, runId, options.outDir);
+  return loadRunSummary(ctx.db.pool, runId);
+}
+
+/**
+ * Validate and diff, store nothing: the same path as ingest inside a transaction that is rolled back
+ * (files are rendered before). Without a database: an in-memory embedded one. With AGAINST, that file
+ * is taken as the tenant's first file and FILE is diffed against it.
+ */
+export async function previewFile(
+  ctx: PipelineContext | { db?: undefined; logger?: Logger; onProgress?: (n: number) => void },
+  tenant: TenantConfig,
+  file: FileInput,
+  options: { against?: FileInput; outDir?: string } = {},
+): Promise<RunSummary> {
+  const db = ctx.db ?? (await openDatabase({}));
+  const client = await db.pool.connect();
+  try {
+    await client.query('begin');
+    const common: Omit<ProcessOptions, 'fileDate'> = {
+      source: 'local',
+      lock: false,
+      duplicateCheck: false,
+      alert: false,
+      force: false,
+      baseline: false,
+      logger: ctx.logger,
+      onProgress: ctx.onProgress,
+    };
+    // Against a previous file: a scratch tenant (rolled back) so the stored state is never touched.
+    const target = options.against ? { ...tenant, id: `preview-${randomBytes(6).toString('hex')}` } : tenant;
+    if (options.against) {
+      await processFile(client, target, options.against.name, await readFile(options.against, tenant), {
+        ...common,
+        fileDate: fileDateFromName(options.against.name),
+        force: true,
+      });
+    }
+    const { runId } = await processFile(client, target, file.name, await readFile(file, tenant), {
+      ...common,
+      fileDate: fileDateFromName(file.name),
+    });
+    const summary = await loadRunSummary(client, runId);
+    const files: RunSummary['files'] = {};
+    if (options.outDir) {
+      const rendered = await renderRunFilesWith(client, runId, options.outDir, { tenantLabel: tenant.id });
+      for (const [kind, written] of Object.entries(rendered)) files[kind as keyof RunSummary['files']] = written.path;
+    }
+    return { ...summary, runId: undefined, tenant: tenant.id, files };
+  } finally {
+    await client.query('rollback').catch(() => undefined);
+    client.release();
+    if (!ctx.db) await db.close();
+  }
+}
+
+/** Applies a held run, if it was diffed against what is still the tenant's last accepted state. */
+export async function approveRun(
+  ctx: PipelineContext,
+  tenants: Map<string, TenantConfig>,
+  runId: number,
+  by: string,
+  options: { outDir?: string } = {},
+): Promise<RunSummary> {
+  void tenants; // the run holds everything needed; the tenant may since have left the config
+  await transaction(ctx.db.pool, async (client) => {
+    const run = await heldRun(client, runId, 'approved');
+    const last = await lastAcceptedRun(client, run.tenant_id);
+    if ((last?.id ?? null) !== run.base_run_id) {
+      throw new RunDecisionError(
+        `run ${runId} cannot be approved: it was compared with ${run.base_run_id ? `run ${run.base_run_id}` : 'an empty state (first file)'}, ` +
+          `but the tenant's last accepted run is now ${last ? `run ${last.id}` : 'none'}; ingest the file again to diff it against the current state`,
+      );
+    }
+    await applyRunChanges(client, run.tenant_id, runId);
+    await decideRun(client, runId, { status: 'accepted', by });
+    await enqueueAlert(client, { kind: 'run', tenantId: run.tenant_id, runId });
+  });
+  ctx.logger?.info({ runId, by }, 'held run approved');
+  if (options.outDir) await renderRunFiles(ctx.db, runId, options.outDir);
+  return loadRunSummary(ctx.db.pool, runId);
+}
+
+/** Discards a held run: nothing is applied; the run stays in the history as rejected. */
+export async function rejectRun(ctx: PipelineContext, runId: number, by: string, reason?: string): Promise<RunSummary> {
+  await transaction(ctx.db.pool, async (client) => {
+    const run = await heldRun(client, runId, 'rejected');
+    await decideRun(client, runId, { status: 'rejected', by, reason });
+    await enqueueAlert(client, { kind: 'run', tenantId: run.tenant_id, runId });
+  });
+  ctx.logger?.info({ runId, by }, 'held run rejected');
+  return loadRunSummary(ctx.db.pool, runId);
+}
+
+async function heldRun(client: Parameters<typeof lockTenant>[0], runId: number, verb: string) {
+  const found = await getRun(client, runId);
+  if (!found) throw new RunDecisionError(`run ${runId} not found`);
+  await lockTenant(client, found.tenant_id);
+  const run = (await getRun(client, runId))!;
+  if (run.status !== 'held') throw new RunDecisionError(`run ${runId} is ${run.status}: only a held run can be ${verb}`);
+  return run;
+}
+
+/** The platform's member export becomes the tenant's state, every member on the platform. */
+export async function importBaseline(ctx: PipelineContext, tenant: TenantConfig, file: FileInput): Promise<{ members: number; runId: number }> {
+  const source = await readFile(file, tenant);
+  const result = await transaction(ctx.db.pool, (client) =>
+    processFile(client, tenant, file.name, source, {
+      ...baseOptions(ctx, file),
+      source: 'baseline',
+      lock: true,
+      duplicateCheck: false,
+      alert: false,
+      force: false,
+      baseline: true,
+    }),
+  );
+  return { members: result.members ?? 0, runId: result.runId };
+}
+
+export { renderRunFiles } from './output/render.js';
+export { outputFileName } from './output/names.js';
+export { purgeOldRuns } from './store/retention.js';
