@@ -1,3 +1,5 @@
+import { FIELDS, FIELD_BY_NAME, REQUIRED_FIELDS } from './fields.js';
+
 /** Header normalisation: case-insensitive, ignoring spaces, underscores and punctuation. */
 export function normalizeHeader(header: string): string {
   return header.normalize('NFKC').toLowerCase().replace(/[^\p{L}\p{N}]+/gu, '');
@@ -11,4 +13,92 @@ export function canonicalHeader(header: string): string {
     .toLowerCase()
     .replace(/[^\p{L}\p{N}]+/gu, '_')
     .replace(/^_+|_+$/g, '');
+}
+
+/** Normalised built-in header (canonical name, display name or alias) -> canonical field. */
+const BUILT_IN: ReadonlyMap<string, string> = (() => {
+  const map = new Map<string, string>();
+  for (const spec of FIELDS) {
+    for (const header of [spec.name, spec.display, ...spec.aliases]) map.set(normalizeHeader(header), spec.name);
+  }
+  return map;
+})();
+
+/** The canonical field a built-in header or alias stands for, if any. */
+export function builtInField(header: string): string | undefined {
+  return BUILT_IN.get(normalizeHeader(header));
+}
+
+export interface TenantColumns {
+  /** Customer header -> canonical field (or custom segment column). */
+  columns: Record<string, string>;
+  customSegments: string[];
+}
+
+export interface HeaderMapping {
+  /** Per file column: the canonical field it feeds, or null when ignored. */
+  fields: (string | null)[];
+  /** Canonical names of mapped columns, in file order. */
+  columns: string[];
+  warnings: string[];
+  /** A problem that makes the file unreadable (missing required column, two columns for one field). */
+  fatal?: { column: string; message: string };
+}
+
+/**
+ * Maps a file's header row to canonical fields. Precedence: the tenant's own column map, then the tenant's
+ * custom segment columns, then the built-in names and aliases.
+ */
+export function mapHeaders(headers: readonly string[], tenant: TenantColumns): HeaderMapping {
+  const tenantMap = new Map<string, string>();
+  for (const [customer, target] of Object.entries(tenant.columns)) tenantMap.set(normalizeHeader(customer), target);
+  const segments = new Map<string, string>();
+  for (const segment of tenant.customSegments) segments.set(normalizeHeader(segment), segment);
+
+  const fields: (string | null)[] = [];
+  const columns: string[] = [];
+  const warnings: string[] = [];
+  const headerOf = new Map<string, string>();
+  let fatal: HeaderMapping['fatal'];
+
+  headers.forEach((raw, index) => {
+    const header = raw.trim();
+    const key = normalizeHeader(header);
+    if (key === '') {
+      fields.push(null);
+      warnings.push(`column ${index + 1} has no header (ignored)`);
+      return;
+    }
+    const target = tenantMap.get(key) ?? segments.get(key) ?? BUILT_IN.get(key);
+    if (target === undefined) {
+      fields.push(null);
+      warnings.push(`unknown column "${header}" (ignored): map it in the tenant's columns or declare it as a custom segment`);
+      return;
+    }
+    const earlier = headerOf.get(target);
+    if (earlier !== undefined) {
+      fields.push(null);
+      fatal ??= {
+        column: header,
+        message: `columns "${earlier}" and "${header}" both map to ${target}: remove one of them or map one to another field in the tenant config`,
+      };
+      return;
+    }
+    headerOf.set(target, header);
+    fields.push(target);
+    columns.push(target);
+  });
+
+  if (!fatal) {
+    const missing = REQUIRED_FIELDS.filter((name) => !headerOf.has(name));
+    if (missing.length > 0) {
+      const found = headers.map((h) => `"${h.trim()}"`).join(', ');
+      const names = missing.map((name) => `${name} ("${FIELD_BY_NAME.get(name)?.display ?? name}")`).join(', ');
+      fatal = {
+        column: missing.join(', '),
+        message: `missing required column${missing.length > 1 ? 's' : ''} ${names}; the header row has: ${found || '(nothing)'}`,
+      };
+    }
+  }
+  return fatal ? { fields, columns, warnings, fatal } : { fields, columns, warnings };
 }

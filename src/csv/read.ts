@@ -1,0 +1,233 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { parse, type CsvError, type InfoRecord, type Options as ParseOptions } from 'csv-parse';
+import type { TenantConfig } from '../config/tenant.js';
+import { mapHeaders } from '../spec/headers.js';
+import { RowValidator } from '../spec/row.js';
+import { Utf8Guard } from './utf8.js';
+import { parseErrorMessage } from './parse-errors.js';
+import type { FileHeader, InvalidRow, ParsedRow, ReadBatch, ReadOptions, ReadTotals, ValidationIssue } from './types.js';
+
+export type { FileHeader, InvalidRow, ParsedRow, ReadBatch, ReadOptions, ReadTotals, ValidationIssue } from './types.js';
+
+export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
+export const DEFAULT_BATCH_SIZE = 1000;
+/** Bytes handed to the parser at a time, so that a huge input chunk cannot produce a huge burst of rows. */
+const SLICE_BYTES = 64 * 1024;
+
+export interface MembershipFileReading {
+  /** Resolves once the header row is mapped (with empty columns when the file has no usable header). */
+  header: Promise<FileHeader>;
+  /** Single use. Reading starts at once; the next chunk is read only when the consumer asks for a batch. */
+  batches: AsyncIterable<ReadBatch>;
+  /** Resolves after the last batch (rejects only on an I/O error of the input). */
+  totals: Promise<ReadTotals>;
+}
+
+/** A parsed record with the physical line it starts on. */
+interface LinedRecord {
+  line: number;
+  cells: string[];
+}
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined); // a consumer that never awaits it must not crash the process
+  return { promise, resolve, reject };
+}
+
+function countNewlines(cells: readonly string[]): number {
+  let count = 0;
+  for (const cell of cells) {
+    let at = cell.indexOf('\n');
+    while (at !== -1) {
+      count++;
+      at = cell.indexOf('\n', at + 1);
+    }
+  }
+  return count;
+}
+
+/**
+ * Streams a membership CSV: sha256 and byte count of the raw bytes, strict UTF-8, RFC 4180 parsing,
+ * header mapping and the field spec's per-row rules, in batches. Memory stays bounded by the batch size.
+ * Uniqueness of email / employee_id across the file is the engine's job.
+ */
+export function readMembershipFile(input: Readable, tenant: TenantConfig, options: ReadOptions = {}): MembershipFileReading {
+  const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  const batchSize = Math.max(1, options.batchSize ?? DEFAULT_BATCH_SIZE);
+  const header = deferred<FileHeader>();
+  const totals = deferred<ReadTotals>();
+
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let records = 0;
+  let fatal: ValidationIssue | undefined;
+  let finished = false;
+
+  // Physical line tracking: csv-parse's own counter counts a CRLF inside a quoted value twice, so the start
+  // line of each record is derived here: the next record starts after this one's newlines.
+  let nextLine = 1;
+  let parserLines = 0;
+  const onRecord = (cells: string[], context: InfoRecord): LinedRecord => {
+    const line = nextLine;
+    const span = context.lines - parserLines;
+    parserLines = context.lines;
+    nextLine = span === 1 ? line + 1 : line + 1 + countNewlines(cells);
+    return { line, cells };
+  };
+  const parser = parse({
+    bom: true,
+    relax_column_count: true, // a wrong cell count is a row issue, not a file failure
+    record_delimiter: ['\r\n', '\n'],
+    max_record_size: maxRecordBytes,
+    // on_record may return any value; csv-parse's types only allow a record.
+    on_record: onRecord as unknown as ParseOptions['on_record'],
+  });
+  let parseError: CsvError | Error | undefined;
+  parser.on('error', (error) => {
+    parseError ??= error;
+  });
+
+  const guard = new Utf8Guard();
+  let headers: string[] | null = null;
+  let validator: RowValidator | null = null;
+  let rows: ParsedRow[] = [];
+  let invalid: InvalidRow[] = [];
+  const ready: ReadBatch[] = [];
+
+  function stop(issue: ValidationIssue): void {
+    fatal ??= issue;
+  }
+
+  function takeHeader(record: LinedRecord): void {
+    headers = record.cells;
+    if (headers.some((h) => h.includes('\r'))) {
+      stop({ line: 1, column: '', value: '', message: 'lines end with a carriage return only: use LF or CRLF line endings' });
+      return;
+    }
+    const mapping = mapHeaders(headers, tenant);
+    header.resolve({ columns: mapping.columns, warnings: mapping.warnings });
+    if (mapping.fatal) {
+      stop({ line: record.line, column: mapping.fatal.column, value: '', message: mapping.fatal.message });
+      return;
+    }
+    validator = new RowValidator({ headers, fields: mapping.fields, allowedValues: tenant.allowedValues });
+  }
+
+  function take(record: LinedRecord): void {
+    if (fatal) return;
+    if (validator === null) {
+      if (headers === null) takeHeader(record);
+      return;
+    }
+    const row = validator.validate(record.cells, record.line);
+    if (row === null) return;
+    records++;
+    if ('issues' in row) invalid.push(row);
+    else rows.push(row);
+    if (rows.length + invalid.length >= batchSize) {
+      ready.push({ rows, invalid });
+      rows = [];
+      invalid = [];
+    }
+  }
+
+  function drain(): void {
+    let record: LinedRecord | null;
+    while ((record = parser.read() as LinedRecord | null) !== null) take(record);
+    if (parseError && !fatal) stop(parseFailure(parseError));
+  }
+
+  function parseFailure(error: CsvError | Error): ValidationIssue {
+    const index = (error as CsvError).column;
+    const column = typeof index === 'number' && headers ? (headers[index] ?? '').trim() : '';
+    return { line: nextLine, column, value: '', message: parseErrorMessage(error, nextLine, column, maxRecordBytes) };
+  }
+
+  function feed(chunk: Buffer): void {
+    hash.update(chunk);
+    bytes += chunk.length;
+    if (fatal) return;
+    const safe = guard.push(chunk);
+    if (guard.failure) {
+      stop({ line: guard.failure.line, column: '', value: guard.failure.bytes, message: guard.failure.message });
+      return;
+    }
+    for (let at = 0; safe && at < safe.length && !fatal; at += SLICE_BYTES) {
+      parser.write(safe.subarray(at, at + SLICE_BYTES));
+      drain();
+    }
+  }
+
+  async function finishParsing(): Promise<void> {
+    guard.end();
+    if (guard.failure) {
+      stop({ line: guard.failure.line, column: '', value: guard.failure.bytes, message: guard.failure.message });
+      return;
+    }
+    parser.end();
+    try {
+      for await (const record of parser as AsyncIterable<LinedRecord>) take(record);
+    } catch (error) {
+      parseError ??= error as Error;
+    }
+    if (parseError && !fatal) stop(parseFailure(parseError));
+    if (headers === null && !fatal) {
+      stop({ line: 1, column: '', value: '', message: 'the file is empty: expected a header row, then one row per member' });
+    }
+  }
+
+  async function* generate(): AsyncGenerator<ReadBatch> {
+    try {
+      for await (const chunk of input) {
+        feed(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+        while (ready.length > 0) yield ready.shift() as ReadBatch;
+      }
+      if (!fatal) await finishParsing();
+      if (!fatal && rows.length + invalid.length > 0) {
+        ready.push({ rows, invalid });
+        rows = [];
+        invalid = [];
+      }
+      while (ready.length > 0) yield ready.shift() as ReadBatch;
+      finished = true;
+    } catch (error) {
+      header.reject(error);
+      totals.reject(error);
+      throw error;
+    } finally {
+      parser.destroy();
+      if (!finished) {
+        stop({ line: nextLine, column: '', value: '', message: 'reading stopped before the end of the file' });
+      }
+      header.resolve({ columns: [], warnings: [] }); // no-op when already settled
+      totals.resolve({ sha256: hash.digest('hex'), bytes, records, ...(fatal ? { fatal } : {}) });
+    }
+  }
+
+  const generator = generate();
+  // Start at once so that `header` resolves even before the consumer pulls the first batch.
+  const first = generator.next();
+  first.catch(() => undefined);
+  let firstTaken = false;
+  const iterator: AsyncIterator<ReadBatch> = {
+    next() {
+      if (!firstTaken) {
+        firstTaken = true;
+        return first;
+      }
+      return generator.next();
+    },
+    return(value?: unknown) {
+      firstTaken = true;
+      return generator.return(value as ReadBatch);
+    },
+  };
+  return { header: header.promise, batches: { [Symbol.asyncIterator]: () => iterator }, totals: totals.promise };
+}

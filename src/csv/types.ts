@@ -1,0 +1,48 @@
+/** The reader's output types (docs/INTERNALS.md "Reading a file"); re-exported by ./read.ts. */
+
+export interface ValidationIssue {
+  /** 1-based physical line where the record starts (header = line 1). */
+  line: number;
+  /** The file's own header text of the column ('' for a problem with the whole row or file). */
+  column: string;
+  value: string;
+  message: string;
+}
+
+export interface ParsedRow {
+  line: number;
+  /** Canonical field -> trimmed, normalised value ('' when blank). */
+  values: Record<string, string>;
+}
+
+export interface InvalidRow {
+  line: number;
+  values: Record<string, string>;
+  issues: ValidationIssue[];
+}
+
+export interface FileHeader {
+  /** Canonical names of mapped columns, in file order. */
+  columns: string[];
+  /** e.g. unknown column "Foo" (ignored). */
+  warnings: string[];
+}
+
+export type ReadBatch = { rows: ParsedRow[]; invalid: InvalidRow[] };
+
+export interface ReadTotals {
+  /** Of the raw bytes of the whole file, BOM included (also when reading stopped at a fatal problem). */
+  sha256: string;
+  bytes: number;
+  /** Data rows seen (valid + invalid). */
+  records: number;
+  /** File-level problem that stopped reading (bad UTF-8, missing required column, broken quoting, record too large). */
+  fatal?: ValidationIssue;
+}
+
+export interface ReadOptions {
+  /** Largest record accepted, in bytes (default 1 MiB). */
+  maxRecordBytes?: number;
+  /** Records per batch (default 1000). */
+  batchSize?: number;
+}

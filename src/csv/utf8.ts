@@ -1,0 +1,115 @@
+import { isUtf8 } from 'node:buffer';
+
+export interface Utf8Failure {
+  /** 1-based line of the first invalid byte. */
+  line: number;
+  /** The offending bytes in hex, e.g. "0xE9". */
+  bytes: string;
+  message: string;
+}
+
+const NEWLINE = 10;
+
+function countNewlines(buf: Uint8Array, end = buf.length): number {
+  let count = 0;
+  let at = buf.indexOf(NEWLINE);
+  while (at !== -1 && at < end) {
+    count++;
+    at = buf.indexOf(NEWLINE, at + 1);
+  }
+  return count;
+}
+
+/** Length of an incomplete UTF-8 sequence at the end of buf (0 when it ends on a character boundary). */
+function incompleteTail(buf: Uint8Array): number {
+  const end = buf.length;
+  for (let back = 1; back <= 3 && back <= end; back++) {
+    const byte = buf[end - back] as number;
+    if ((byte & 0xc0) === 0x80) continue; // continuation byte: look further back
+    if (byte < 0xc0) return 0; // ASCII (or a stray continuation run the validator will reject)
+    const needed = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : 2;
+    return back < needed ? back : 0;
+  }
+  return 0;
+}
+
+/** Offset of the first byte that does not start a valid UTF-8 sequence (buf is known to be invalid). */
+function firstInvalid(buf: Uint8Array): { at: number; length: number } {
+  let i = 0;
+  while (i < buf.length) {
+    const b = buf[i] as number;
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    let needed = 0;
+    let min = 0;
+    if (b >= 0xc2 && b <= 0xdf) (needed = 1), (min = 0x80);
+    else if (b >= 0xe0 && b <= 0xef) (needed = 2), (min = 0x800);
+    else if (b >= 0xf0 && b <= 0xf4) (needed = 3), (min = 0x10000);
+    else return { at: i, length: 1 };
+    let cp = b & (0x3f >> needed);
+    for (let k = 1; k <= needed; k++) {
+      const c = buf[i + k];
+      if (c === undefined || (c & 0xc0) !== 0x80) return { at: i, length: k };
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return { at: i, length: needed + 1 };
+    i += needed + 1;
+  }
+  return { at: buf.length, length: 0 };
+}
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => `0x${b.toString(16).toUpperCase().padStart(2, '0')}`).join(' ');
+}
+
+function failure(line: number, bytes: Uint8Array): Utf8Failure {
+  const first = bytes[0] ?? 0;
+  // A lone byte in A0-FF is what Latin-1 / Windows-1252 exports produce for accented letters.
+  const latin1 = bytes.length === 1 && first >= 0xa0;
+  const hint = latin1
+    ? 'the file looks Latin-1/Windows-1252 encoded: export it as UTF-8'
+    : 'export the file as UTF-8';
+  return {
+    line,
+    bytes: hex(bytes),
+    message: `the file is not valid UTF-8: byte ${hex(bytes)} on line ${line} (${hint})`,
+  };
+}
+
+/**
+ * Strict streaming UTF-8 check. push() takes raw chunks and returns the bytes that are safe to parse
+ * (a character split across chunks is held back until its end arrives); end() checks nothing is left over.
+ * Newlines are counted as bytes pass so that a bad byte can be reported with its line.
+ */
+export class Utf8Guard {
+  private newlines = 0;
+  private carry: Buffer | null = null;
+  failure: Utf8Failure | null = null;
+
+  push(chunk: Buffer): Buffer | null {
+    if (this.failure) return null;
+    let buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
+    this.carry = null;
+    const tail = incompleteTail(buf);
+    if (tail > 0) {
+      this.carry = Buffer.from(buf.subarray(buf.length - tail));
+      buf = buf.subarray(0, buf.length - tail);
+    }
+    if (!isUtf8(buf)) {
+      const { at, length } = firstInvalid(buf);
+      this.failure = failure(this.newlines + countNewlines(buf, at) + 1, buf.subarray(at, at + Math.max(length, 1)));
+      return null;
+    }
+    this.newlines += countNewlines(buf);
+    return buf;
+  }
+
+  end(): void {
+    if (this.failure || !this.carry) return;
+    this.failure = failure(this.newlines + 1, this.carry);
+    this.failure.message = `the file is not valid UTF-8: it ends inside a multi-byte character (${this.failure.bytes}) on line ${this.failure.line} (export the file as UTF-8)`;
+    this.carry = null;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The canonical profile fields of the membership file (DESIGN.md "Field spec"; seeds 004 and 000),
+ * their value rule and the header aliases they are known by.
+ */
+
+export type FieldRule =
+  | 'text'
+  | 'email'
+  | 'eligibility'
+  | 'status'
+  | 'yes_no'
+  | 'date'
+  | 'locale';
+
+export interface FieldSpec {
+  /** Canonical name (lower snake case), as in the seeds' "XML alias" column. */
+  name: string;
+  /** The display header of the seeds' example file. */
+  display: string;
+  required: boolean;
+  rule: FieldRule;
+  /** Other headers that mean this field (matched with normalizeHeader). */
+  aliases: string[];
+  /** Segment text fields: a tenant's data-mapping table may restrict their values. */
+  segment: boolean;
+}
+
+function field(
+  name: string,
+  display: string,
+  rule: FieldRule,
+  aliases: string[] = [],
+  options: { required?: boolean; segment?: boolean } = {},
+): FieldSpec {
+  return {
+    name,
+    display,
+    rule,
+    aliases,
+    required: options.required ?? false,
+    segment: options.segment ?? rule === 'text',
+  };
+}
+
+/** The 19 columns of the seeds' SCIM table in its order, then City and Country (seed 004). */
+export const FIELDS: readonly FieldSpec[] = [
+  field('first_name', 'First Name', 'text', ['First', 'Given Name', 'Legal First Name', 'Preferred First Name'], { required: true, segment: false }),
+  field('last_name', 'Last Name', 'text', ['Last', 'Surname', 'Family Name', 'Legal Last Name'], { required: true, segment: false }),
+  field('email', 'Email Address', 'email', ['Email', 'E-mail', 'Work Email', 'Work Email Address', 'Email ID'], { required: true }),
+  field('employee_id', 'Employee ID', 'text', ['Unique ID', 'Employee Number', 'Worker ID', 'Employee No'], { segment: false }),
+  field('program_eligibility', 'Program Eligibility', 'eligibility', ['Eligibility']),
+  field('status', 'Status', 'status', ['Employee Status', 'Employment Status', 'Worker Status']),
+  field('job_function', 'Job Function', 'text', ['Job Family', 'Management Level']),
+  field('hire_start_date', 'Hire Start Date', 'date', ['Hire Date', 'Start Date']),
+  field('business_unit', 'Business Unit', 'text', ['Supervisor Organization', 'Department']),
+  field('office_location', 'Office Location', 'text', ['Office']),
+  field('people_manager_status', 'People Manager Status', 'yes_no', ['People Manager', 'Is People Manager']),
+  field('high_potential_status', 'High Potential Status', 'yes_no', ['High Potential']),
+  field('gender', 'Gender', 'text'),
+  field('first_level_supervisor', 'First Level Supervisor', 'text'),
+  field('second_level_supervisor', 'Second Level Supervisor', 'text'),
+  field('third_level_supervisor', 'Third Level Supervisor', 'text'),
+  field('locale', 'Locale', 'locale', ['Language', 'Preferred Language']),
+  field('most_recent_role_start_date', 'Most Recent Role Start Date', 'date', ['Role Start Date']),
+  field('role_reason_change_code', 'Role Reason Change Code', 'text', ['Role Change Reason Code', 'Role Change Reason']),
+  // In seed 004's list (SFTP guide) but not in the SCIM table's 19 columns.
+  field('city', 'City', 'text'),
+  field('country', 'Country', 'text'),
+];
+
+export const FIELD_BY_NAME: ReadonlyMap<string, FieldSpec> = new Map(FIELDS.map((f) => [f.name, f]));
+
+export const REQUIRED_FIELDS: readonly string[] = FIELDS.filter((f) => f.required).map((f) => f.name);
+
+/** The 19 display headers of a full membership file in the seeds' format, in order. */
+export const SAMPLE_HEADERS: readonly string[] = FIELDS.slice(0, 19).map((f) => f.display);
+
+export const LOCALES = ['en-US', 'fr-CA', 'es-ES', 'ko', 'ja'] as const;
+export const DEFAULT_LOCALE = 'en-US';

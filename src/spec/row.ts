@@ -1,0 +1,164 @@
+import type { InvalidRow, ParsedRow, ValidationIssue } from '../csv/types.js';
+import { DEFAULT_LOCALE, FIELD_BY_NAME, type FieldRule } from './fields.js';
+import {
+  dateProblem,
+  eligibilityProblem,
+  emailProblem,
+  isEmail,
+  isUsDate,
+  LOCALE_SET,
+  localeProblem,
+  segmentProblem,
+  statusProblem,
+  yesNoProblem,
+} from './values.js';
+
+// Numeric rule kinds keep the per-cell dispatch a plain switch.
+const enum Kind {
+  Text,
+  Email,
+  Eligibility,
+  Status,
+  YesNo,
+  Date,
+  Locale,
+}
+
+const KIND_OF: Record<FieldRule, Kind> = {
+  text: Kind.Text,
+  email: Kind.Email,
+  eligibility: Kind.Eligibility,
+  status: Kind.Status,
+  yes_no: Kind.YesNo,
+  date: Kind.Date,
+  locale: Kind.Locale,
+};
+
+interface ColumnRule {
+  index: number;
+  field: string;
+  header: string;
+  kind: Kind;
+  required: boolean;
+  allowed: ReadonlySet<string> | null;
+  allowedList: readonly string[];
+}
+
+export interface RowValidatorInput {
+  /** The header row as in the file (trimmed per cell when shown). */
+  headers: readonly string[];
+  /** Per file column: the canonical field, or null when the column is ignored. */
+  fields: readonly (string | null)[];
+  allowedValues: Record<string, string[]>;
+}
+
+/**
+ * Validates and normalises data records against the field spec. Built once per file: the column -> rule
+ * table is precomputed so that a row costs one pass over its cells.
+ */
+export class RowValidator {
+  private readonly rules: ColumnRule[];
+  private readonly cellCount: number;
+  private readonly emailIndex: number;
+
+  constructor(input: RowValidatorInput) {
+    this.cellCount = input.headers.length;
+    this.rules = [];
+    input.fields.forEach((field, index) => {
+      if (field === null) return;
+      const spec = FIELD_BY_NAME.get(field);
+      // Fields outside the spec are tenant columns (custom segments): text.
+      const kind = spec ? KIND_OF[spec.rule] : Kind.Text;
+      const segment = spec ? spec.segment : true;
+      const list = segment && kind === Kind.Text ? input.allowedValues[field] : undefined;
+      const allowedList = list && list.length > 0 ? list.map((v) => v.trim()) : [];
+      this.rules.push({
+        index,
+        field,
+        header: (input.headers[index] ?? '').trim(),
+        kind,
+        required: spec?.required ?? false,
+        allowed: allowedList.length > 0 ? new Set(allowedList) : null,
+        allowedList,
+      });
+    });
+    this.emailIndex = this.rules.find((r) => r.field === 'email')?.index ?? -1;
+  }
+
+  /** True when every cell is blank (a line of separators): such a record is skipped, not a member. */
+  isBlank(cells: readonly string[]): boolean {
+    for (let i = 0; i < cells.length; i++) if ((cells[i] as string).trim() !== '') return false;
+    return true;
+  }
+
+  /**
+   * The row's canonical values, and its issues when any. Returns null for a blank record (an empty line
+   * or one of only separators and spaces), which is skipped.
+   */
+  validate(cells: readonly string[], line: number): ParsedRow | InvalidRow | null {
+    // A valid row never has a blank email, so the blank-record test only runs on rows that fail anyway.
+    if (this.emailIndex >= 0 && (cells[this.emailIndex] ?? '').trim() === '' && this.isBlank(cells)) return null;
+    const values: Record<string, string> = {};
+    if (cells.length !== this.cellCount) return this.wrongCellCount(cells, line, values);
+
+    let issues: ValidationIssue[] | null = null;
+    const rules = this.rules;
+    for (let r = 0; r < rules.length; r++) {
+      const rule = rules[r] as ColumnRule;
+      const value = (cells[rule.index] as string).trim();
+      let stored = value;
+      let problem: string | null = null;
+      if (value === '') {
+        if (rule.required) problem = `${rule.field} is required and must not be blank`;
+        else if (rule.kind === Kind.Locale) stored = DEFAULT_LOCALE;
+      } else {
+        switch (rule.kind) {
+          case Kind.Text:
+            if (rule.allowed !== null && !rule.allowed.has(value)) {
+              problem = segmentProblem(value, rule.field, rule.allowedList);
+            }
+            break;
+          case Kind.Email:
+            if (!isEmail(value)) problem = emailProblem(value);
+            break;
+          case Kind.Eligibility:
+            stored = value === 'eligible' || value === 'ineligible' ? value : value.toLowerCase();
+            if (stored !== 'eligible' && stored !== 'ineligible') problem = eligibilityProblem();
+            break;
+          case Kind.Status:
+            if (value !== 'active' && value !== 'inactive') problem = statusProblem(value);
+            break;
+          case Kind.YesNo:
+            stored = value === 'yes' || value === 'no' ? value : value.toLowerCase();
+            if (stored !== 'yes' && stored !== 'no') problem = yesNoProblem();
+            break;
+          case Kind.Date:
+            if (!isUsDate(value)) problem = dateProblem(value);
+            break;
+          case Kind.Locale:
+            if (!LOCALE_SET.has(value)) problem = localeProblem(value);
+            break;
+        }
+      }
+      if (problem !== null) {
+        (issues ??= []).push({ line, column: rule.header, value, message: problem });
+        stored = value;
+      }
+      values[rule.field] = stored;
+    }
+    return issues === null ? { line, values } : { line, values, issues };
+  }
+
+  private wrongCellCount(cells: readonly string[], line: number, values: Record<string, string>): InvalidRow {
+    for (const rule of this.rules) values[rule.field] = (cells[rule.index] ?? '').trim();
+    const issue: ValidationIssue = {
+      line,
+      column: '',
+      value: '',
+      message:
+        `expected ${this.cellCount} cells (one per header column), found ${cells.length}: ` +
+        'check for an unquoted comma inside a value or a missing separator',
+    };
+    return { line, values, issues: [issue] };
+  }
+}
