@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { register as registerPoll } from './poll.js';
 
 /**
  * Each command group lives in its own module under src/cli/ and exports register(program).
@@ -6,4 +7,5 @@ import type { Command } from 'commander';
  */
 export function registerCommands(program: Command): void {
   void program;
+  registerPoll(program);
 }

@@ -1,0 +1,57 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import { createLogger } from '../log.js';
+import { pollOnce, type TickResult } from '../drop/poller.js';
+import { startPollerScheduler } from '../drop/scheduler.js';
+import { EXIT, loadCliContext, openConfiguredDatabase } from './context.js';
+
+/** `hris-ingest poll --once`: one tick of the SFTP drop poller (system cron, Kubernetes CronJob). */
+export function register(program: Command): void {
+  program
+    .command('poll')
+    .description('poll the SFTP drop: one tick with --once, else on schedule.cron until stopped')
+    .option('--once', 'run one tick and exit (0 when the tick ran, 1 when the drop was unreachable)')
+    .option('--json', 'print the tick result as JSON')
+    .action(async (options: { once?: boolean; json?: boolean }) => {
+      const cli = await loadCliContext();
+      const logger = createLogger({ level: cli.app.log.level, format: cli.app.log.format });
+      const db = await openConfiguredDatabase(cli.app);
+      const ctx = { db, app: cli.app, tenants: cli.tenants, logger, outDir: path.resolve(cli.app.dataDir, 'outputs') };
+      try {
+        if (options.once) {
+          const result = await pollOnce(ctx);
+          printTick(result, options.json === true);
+          process.exitCode = result.reachable ? EXIT.ok : EXIT.failure;
+          return;
+        }
+        const scheduler = startPollerScheduler(ctx, { onTick: (result) => options.json && printTick(result, true) });
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        await scheduler.stop();
+      } finally {
+        await db.close();
+      }
+    });
+}
+
+function printTick(result: TickResult, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
+  if (!result.reachable) {
+    process.stderr.write(`error: ${result.error ?? 'drop unreachable'}\n`);
+    return;
+  }
+  for (const file of result.files) {
+    const parts = [file.tenant, file.file, file.outcome];
+    if (file.runId !== undefined) parts.push(`run ${file.runId}`);
+    if (file.movedTo) parts.push(`-> ${file.movedTo}`);
+    if (file.error) parts.push(`(${file.error})`);
+    process.stdout.write(`${parts.join('  ')}\n`);
+  }
+  if (result.files.length === 0) process.stdout.write('nothing to do\n');
+  if (result.skippedTenants.length > 0) process.stdout.write(`busy on another poller: ${result.skippedTenants.join(', ')}\n`);
+}

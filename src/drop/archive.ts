@@ -1,0 +1,73 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { format } from 'date-fns';
+import { stringify } from 'csv-stringify/sync';
+import type { Database } from '../store/db.js';
+import type { DropSession } from './client.js';
+import type { TenantLayout } from './layout.js';
+import type { DropFileRow } from './registry.js';
+
+/** "name.csv" -> "name 20261123T120000.csv" when processed/ or rejected/ already holds the name. */
+export function timestampedName(name: string, at: Date): string {
+  const stamp = format(at, "yyyyMMdd'T'HHmmss");
+  const ext = path.posix.extname(name);
+  return `${name.slice(0, name.length - ext.length)} ${stamp}${ext}`;
+}
+
+async function ensureDir(session: DropSession, dir: string): Promise<void> {
+  if ((await session.sftp.exists(dir)) !== 'd') await session.sftp.mkdir(dir, true);
+}
+
+async function freeTarget(session: DropSession, dir: string, name: string): Promise<string> {
+  const plain = path.posix.join(dir, name);
+  if (!(await session.sftp.exists(plain)) && !(await session.sftp.exists(`${plain}.errors.csv`))) return plain;
+  for (let i = 0; ; i++) {
+    const candidate = path.posix.join(dir, timestampedName(name, new Date(Date.now() + i * 1000)));
+    if (!(await session.sftp.exists(candidate))) return candidate;
+  }
+}
+
+/**
+ * The errors file for a rejected file, in the same columns as the engine's "validation errors" file:
+ * rendered from the run when it has one, else from the reason (file too large, operator's rejection).
+ */
+async function errorsFile(db: Database, row: DropFileRow, workDir: string): Promise<string> {
+  if (row.runId !== null) {
+    const { renderRunFiles } = await import('../output/render.js');
+    const files = await renderRunFiles(db, row.runId, path.join(workDir, 'errors'));
+    if (files.errors) return files.errors;
+  }
+  let reasons = row.reason ? [row.reason] : [];
+  if (reasons.length === 0 && row.runId !== null) {
+    const run = await db.pool.query<{ reasons: string[] }>('select reasons from runs where id = $1', [row.runId]);
+    reasons = run.rows[0]?.reasons ?? [];
+  }
+  if (reasons.length === 0) reasons = ['rejected'];
+  const file = path.join(workDir, 'reasons.errors.csv');
+  await writeFile(file, stringify([['line', 'column', 'value', 'message'], ...reasons.map((r) => ['', '', '', r])], { escape_formulas: true }));
+  return file;
+}
+
+/**
+ * Moves a file by its outcome: accepted/duplicate to processed/, rejected/too_large to rejected/ with
+ * `<name>.errors.csv` uploaded first (so a crash in between only repeats the upload). Returns the new
+ * remote path, or null when the file was already gone.
+ */
+export async function archiveRemoteFile(
+  session: DropSession,
+  db: Database,
+  layout: TenantLayout,
+  row: DropFileRow,
+  workDir: string,
+): Promise<string | null> {
+  if (!(await session.sftp.exists(row.path))) return null;
+  const rejected = row.outcome === 'rejected' || row.outcome === 'too_large';
+  const dir = rejected ? layout.rejected : layout.processed;
+  await ensureDir(session, dir);
+  const target = await freeTarget(session, dir, row.fileName);
+  if (rejected) {
+    await session.sftp.put(await errorsFile(db, row, workDir), `${target}.errors.csv`);
+  }
+  await session.sftp.rename(row.path, target);
+  return target;
+}
