@@ -1,0 +1,64 @@
+import type pg from 'pg';
+
+/** What the runtime knows about its own ticks; read by /healthz. */
+export interface TickState {
+  startedAt: Date;
+  lastSuccessfulTickAt?: Date;
+  lastTickError?: string;
+}
+
+export interface HealthCheck {
+  ok: boolean;
+  detail: string;
+}
+
+export interface HealthReport {
+  status: 'ok' | 'unhealthy';
+  checks: { database: HealthCheck; tick: HealthCheck };
+  /** One line per failing check. */
+  reasons: string[];
+}
+
+async function checkDatabase(pool: pg.Pool, timeoutMs: number): Promise<HealthCheck> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([pool.query('select 1'), timeout]);
+    return { ok: true, detail: 'answers' };
+  } catch (error) {
+    return { ok: false, detail: `database: ${(error as Error).message}` };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A tick counts as recent when it finished within maxTickAgeSeconds; a process that has not
+ * completed a tick yet gets the same grace from its start.
+ */
+export function checkTick(state: TickState, maxTickAgeSeconds: number, now = new Date()): HealthCheck {
+  const reference = state.lastSuccessfulTickAt ?? state.startedAt;
+  const ageSeconds = Math.round((now.getTime() - reference.getTime()) / 1000);
+  if (ageSeconds <= maxTickAgeSeconds) {
+    return {
+      ok: true,
+      detail: state.lastSuccessfulTickAt ? `last successful tick ${ageSeconds}s ago` : `no tick yet (started ${ageSeconds}s ago)`,
+    };
+  }
+  const last = state.lastSuccessfulTickAt ? `last successful tick ${ageSeconds}s ago` : `no successful tick since start ${ageSeconds}s ago`;
+  const error = state.lastTickError ? `; last error: ${state.lastTickError}` : '';
+  return { ok: false, detail: `tick: ${last}, limit ${maxTickAgeSeconds}s (http.maxTickAgeSeconds)${error}` };
+}
+
+export async function healthReport(
+  pool: pg.Pool,
+  state: TickState,
+  options: { maxTickAgeSeconds: number; databaseTimeoutMs?: number },
+): Promise<HealthReport> {
+  const database = await checkDatabase(pool, options.databaseTimeoutMs ?? 5000);
+  const tick = checkTick(state, options.maxTickAgeSeconds);
+  const reasons = [database, tick].filter((check) => !check.ok).map((check) => check.detail);
+  return { status: reasons.length === 0 ? 'ok' : 'unhealthy', checks: { database, tick }, reasons };
+}
