@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { TenantConfig } from './config/tenant.js';
+import { readMembershipFile } from './csv/read.js';
 import type { Logger } from './log.js';
 import { enqueueAlert } from './notify/outbox.js';
 import { applyRunChanges } from './diff/apply.js';
@@ -31,16 +32,8 @@ export class RunDecisionError extends Error {
   override name = 'RunDecisionError';
 }
 
-type Reader = (input: Readable, tenant: TenantConfig, options?: { batchSize?: number }) => MembershipSource;
-
-let reader: Reader | undefined;
 async function readFile(file: FileInput, tenant: TenantConfig): Promise<MembershipSource> {
-  if (!reader) {
-    const specifier = './csv/read.js';
-    const module = (await import(specifier)) as { readMembershipFile: Reader };
-    reader = module.readMembershipFile;
-  }
-  return reader(file.open(), tenant, { batchSize: BATCH_SIZE });
+  return readMembershipFile(file.open(), tenant, { batchSize: BATCH_SIZE });
 }
 
 /** Rows per staging insert: big enough to amortise a round trip, small enough to keep memory flat. */

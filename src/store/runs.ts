@@ -73,10 +73,15 @@ export async function lastAcceptedRun(db: Queryable, tenantId: string): Promise<
   return result.rows[0] ?? null;
 }
 
-/** An accepted or held run of the tenant with this content. */
+/**
+ * The run this content duplicates: the tenant's last accepted run, or a run still held, with the same
+ * content. (Equal to an older accepted file is not a duplicate: against the current state it is a change.)
+ */
 export async function sameContentRun(db: Queryable, tenantId: string, sha256: string, exceptRunId: number): Promise<RunRow | null> {
   const result = await db.query<RunRow>(
-    `select ${RUN_COLUMNS} from runs where tenant_id = $1 and sha256 = $2 and status in ('accepted', 'held') and id <> $3
+    `select ${RUN_COLUMNS} from runs
+     where tenant_id = $1 and sha256 = $2 and id <> $3
+       and (status = 'held' or id = (select max(id) from runs where tenant_id = $1 and status = 'accepted'))
      order by id desc limit 1`,
     [tenantId, sha256, exceptRunId],
   );

@@ -45,9 +45,9 @@ create table runs (
 );
 create index runs_tenant_idx on runs (tenant_id, id desc);
 create index runs_tenant_sha_idx on runs (tenant_id, sha256);
--- The same content is never accepted (or held) twice for a tenant (baseline imports aside).
-create unique index runs_tenant_sha_once on runs (tenant_id, sha256)
-  where status in ('accepted', 'held') and source <> 'baseline';
+-- The same content is never held twice for a tenant. (It may be accepted again later: a file equal to an
+-- older one, e.g. after someone left and came back, is a real change against the current state.)
+create unique index runs_tenant_sha_held on runs (tenant_id, sha256) where status = 'held';
 
 -- What a run changes (or, while held, would change). Files are rendered from these rows.
 -- kind store/forget: silent state changes of members not on the platform (no output file).

@@ -1,0 +1,73 @@
+import { Readable } from 'node:stream';
+import { tenantConfigSchema, type TenantConfig } from '../src/config/tenant.js';
+import type { FileInput } from '../src/pipeline.js';
+import type { Database } from '../src/store/db.js';
+
+/** Test helpers for the engine's tests (pipeline*, diff*, output*, store*). */
+
+export const HEADER = ['First Name', 'Last Name', 'Email Address', 'Unique ID', 'Status', 'Program Eligibility', 'City'];
+
+export interface Person {
+  first?: string;
+  last?: string;
+  email?: string;
+  id?: string;
+  status?: string;
+  eligibility?: string;
+  city?: string;
+}
+
+/** Member N with overrides: email mN@example.com, id EN, active, eligible. */
+export function person(n: number, overrides: Person = {}): Person {
+  return { first: `First${n}`, last: `Last${n}`, email: `m${n}@example.com`, id: `E${n}`, status: 'active', eligibility: 'eligible', city: 'Paris', ...overrides };
+}
+
+const quote = (value: string) => (/[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
+
+export function csvOf(people: Person[], header: string[] = HEADER): string {
+  const lines = [header.map(quote).join(',')];
+  for (const p of people) {
+    const byHeader: Record<string, string | undefined> = {
+      'First Name': p.first, 'Last Name': p.last, 'Email Address': p.email, 'Unique ID': p.id,
+      Status: p.status, 'Program Eligibility': p.eligibility, City: p.city,
+    };
+    lines.push(header.map((h) => quote(byHeader[h] ?? '')).join(','));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function fileOf(name: string, text: string): FileInput {
+  return { name, open: () => Readable.from([Buffer.from(text, 'utf8')]) };
+}
+
+export function tenantOf(overrides: Record<string, unknown> = {}): TenantConfig {
+  return tenantConfigSchema.parse({ id: 'acme', name: 'Acme', ...overrides });
+}
+
+export interface StoredMember {
+  member_key: string;
+  email: string;
+  on_platform: boolean;
+  data: Record<string, string>;
+}
+
+export async function membersOf(db: Database, tenantId = 'acme'): Promise<Map<string, StoredMember>> {
+  const result = await db.pool.query<StoredMember>(
+    'select member_key, email, on_platform, data from members where tenant_id = $1 order by member_key',
+    [tenantId],
+  );
+  return new Map(result.rows.map((r) => [r.member_key, r]));
+}
+
+export async function changesOf(db: Database, runId: number): Promise<{ kind: string; change_type: string | null; member_key: string; changed_fields: string[] | null }[]> {
+  const result = await db.pool.query(
+    'select kind, change_type, member_key, changed_fields from run_changes where run_id = $1 order by kind, member_key',
+    [runId],
+  );
+  return result.rows;
+}
+
+export async function countRows(db: Database, table: string, where = 'true'): Promise<number> {
+  const result = await db.pool.query<{ n: number }>(`select count(*)::int as n from ${table} where ${where}`);
+  return result.rows[0]!.n;
+}
