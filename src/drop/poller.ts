@@ -3,10 +3,10 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import type { AppConfig } from '../config/app.js';
 import type { TenantConfig } from '../config/tenant.js';
 import { silentLogger, type Logger } from '../log.js';
+import { ingestFile } from '../pipeline.js';
 import type { Database } from '../store/db.js';
 import { archiveRemoteFile } from './archive.js';
 import { connectDrop, HostKeyError, resolveDropConnection, type DropConnection, type DropSession } from './client.js';
@@ -32,14 +32,6 @@ import {
 } from './registry.js';
 import { downloadStable } from './transfer.js';
 
-/** What the poller needs of the engine's ingestFile (src/pipeline.ts). */
-export type IngestFile = (
-  ctx: { db: Database; logger?: Logger },
-  tenant: TenantConfig,
-  file: { name: string; open(): Readable },
-  options: { source: 'drop'; outDir?: string },
-) => Promise<{ runId?: number; status: 'accepted' | 'rejected' | 'held' | 'duplicate'; reasons: string[] }>;
-
 export type PollEvent =
   | { type: 'file-start'; tenant: string; file: string }
   | { type: 'file-end'; tenant: string; file: string; outcome: FileResult['outcome'] }
@@ -58,9 +50,9 @@ export interface PollerContext {
   outDir?: string;
   /** Replaces the database clock for the stability check (tests). */
   clock?: () => Date;
-  /** Default: ingestFile from src/pipeline.ts. */
-  ingest?: IngestFile;
   onEvent?: (event: PollEvent) => void;
+  /** fastGet tuning (default: ssh2's 64 parallel reads of 32 KiB). */
+  fastGet?: { concurrency?: number; chunkSize?: number };
 }
 
 export interface FileResult {
@@ -92,15 +84,6 @@ export interface TickResult {
 
 export function defaultPollerId(): string {
   return `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-}
-
-let defaultIngest: IngestFile | undefined;
-async function loadIngest(): Promise<IngestFile> {
-  if (!defaultIngest) {
-    const pipelineModule = '../pipeline.js';
-    defaultIngest = ((await import(pipelineModule)) as { ingestFile: IngestFile }).ingestFile;
-  }
-  return defaultIngest;
 }
 
 interface TenantRun {
@@ -302,8 +285,13 @@ async function takeFile(run: TenantRun, row: DropFileRow, file: ListedFile & { p
   try {
     let transfer;
     try {
-      transfer = await downloadStable(run.session, file.path, file, local, (transferred, total) =>
-        emit({ type: 'transfer-progress', tenant: tenant.id, file: file.name, transferred, total }),
+      transfer = await downloadStable(
+        run.session,
+        file.path,
+        file,
+        local,
+        (transferred, total) => emit({ type: 'transfer-progress', tenant: tenant.id, file: file.name, transferred, total }),
+        ctx.fastGet,
       );
     } catch (error) {
       const message = (error as Error).message;
@@ -321,8 +309,7 @@ async function takeFile(run: TenantRun, row: DropFileRow, file: ListedFile & { p
     if (run.claimLost) return true;
     let summary;
     try {
-      const ingest = ctx.ingest ?? (await loadIngest());
-      summary = await ingest(
+      summary = await ingestFile(
         { db: ctx.db, logger },
         tenant,
         { name: file.name, open: () => createReadStream(local) },

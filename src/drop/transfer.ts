@@ -22,8 +22,10 @@ export async function downloadStable(
   listed: ListedFile,
   localPath: string,
   onProgress?: (transferred: number, total: number) => void,
+  tuning: { concurrency?: number; chunkSize?: number } = {},
 ): Promise<TransferResult> {
   await session.sftp.fastGet(remotePath, localPath, {
+    ...tuning,
     ...(onProgress ? { step: (transferred: number, _chunk: number, total: number) => onProgress(transferred, total) } : {}),
   });
   const bytes = (await stat(localPath)).size;
