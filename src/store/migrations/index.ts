@@ -1,6 +1,7 @@
 import { sql as core } from './001_core.js';
 import { sql as outbox } from './002_outbox.js';
 import { sql as drop } from './100_drop.js';
+import { sql as notify } from './200_notify.js';
 
 export interface Migration {
   name: string;
@@ -15,4 +16,5 @@ export const MIGRATIONS: Migration[] = [
   { name: '001_core', sql: core },
   { name: '002_outbox', sql: outbox },
   { name: '100_drop', sql: drop },
+  { name: '200_notify', sql: notify },
 ];

@@ -1,0 +1,348 @@
+/**
+ * Delivers the outbox: claims due alerts (`for update skip locked`, a lease in locked_until, so replicas
+ * share the work and a crashed worker's claim runs out), builds each message from the run as stored,
+ * renders its files, sends, and records the result. All state is in Postgres: a restart picks up where
+ * the last process stopped.
+ *
+ * Once, in two steps: the message is posted and its ts committed before the files go up in its thread.
+ * A failed upload is retried as an upload only (the message is not posted again). The one window for a
+ * repeat: the process dies after Slack accepted a post (or the file upload's completion) and before the
+ * ts (or files_done_at) is committed; the next attempt then posts that step again. A lease that runs out
+ * while a delivery is still running (a very slow upload) is the other, much rarer, way to a repeat.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import type { TenantConfig } from '../config/tenant.js';
+import type { DiffCounts } from '../diff/diff.js';
+import { silentLogger, type Logger } from '../log.js';
+import { renderRunFilesWith } from '../output/render.js';
+import type { Database, Queryable } from '../store/db.js';
+import type { RunStatus } from '../store/runs.js';
+import { dropRecoveredMessage, dropUnreachableMessage, runMessage, testMessage, type RunView } from './messages.js';
+import { NotifyError, type AlertFile, type AlertMessage, type Notifier, type PostedMessage } from './notifier.js';
+
+export interface BackoffOptions {
+  /** First retry after this long (default 5 s). */
+  baseMs: number;
+  /** Never wait longer than this between attempts (default 15 min). */
+  capMs: number;
+  /** Share of the delay taken off at random, so replicas and alerts spread out (default 0.25). */
+  jitter: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 5_000, capMs: 15 * 60_000, jitter: 0.25 };
+
+export interface DeliveryContext {
+  db: Database;
+  notifier: Notifier;
+  tenants: Map<string, TenantConfig>;
+  /** AppConfig.http.dashboardUrl: links to runs. */
+  dashboardUrl?: string;
+  logger?: Logger;
+  backoff?: Partial<BackoffOptions>;
+  /** How long a claim holds (default 10 min); a crashed worker's alerts are taken over after it. */
+  leaseMs?: number;
+  /** Alerts claimed per pass (default 10). */
+  batchSize?: number;
+  /** Clock for tests (simulated outages); default the database's now(). */
+  now?: () => Date;
+  random?: () => number;
+  /** Where files are rendered before upload (a temp folder per alert under it); default the OS temp dir. */
+  workDir?: string;
+}
+
+export interface DeliveryReport {
+  delivered: number;
+  failed: number;
+  /** Alerts with nothing to post (a duplicate the tenant does not want to hear about, a run no longer stored). */
+  skipped: number;
+}
+
+interface OutboxRow {
+  id: number;
+  kind: string;
+  tenant_id: string | null;
+  run_id: number | null;
+  payload: Record<string, unknown>;
+  attempts: number;
+  channel_id: string | null;
+  message_ts: string | null;
+  files_done_at: Date | null;
+}
+
+/** Delay before the next attempt: exponential from baseMs, capped, with jitter. ATTEMPTS counts the failed ones. */
+export function backoffDelay(attempts: number, options: Partial<BackoffOptions> = {}, random: () => number = Math.random): number {
+  const { baseMs, capMs, jitter } = { ...DEFAULT_BACKOFF, ...options };
+  const exponential = Math.min(capMs, baseMs * 2 ** Math.max(0, Math.min(attempts - 1, 30)));
+  return Math.round(exponential * (1 - jitter * random()));
+}
+
+const nowParam = (ctx: DeliveryContext) => (ctx.now ? ctx.now().toISOString() : null);
+
+/** One pass: delivers every due alert (up to batchSize). */
+export async function deliverPending(ctx: DeliveryContext): Promise<DeliveryReport> {
+  const report: DeliveryReport = { delivered: 0, failed: 0, skipped: 0 };
+  const claimed = await claim(ctx);
+  for (const row of claimed) {
+    const outcome = await deliverOne(ctx, row);
+    report[outcome]++;
+  }
+  return report;
+}
+
+async function claim(ctx: DeliveryContext): Promise<OutboxRow[]> {
+  // An alert waits for earlier undelivered alerts of the same run (held before approved).
+  const result = await ctx.db.pool.query<OutboxRow>(
+    `with clock as (select coalesce($1::timestamptz, now()) as now),
+     due as (
+       select o.id from outbox o, clock
+       where o.delivered_at is null and o.next_attempt_at <= clock.now
+         and (o.locked_until is null or o.locked_until <= clock.now)
+         and not exists (select 1 from outbox e where e.run_id = o.run_id and e.id < o.id and e.delivered_at is null)
+       order by o.id
+       limit $2
+       for update of o skip locked
+     )
+     update outbox set locked_until = clock.now + $3 * interval '1 millisecond', attempts = attempts + 1, last_attempt_at = clock.now
+     from due, clock
+     where outbox.id = due.id
+     returning outbox.id::int as id, kind, tenant_id, run_id::int as run_id, payload, attempts, channel_id, message_ts, files_done_at`,
+    [nowParam(ctx), ctx.batchSize ?? 10, ctx.leaseMs ?? 10 * 60_000],
+  );
+  return result.rows.sort((a, b) => a.id - b.id);
+}
+
+type Outcome = keyof DeliveryReport;
+
+async function deliverOne(ctx: DeliveryContext, row: OutboxRow): Promise<Outcome> {
+  const logger = ctx.logger ?? silentLogger;
+  const where = { alertId: row.id, kind: row.kind, tenant: row.tenant_id ?? undefined, runId: row.run_id ?? undefined };
+  try {
+    const built = await buildMessage(ctx, row);
+    if (!built.message) {
+      await markDelivered(ctx, row.id, `skipped: ${built.skipReason}`);
+      logger.info({ ...where, reason: built.skipReason }, 'alert skipped');
+      return 'skipped';
+    }
+    const message = built.message;
+    let posted: PostedMessage;
+    if (row.message_ts && row.channel_id) {
+      posted = { channel: row.channel_id, ts: row.message_ts };
+    } else {
+      posted = await ctx.notifier.post(message);
+      await ctx.db.pool.query('update outbox set channel_id = $2, message_ts = $3 where id = $1', [row.id, posted.channel, posted.ts]);
+    }
+    if (message.attach.length > 0 && !row.files_done_at && row.run_id !== null && !built.purged) {
+      await attachFiles(ctx, row.run_id, message, posted);
+      await ctx.db.pool.query('update outbox set files_done_at = coalesce($2::timestamptz, now()) where id = $1', [row.id, nowParam(ctx)]);
+    }
+    await markDelivered(ctx, row.id, posted.ts);
+    logger.info({ ...where, notifier: ctx.notifier.name, attempts: row.attempts, ref: posted.ts }, 'alert delivered');
+    return 'delivered';
+  } catch (error) {
+    const notifyError = error instanceof NotifyError ? error : undefined;
+    const reason = (error as Error)?.message ?? String(error);
+    const delay = notifyError?.retryAfterMs ?? backoffDelay(row.attempts, ctx.backoff, ctx.random);
+    await ctx.db.pool.query(
+      `update outbox set locked_until = null, last_error = $2,
+         next_attempt_at = coalesce($3::timestamptz, now()) + $4 * interval '1 millisecond'
+       where id = $1`,
+      [row.id, reason.slice(0, 1000), nowParam(ctx), delay],
+    );
+    const level = notifyError?.configuration ? 'error' : 'warn';
+    logger[level]({ ...where, attempts: row.attempts, retryInMs: delay, err: reason }, 'alert not delivered; will retry');
+    return 'failed';
+  }
+}
+
+async function markDelivered(ctx: DeliveryContext, id: number, ref: string): Promise<void> {
+  await ctx.db.pool.query(
+    `update outbox set delivered_at = coalesce($2::timestamptz, now()), delivery_ref = $3, locked_until = null, last_error = null
+     where id = $1`,
+    [id, nowParam(ctx), ref],
+  );
+}
+
+async function attachFiles(ctx: DeliveryContext, runId: number, message: AlertMessage, posted: PostedMessage): Promise<void> {
+  const dir = await mkdtemp(path.join(ctx.workDir ?? os.tmpdir(), `hris-alert-${runId}-`));
+  try {
+    const client = await ctx.db.pool.connect();
+    let rendered;
+    try {
+      // Not renderRunFiles: that records the paths in run_files, and these are gone after the upload.
+      rendered = await renderRunFilesWith(client, runId, dir);
+    } finally {
+      client.release();
+    }
+    const files: AlertFile[] = [];
+    for (const kind of message.attach) {
+      const file = rendered[kind];
+      if (file) files.push({ name: path.basename(file.path), path: file.path });
+    }
+    if (files.length > 0) await ctx.notifier.attach(posted, files, message);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const dropPayload = z
+  .object({
+    drop: z.string().optional(),
+    failures: z.number().optional(),
+    since: z.string().nullable().optional(),
+    error: z.string().optional(),
+  })
+  .loose();
+
+interface BuiltMessage {
+  message: AlertMessage | null;
+  skipReason?: string;
+  purged?: boolean;
+}
+
+async function buildMessage(ctx: DeliveryContext, row: OutboxRow): Promise<BuiltMessage> {
+  const defaultChannel = undefined;
+  switch (row.kind) {
+    case 'drop_unreachable':
+      return { message: { ...dropUnreachableMessage(dropPayload.parse(row.payload), { channel: defaultChannel }), alertId: row.id } };
+    case 'drop_recovered':
+      return { message: { ...dropRecoveredMessage(dropPayload.parse(row.payload), { channel: defaultChannel }), alertId: row.id } };
+    case 'test': {
+      const channel = typeof row.payload.channel === 'string' ? row.payload.channel : undefined;
+      return { message: { ...testMessage({ channel, at: new Date() }), alertId: row.id } };
+    }
+    case 'run': {
+      if (row.run_id === null) return { message: null, skipReason: 'the run is no longer stored' };
+      const loaded = await loadRunView(ctx.db.pool, row.run_id, row.payload.status);
+      if (!loaded) return { message: null, skipReason: 'the run is no longer stored' };
+      const tenant = ctx.tenants.get(loaded.view.tenantId);
+      const message = runMessage(loaded.view, {
+        dashboardUrl: ctx.dashboardUrl,
+        channel: tenant?.slackChannel,
+        notifyDuplicates: tenant?.notifyDuplicates ?? true,
+      });
+      if (!message) return { message: null, skipReason: 'duplicate notes are off for this tenant' };
+      return { message: { ...message, alertId: row.id }, purged: loaded.purged };
+    }
+    default:
+      throw new NotifyError(`unknown alert kind "${row.kind}"`);
+  }
+}
+
+const RUN_STATUSES: RunStatus[] = ['accepted', 'rejected', 'held', 'duplicate'];
+
+/** The run as a message needs it (the first errors included), or null when it is gone. */
+export async function loadRunView(db: Queryable, runId: number, statusAtAlert?: unknown, maxErrors = 10): Promise<{ view: RunView; purged: boolean } | null> {
+  const run = (
+    await db.query<{
+      id: number;
+      tenant_id: string;
+      file_name: string;
+      file_date: Date | null;
+      status: RunStatus;
+      rows: number;
+      counts: Partial<DiffCounts>;
+      error_count: number;
+      reasons: string[];
+      warnings: string[];
+      decided_by: string | null;
+      duplicate_of: number | null;
+      purged_at: Date | null;
+    }>(
+      `select id::int as id, tenant_id, file_name, file_date, status, rows, counts, error_count, reasons, warnings, decided_by,
+              duplicate_of::int as duplicate_of, purged_at
+       from runs where id = $1`,
+      [runId],
+    )
+  ).rows[0];
+  if (!run) return null;
+  const errors = await db.query<{ line: number | null; column_name: string | null; value: string | null; message: string }>(
+    'select line, column_name, value, message from run_errors where run_id = $1 order by line nulls first, seq limit $2',
+    [runId, maxErrors],
+  );
+  const status = RUN_STATUSES.includes(statusAtAlert as RunStatus) ? (statusAtAlert as RunStatus) : run.status;
+  const counts = run.counts;
+  return {
+    purged: run.purged_at !== null,
+    view: {
+      id: run.id,
+      tenantId: run.tenant_id,
+      fileName: run.file_name,
+      fileDate: run.file_date,
+      status,
+      currentStatus: run.status,
+      rows: run.rows,
+      counts: {
+        invites: counts.invites ?? 0,
+        updates: counts.updates ?? 0,
+        deactivations: counts.deactivations ?? 0,
+        reactivations: counts.reactivations ?? 0,
+        deletions: counts.deletions ?? 0,
+        unchanged: counts.unchanged ?? 0,
+        notInvitable: counts.notInvitable ?? 0,
+      },
+      errorCount: run.error_count,
+      errors: errors.rows.map((e) => ({ line: e.line, column: e.column_name, value: e.value, message: e.message })),
+      reasons: run.reasons,
+      warnings: run.warnings,
+      decidedBy: run.decided_by,
+      duplicateOf: run.duplicate_of,
+    },
+  };
+}
+
+/** Undelivered alerts and the age of the oldest (for metrics and health). */
+export async function outboxBacklog(db: Queryable): Promise<{ pending: number; oldestCreatedAt: Date | null }> {
+  const result = await db.query<{ pending: number; oldest: Date | null }>(
+    'select count(*)::int as pending, min(created_at) as oldest from outbox where delivered_at is null',
+  );
+  return { pending: result.rows[0]?.pending ?? 0, oldestCreatedAt: result.rows[0]?.oldest ?? null };
+}
+
+export interface DeliveryLoop {
+  /** Runs a pass now (e.g. right after an ingest) instead of waiting for the interval. */
+  kick(): void;
+  /** Stops the loop; resolves when the pass in flight (if any) has finished. */
+  stop(): Promise<void>;
+}
+
+/** Delivers every INTERVAL_MS (one pass at a time; a pass that claimed a full batch is followed at once by the next). */
+export function startDeliveryLoop(ctx: DeliveryContext, options: { intervalMs?: number } = {}): DeliveryLoop {
+  const intervalMs = options.intervalMs ?? 5_000;
+  const logger = ctx.logger ?? silentLogger;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+
+  const schedule = (delay: number) => {
+    if (stopped) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => void pass(), delay);
+  };
+  const pass = async (): Promise<void> => {
+    if (running || stopped) return;
+    let again = false;
+    running = (async () => {
+      try {
+        const report = await deliverPending(ctx);
+        again = report.delivered + report.failed + report.skipped >= (ctx.batchSize ?? 10);
+      } catch (error) {
+        logger.warn({ err: (error as Error).message }, 'alert delivery pass failed; will retry');
+      }
+    })();
+    await running;
+    running = undefined;
+    schedule(again ? 0 : intervalMs);
+  };
+  schedule(0);
+  return {
+    kick: () => schedule(0),
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}
