@@ -1,4 +1,9 @@
 import type { Command } from 'commander';
+import { register as registerPreview } from './preview.js';
+import { register as registerIngest } from './ingest.js';
+import { register as registerBaseline } from './baseline.js';
+import { register as registerRuns } from './runs.js';
+import { register as registerPurge } from './purge.js';
 import { register as registerPoll } from './poll.js';
 
 /**
@@ -6,6 +11,10 @@ import { register as registerPoll } from './poll.js';
  * Add the module's register call here.
  */
 export function registerCommands(program: Command): void {
-  void program;
+  registerPreview(program);
+  registerIngest(program);
+  registerBaseline(program);
+  registerRuns(program);
+  registerPurge(program);
   registerPoll(program);
 }

@@ -117,10 +117,11 @@ export function formatHumanSummary(summary: PrintableSummary, options: { heading
   lines.push(`${options.heading ?? summary.tenant}: ${summary.file}${run}`);
   lines.push(`  status: ${STATUS_TEXT[summary.status]}`);
   lines.push(`  rows: ${summary.rows}, key: ${summary.key}`);
-  if (summary.status !== 'duplicate') {
+  // A rejected file was not diffed; a duplicate has nothing to diff.
+  if (summary.status === 'accepted' || summary.status === 'held') {
     const c = summary.counts;
     lines.push(
-      `  ${summary.status === 'accepted' ? '' : 'would be: '}invites ${c.invites}, updates ${c.updates}` +
+      `  ${summary.status === 'held' ? 'would be: ' : ''}invites ${c.invites}, updates ${c.updates}` +
         ` (deactivations ${c.deactivations}, reactivations ${c.reactivations}), deletions ${c.deletions},` +
         ` unchanged ${c.unchanged}, not invitable ${c.notInvitable}`,
     );
