@@ -72,7 +72,8 @@ export function maskValue(message: string, value: string | null): string {
   let masked = message;
   const trimmed = value?.trim() ?? '';
   if (trimmed.length > 0) masked = masked.split(trimmed).join('[value]');
-  return masked.replace(EMAIL_LIKE, '[email]');
+  // The spec's own example address in a reason stays readable.
+  return masked.replace(EMAIL_LIKE, (found) => (found === 'name@company.com' ? found : '[email]'));
 }
 
 export function runUrl(dashboardUrl: string | undefined, runId: number): string | undefined {
