@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { parse, type CsvError, type InfoRecord, type Options as ParseOptions } from 'csv-parse';
+import { once } from 'node:events';
+import type { CsvError } from 'csv-parse';
 import type { TenantConfig } from '../config/tenant.js';
 import { mapHeaders } from '../spec/headers.js';
 import { RowValidator } from '../spec/row.js';
+import { LinedParser } from './parser.js';
 import { Utf8Guard } from './utf8.js';
 import { parseErrorMessage } from './parse-errors.js';
 import type { FileHeader, InvalidRow, ParsedRow, ReadBatch, ReadOptions, ReadTotals, ValidationIssue } from './types.js';
@@ -24,12 +26,6 @@ export interface MembershipFileReading {
   totals: Promise<ReadTotals>;
 }
 
-/** A parsed record with the physical line it starts on. */
-interface LinedRecord {
-  line: number;
-  cells: string[];
-}
-
 function deferred<T>() {
   let resolve!: (value: T) => void;
   let reject!: (error: unknown) => void;
@@ -39,18 +35,6 @@ function deferred<T>() {
   });
   promise.catch(() => undefined); // a consumer that never awaits it must not crash the process
   return { promise, resolve, reject };
-}
-
-function countNewlines(cells: readonly string[]): number {
-  let count = 0;
-  for (const cell of cells) {
-    let at = cell.indexOf('\n');
-    while (at !== -1) {
-      count++;
-      at = cell.indexOf('\n', at + 1);
-    }
-  }
-  return count;
 }
 
 /**
@@ -70,25 +54,15 @@ export function readMembershipFile(input: Readable, tenant: TenantConfig, option
   let fatal: ValidationIssue | undefined;
   let finished = false;
 
-  // Physical line tracking: csv-parse's own counter counts a CRLF inside a quoted value twice, so the start
-  // line of each record is derived here: the next record starts after this one's newlines.
-  let nextLine = 1;
-  let parserLines = 0;
-  const onRecord = (cells: string[], context: InfoRecord): LinedRecord => {
-    const line = nextLine;
-    const span = context.lines - parserLines;
-    parserLines = context.lines;
-    nextLine = span === 1 ? line + 1 : line + 1 + countNewlines(cells);
-    return { line, cells };
-  };
-  const parser = parse({
-    bom: true,
-    relax_column_count: true, // a wrong cell count is a row issue, not a file failure
-    record_delimiter: ['\r\n', '\n'],
-    max_record_size: maxRecordBytes,
-    // on_record may return any value; csv-parse's types only allow a record.
-    on_record: onRecord as unknown as ParseOptions['on_record'],
-  });
+  const parser = new LinedParser(
+    {
+      bom: true,
+      relax_column_count: true, // a wrong cell count is a row issue, not a file failure
+      record_delimiter: ['\r\n', '\n'],
+      max_record_size: maxRecordBytes,
+    },
+    (cells, line) => take(cells, line),
+  );
   let parseError: CsvError | Error | undefined;
   parser.on('error', (error) => {
     parseError ??= error;
@@ -105,8 +79,8 @@ export function readMembershipFile(input: Readable, tenant: TenantConfig, option
     fatal ??= issue;
   }
 
-  function takeHeader(record: LinedRecord): void {
-    headers = record.cells;
+  function takeHeader(cells: string[], line: number): void {
+    headers = cells;
     if (headers.some((h) => h.includes('\r'))) {
       stop({ line: 1, column: '', value: '', message: 'lines end with a carriage return only: use LF or CRLF line endings' });
       return;
@@ -114,19 +88,19 @@ export function readMembershipFile(input: Readable, tenant: TenantConfig, option
     const mapping = mapHeaders(headers, tenant);
     header.resolve({ columns: mapping.columns, warnings: mapping.warnings });
     if (mapping.fatal) {
-      stop({ line: record.line, column: mapping.fatal.column, value: '', message: mapping.fatal.message });
+      stop({ line, column: mapping.fatal.column, value: '', message: mapping.fatal.message });
       return;
     }
     validator = new RowValidator({ headers, fields: mapping.fields, allowedValues: tenant.allowedValues });
   }
 
-  function take(record: LinedRecord): void {
+  function take(cells: string[], line: number): void {
     if (fatal) return;
     if (validator === null) {
-      if (headers === null) takeHeader(record);
+      if (headers === null) takeHeader(cells, line);
       return;
     }
-    const row = validator.validate(record.cells, record.line);
+    const row = validator.validate(cells, line);
     if (row === null) return;
     records++;
     if ('issues' in row) invalid.push(row);
@@ -138,16 +112,16 @@ export function readMembershipFile(input: Readable, tenant: TenantConfig, option
     }
   }
 
-  function drain(): void {
-    let record: LinedRecord | null;
-    while ((record = parser.read() as LinedRecord | null) !== null) take(record);
-    if (parseError && !fatal) stop(parseFailure(parseError));
+  function checkParser(): void {
+    const error = parseError ?? (parser.errored as Error | null);
+    if (error && !fatal) stop(parseFailure(error));
   }
 
   function parseFailure(error: CsvError | Error): ValidationIssue {
     const index = (error as CsvError).column;
     const column = typeof index === 'number' && headers ? (headers[index] ?? '').trim() : '';
-    return { line: nextLine, column, value: '', message: parseErrorMessage(error, nextLine, column, maxRecordBytes) };
+    const line = parser.currentLine;
+    return { line, column, value: '', message: parseErrorMessage(error, line, column, maxRecordBytes) };
   }
 
   function feed(chunk: Buffer): void {
@@ -161,7 +135,7 @@ export function readMembershipFile(input: Readable, tenant: TenantConfig, option
     }
     for (let at = 0; safe && at < safe.length && !fatal; at += SLICE_BYTES) {
       parser.write(safe.subarray(at, at + SLICE_BYTES));
-      drain();
+      checkParser();
     }
   }
 
@@ -171,13 +145,14 @@ export function readMembershipFile(input: Readable, tenant: TenantConfig, option
       stop({ line: guard.failure.line, column: '', value: guard.failure.bytes, message: guard.failure.message });
       return;
     }
+    const done = once(parser, 'finish');
     parser.end();
     try {
-      for await (const record of parser as AsyncIterable<LinedRecord>) take(record);
+      await done;
     } catch (error) {
       parseError ??= error as Error;
     }
-    if (parseError && !fatal) stop(parseFailure(parseError));
+    checkParser();
     if (headers === null && !fatal) {
       stop({ line: 1, column: '', value: '', message: 'the file is empty: expected a header row, then one row per member' });
     }
@@ -204,7 +179,7 @@ export function readMembershipFile(input: Readable, tenant: TenantConfig, option
     } finally {
       parser.destroy();
       if (!finished) {
-        stop({ line: nextLine, column: '', value: '', message: 'reading stopped before the end of the file' });
+        stop({ line: parser.currentLine, column: '', value: '', message: 'reading stopped before the end of the file' });
       }
       header.resolve({ columns: [], warnings: [] }); // no-op when already settled
       totals.resolve({ sha256: hash.digest('hex'), bytes, records, ...(fatal ? { fatal } : {}) });
