@@ -37,11 +37,13 @@ async function errorsFile(db: Database, row: DropFileRow, workDir: string): Prom
     const files = await renderRunFiles(db, row.runId, path.join(workDir, 'errors'));
     if (files.errors) return files.errors;
   }
-  let reasons = row.reason ? [row.reason] : [];
-  if (reasons.length === 0 && row.runId !== null) {
+  // The run's reasons (an operator's rejection is appended there), else the registry's (file too large).
+  let reasons: string[] = [];
+  if (row.runId !== null) {
     const run = await db.pool.query<{ reasons: string[] }>('select reasons from runs where id = $1', [row.runId]);
     reasons = run.rows[0]?.reasons ?? [];
   }
+  if (reasons.length === 0 && row.reason) reasons = [row.reason];
   if (reasons.length === 0) reasons = ['rejected'];
   const file = path.join(workDir, 'reasons.errors.csv');
   await writeFile(file, stringify([['line', 'column', 'value', 'message'], ...reasons.map((r) => ['', '', '', r])], { escape_formulas: true }));

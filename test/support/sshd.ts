@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,6 +25,11 @@ export interface SshdHandle {
   hostKeySha256: string;
   /** Kills every open session (the per-connection sshd processes), leaving the listener up. */
   killSessions(): Promise<number>;
+  /**
+   * The same, synchronously: called from a transfer progress callback it blocks the event loop, so
+   * the client cannot complete the download before the connection dies.
+   */
+  killSessionsSync(): number;
   /** sshd's log so far (stderr with -e). */
   log(): string;
   stop(): Promise<void>;
@@ -68,21 +73,33 @@ async function waitForPort(port: number, host: string, child: ChildProcess, time
   throw new Error(`sshd did not listen on ${host}:${port} within ${timeoutMs} ms`);
 }
 
-/** Process ids whose parent is PID (from /proc, no procps needed). */
-async function childPids(pid: number): Promise<number[]> {
-  const children: number[] = [];
-  for (const entry of await readdir('/proc')) {
+function parentOf(stat: string): number {
+  // pid (comm) state ppid ...; comm may contain spaces, so split after the last ')'.
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+/** Every descendant of PID (sshd's per-connection monitor and its unprivileged session child). */
+function descendantsSync(pid: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
-      // pid (comm) state ppid ...; comm may contain spaces, so split after the last ')'.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) children.push(Number(entry));
+      parents.set(Number(entry), parentOf(readFileSync(`/proc/${entry}/stat`, 'utf8')));
     } catch {
       // the process ended meanwhile
     }
   }
-  return children;
+  const found: number[] = [];
+  const walk = (parent: number): void => {
+    for (const [child, ppid] of parents) {
+      if (ppid === parent) {
+        found.push(child);
+        walk(child);
+      }
+    }
+  };
+  walk(pid);
+  return found;
 }
 
 export async function startSshd(): Promise<SshdHandle> {
@@ -148,13 +165,18 @@ export async function startSshd(): Promise<SshdHandle> {
     clientKeyFile,
     hostKeySha256,
     async killSessions() {
-      const sessions = await childPids(child.pid!);
+      const sessions = descendantsSync(child.pid!);
+      for (const pid of sessions) process.kill(pid, 'SIGKILL');
+      return sessions.length;
+    },
+    killSessionsSync() {
+      const sessions = descendantsSync(child.pid!);
       for (const pid of sessions) process.kill(pid, 'SIGKILL');
       return sessions.length;
     },
     log: () => log,
     async stop() {
-      for (const pid of await childPids(child.pid!)) process.kill(pid, 'SIGKILL');
+      for (const pid of descendantsSync(child.pid!)) process.kill(pid, 'SIGKILL');
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');

@@ -1,0 +1,407 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { appConfigSchema } from '../src/config/app.js';
+import { tenantConfigSchema, type TenantConfig } from '../src/config/tenant.js';
+import type { DropConnection } from '../src/drop/client.js';
+import { pollOnce, settleHeldFile, type PollerContext, type PollEvent } from '../src/drop/poller.js';
+import { approveRun, rejectRun } from '../src/pipeline.js';
+import { openDatabase } from '../src/store/db.js';
+import { freshDatabase, type TestDatabase } from './support/db.js';
+import { sftpBatch, type SftpTarget } from './support/sftp-cli.js';
+
+/** A drop the poller suite runs against: OpenSSH sshd, or the development drop server. */
+export interface DropUnderTest {
+  /** How the poller connects (pinned host key). */
+  connection: DropConnection;
+  /** How the customer's ETL job uploads with the OpenSSH sftp client; sees the same "/" as the poller. */
+  uploader: SftpTarget;
+  /** Local folder that is "/" on the drop. */
+  root: string;
+  hostKeySha256: string;
+  /** Drops every connection at once, synchronously (blocks the event loop while it does). */
+  killConnectionsSync(): number;
+  stop(): Promise<void>;
+}
+
+const HEADER = 'first_name,last_name,email,employee_id,status';
+
+/** A membership file with members FROM..TO (all active). */
+export function membersCsv(from: number, to: number): string {
+  const lines = [HEADER];
+  for (let n = from; n <= to; n++) lines.push(`First${n},Last${n},m${n}@example.com,E${n},active`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function tenant(id: string, extra: Record<string, unknown> = {}): TenantConfig {
+  return tenantConfigSchema.parse({ id, name: id.toUpperCase(), ...extra });
+}
+
+interface RunRow {
+  id: number;
+  tenant_id: string;
+  file_name: string;
+  status: string;
+  source: string;
+  rows: number;
+}
+
+export function dropSuite(label: string, skip: boolean, start: () => Promise<DropUnderTest>): void {
+  describe.skipIf(skip)(`drop poller against ${label}`, () => {
+    let drop: DropUnderTest;
+    let db: TestDatabase;
+    let work: string;
+    let clock: Date;
+
+    beforeAll(async () => {
+      drop = await start();
+    });
+    afterAll(async () => {
+      await drop?.stop();
+    });
+    beforeEach(async () => {
+      db = await freshDatabase();
+      work = await mkdtemp(path.join(os.tmpdir(), 'drop-test-'));
+      clock = new Date('2026-01-01T00:00:00Z');
+      for (const entry of await readdir(drop.root)) await rm(path.join(drop.root, entry), { recursive: true, force: true });
+    });
+    afterEach(async () => {
+      await db?.dispose();
+      await rm(work, { recursive: true, force: true });
+    });
+
+    const advance = (seconds = 61) => {
+      clock = new Date(clock.getTime() + seconds * 1000);
+    };
+
+    function poller(
+      options: { drop?: Record<string, unknown>; tenants?: TenantConfig[]; connection?: Partial<DropConnection>; db?: TestDatabase | Awaited<ReturnType<typeof openDatabase>> } & Partial<PollerContext> = {},
+    ): PollerContext {
+      const { drop: dropOverrides, tenants, connection, db: database, ...rest } = options;
+      return {
+        db: database ?? db,
+        app: appConfigSchema.parse({ dataDir: work, drop: { stableSeconds: 60, ...dropOverrides }, schedule: { maxParallelTenants: 2 } }),
+        tenants: new Map((tenants ?? [tenant('acme')]).map((t) => [t.id, t])),
+        connection: { ...drop.connection, ...connection },
+        outDir: path.join(work, 'out'),
+        clock: () => clock,
+        ...rest,
+      };
+    }
+
+    /** Uploads with the OpenSSH sftp client, as a customer's ETL job: `put` into the remote path. */
+    async function upload(files: Record<string, string>, extra: string[] = []): Promise<void> {
+      const commands: string[] = [];
+      const dirs = new Set<string>();
+      let i = 0;
+      for (const [remote, content] of Object.entries(files)) {
+        const local = path.join(work, `upload-${i++}.csv`);
+        await writeFile(local, content);
+        const parts = path.posix.dirname(remote).split('/').filter(Boolean);
+        for (let d = 1; d <= parts.length; d++) dirs.add(`/${parts.slice(0, d).join('/')}`);
+        commands.push(`put "${local}" "${remote}"`);
+      }
+      await sftpBatch(drop.uploader, [...[...dirs].sort().map((d) => `-mkdir "${d}"`), ...commands, ...extra]);
+    }
+
+    const runs = async (database = db) =>
+      (await database.pool.query<RunRow>('select id::int as id, tenant_id, file_name, status, source, rows from runs order by id')).rows;
+    const local = (remote: string) => path.join(drop.root, remote);
+    const listRemote = async (remoteDir: string) => (existsSync(local(remoteDir)) ? (await readdir(local(remoteDir))).sort() : []);
+
+    it('processes a normal upload once, within one tick after it is stable, and moves it to processed/', async () => {
+      const name = 'All Active Personnel - 01.13.2023.csv';
+      await upload({ [`/acme/inbox/${name}`]: membersCsv(1, 30) });
+      const ctx = poller();
+
+      const first = await pollOnce(ctx);
+      expect(first.reachable).toBe(true);
+      expect(first.files).toEqual([{ tenant: 'acme', file: name, outcome: 'waiting' }]);
+      expect(await runs()).toHaveLength(0);
+
+      advance();
+      const second = await pollOnce(ctx);
+      expect(second.files).toMatchObject([{ tenant: 'acme', file: name, outcome: 'accepted', movedTo: `/acme/processed/${name}` }]);
+      const stored = await runs();
+      expect(stored).toMatchObject([{ tenant_id: 'acme', file_name: name, status: 'accepted', source: 'drop', rows: 30 }]);
+      expect(await listRemote('/acme/inbox')).toEqual([]);
+      expect(await listRemote('/acme/processed')).toEqual([name]);
+      expect(await readFile(local(`/acme/processed/${name}`), 'utf8')).toBe(membersCsv(1, 30));
+      // The run's three files and its alert.
+      const files = await db.pool.query<{ kind: string }>('select kind from run_files where run_id = $1 order by kind', [stored[0]!.id]);
+      expect(files.rows.map((r) => r.kind)).toEqual(['deletions', 'invites', 'updates']);
+      const alerts = await db.pool.query<{ kind: string }>("select kind from outbox where run_id = $1", [stored[0]!.id]);
+      expect(alerts.rows).toEqual([{ kind: 'run' }]);
+      const registry = await db.pool.query('select state, outcome, moved_to, sha256 from drop_files');
+      expect(registry.rows).toMatchObject([{ state: 'done', outcome: 'accepted', moved_to: `/acme/processed/${name}` }]);
+      expect(registry.rows[0].sha256).toMatch(/^[0-9a-f]{64}$/);
+
+      advance();
+      const third = await pollOnce(ctx);
+      expect(third.files).toEqual([]);
+      expect(await runs()).toHaveLength(1);
+    });
+
+    it('does not read an upload still in progress: a growing file waits until its size holds still', async () => {
+      const name = 'people - 2023-02-01.csv';
+      const full = membersCsv(1, 2000);
+      const half = full.slice(0, Math.floor(full.length / 2));
+      await upload({ [`/acme/inbox/${name}`]: half });
+      const ctx = poller();
+
+      expect((await pollOnce(ctx)).files).toMatchObject([{ outcome: 'waiting' }]);
+      // Seen twice, but not stableSeconds apart: still waiting.
+      expect((await pollOnce(ctx)).files).toMatchObject([{ outcome: 'waiting' }]);
+
+      // The ETL job resumes the upload (sftp reput appends the rest): the size changes.
+      const fullLocal = path.join(work, 'full.csv');
+      await writeFile(fullLocal, full);
+      await sftpBatch(drop.uploader, [`reput "${fullLocal}" "/acme/inbox/${name}"`]);
+      advance();
+      expect((await pollOnce(ctx)).files).toMatchObject([{ outcome: 'waiting' }]);
+      expect(await runs()).toHaveLength(0);
+
+      advance();
+      expect((await pollOnce(ctx)).files).toMatchObject([{ outcome: 'accepted' }]);
+      expect(await runs()).toMatchObject([{ file_name: name, status: 'accepted', rows: 2000 }]);
+    });
+
+    it('ignores .part uploads and dotfiles; the file is taken after the rename, once stable', async () => {
+      const name = 'people - 2023-03-01.csv';
+      await upload({ [`/acme/inbox/${name}.part`]: membersCsv(1, 10), '/acme/inbox/.hidden.csv': membersCsv(1, 3), '/acme/inbox/notes.txt': 'x' });
+      const ctx = poller();
+      expect((await pollOnce(ctx)).files).toEqual([]);
+      advance();
+      expect((await pollOnce(ctx)).files).toEqual([]);
+
+      await sftpBatch(drop.uploader, [`rename "/acme/inbox/${name}.part" "/acme/inbox/${name}"`]);
+      expect((await pollOnce(ctx)).files).toMatchObject([{ file: name, outcome: 'waiting' }]);
+      advance();
+      expect((await pollOnce(ctx)).files).toMatchObject([{ file: name, outcome: 'accepted' }]);
+      expect(await runs()).toMatchObject([{ file_name: name, rows: 10 }]);
+      expect(await listRemote('/acme/inbox')).toEqual(['.hidden.csv', 'notes.txt']);
+    });
+
+    it('refuses a host key other than the pinned one and reports the fingerprint it saw', async () => {
+      await upload({ '/acme/inbox/a - 2023-01-01.csv': membersCsv(1, 5) });
+      const pinned = `SHA256:${'B'.repeat(43)}`;
+      const result = await pollOnce(poller({ connection: { hostKeySha256: pinned } }));
+      expect(result.reachable).toBe(false);
+      expect(result.error).toContain(drop.hostKeySha256);
+      expect(result.error).toContain(pinned);
+      expect(await runs()).toHaveLength(0);
+      const health = await db.pool.query('select consecutive_failures from drop_health');
+      expect(health.rows).toEqual([{ consecutive_failures: 1 }]);
+    });
+
+    it('a connection killed in the middle of a download leaves no run; the next tick processes the file', async () => {
+      const name = 'big - 2023-04-01.csv';
+      const content = membersCsv(1, 60_000);
+      await upload({ [`/acme/inbox/${name}`]: content });
+      let killed = 0;
+      const onEvent = (event: PollEvent) => {
+        if (event.type !== 'transfer-progress') return;
+        if (killed === 0 && event.transferred < event.total) killed = drop.killConnectionsSync();
+      };
+      // One read in flight at a time, so the kill lands before the file is complete.
+      const ctx = poller({ onEvent, fastGet: { concurrency: 1, chunkSize: 32 * 1024 } });
+      await pollOnce(ctx);
+      advance();
+      const broken = await pollOnce(ctx);
+      expect(killed).toBeGreaterThan(0);
+      expect(broken.files).toMatchObject([{ file: name, outcome: 'failed' }]);
+      expect(await runs()).toHaveLength(0);
+      expect(await listRemote('/acme/inbox')).toEqual([name]);
+      const registry = await db.pool.query('select state, attempts, last_error from drop_files');
+      expect(registry.rows).toMatchObject([{ state: 'pending', attempts: 1 }]);
+
+      const next = await pollOnce(poller());
+      expect(next.files).toMatchObject([{ file: name, outcome: 'accepted' }]);
+      expect(await runs()).toMatchObject([{ file_name: name, status: 'accepted', rows: 60_000 }]);
+      expect(await listRemote('/acme/processed')).toEqual([name]);
+    });
+
+    it('moves a rejected file to rejected/ with <name>.errors.csv beside it', async () => {
+      const name = 'bad - 01.20.2023.csv';
+      const content = `${HEADER}\nAnn,Lee,ann@example.com,E1,active\nBob,Ray,not-an-email,E2,active\n`;
+      await upload({ [`/acme/inbox/${name}`]: content });
+      const ctx = poller();
+      await pollOnce(ctx);
+      advance();
+      const result = await pollOnce(ctx);
+      expect(result.files).toMatchObject([{ outcome: 'rejected', movedTo: `/acme/rejected/${name}` }]);
+      expect(await listRemote('/acme/rejected')).toEqual([name, `${name}.errors.csv`]);
+      const errors = await readFile(local(`/acme/rejected/${name}.errors.csv`), 'utf8');
+      expect(errors.split('\n')[0]).toBe('line,column,value,message');
+      expect(errors).toMatch(/^3,email,not-an-email,/m);
+      expect(await runs()).toMatchObject([{ status: 'rejected' }]);
+    });
+
+    it('rejects a file over the size limit with the reason, without reading it', async () => {
+      const name = 'huge - 2023-01-01.csv';
+      await upload({ [`/acme/inbox/${name}`]: membersCsv(1, 50) });
+      const ctx = poller({ drop: { maxFileBytes: 100 } });
+      await pollOnce(ctx);
+      advance();
+      expect((await pollOnce(ctx)).files).toMatchObject([{ outcome: 'too_large', movedTo: `/acme/rejected/${name}` }]);
+      expect(await runs()).toHaveLength(0);
+      const errors = await readFile(local(`/acme/rejected/${name}.errors.csv`), 'utf8');
+      expect(errors).toContain('the limit is 100 bytes');
+      const registry = await db.pool.query('select state, outcome, reason from drop_files');
+      expect(registry.rows).toMatchObject([{ state: 'done', outcome: 'too_large' }]);
+    });
+
+    it('takes files oldest first by the date in the name (MM.DD.YYYY and ISO), not by upload time', async () => {
+      // Uploaded newest first; each file is a superset of the one before, so none is held.
+      await upload({ '/acme/inbox/export - 01.20.2023.csv': membersCsv(1, 30) });
+      await upload({ '/acme/inbox/export 2023-01-06.csv': membersCsv(1, 10) });
+      await upload({ '/acme/inbox/export - 01.13.2023.csv': membersCsv(1, 20) });
+      const ctx = poller();
+      await pollOnce(ctx);
+      advance();
+      const result = await pollOnce(ctx);
+      expect(result.files.map((f) => [f.file, f.outcome])).toEqual([
+        ['export 2023-01-06.csv', 'accepted'],
+        ['export - 01.13.2023.csv', 'accepted'],
+        ['export - 01.20.2023.csv', 'accepted'],
+      ]);
+      expect((await runs()).map((r) => r.file_name)).toEqual(['export 2023-01-06.csv', 'export - 01.13.2023.csv', 'export - 01.20.2023.csv']);
+      const invites = await db.pool.query<{ n: number }>("select count(*)::int as n from members where tenant_id = 'acme'");
+      expect(invites.rows[0]!.n).toBe(30);
+    });
+
+    it('two pollers with separate pools racing over 20 files process each exactly once, one file per tenant at a time', async () => {
+      const tenants = ['t1', 't2', 't3', 't4'].map((id) => tenant(id));
+      const files: Record<string, string> = {};
+      for (const t of tenants) for (let k = 1; k <= 5; k++) files[`/${t.id}/inbox/${t.id} - 01.0${k}.2023.csv`] = membersCsv(1, 10 * k);
+      await upload(files);
+      const secondPool = await openDatabase({ url: db.url, migrate: false });
+      try {
+        const active = new Map<string, number>();
+        let overlaps = 0;
+        const onEvent = (event: PollEvent) => {
+          if (event.type === 'file-start') {
+            if ((active.get(event.tenant) ?? 0) > 0) overlaps++;
+            active.set(event.tenant, (active.get(event.tenant) ?? 0) + 1);
+          } else if (event.type === 'file-end') {
+            active.set(event.tenant, active.get(event.tenant)! - 1);
+          }
+        };
+        const a = poller({ tenants, pollerId: 'poller-a', onEvent });
+        const b = poller({ tenants, pollerId: 'poller-b', onEvent, db: secondPool as TestDatabase });
+        await Promise.all([pollOnce(a), pollOnce(b)]);
+        advance();
+        const outcomes: string[] = [];
+        for (let round = 0; round < 6 && outcomes.length < 20; round++) {
+          const ticks = await Promise.all([pollOnce(a), pollOnce(b)]);
+          for (const tick of ticks) for (const f of tick.files) if (f.outcome === 'accepted') outcomes.push(`${f.tenant}/${f.file}`);
+        }
+        expect(outcomes).toHaveLength(20);
+        expect(new Set(outcomes).size).toBe(20);
+        expect(overlaps).toBe(0);
+        const stored = await runs();
+        expect(stored).toHaveLength(20);
+        expect(new Set(stored.map((r) => `${r.tenant_id}/${r.file_name}`)).size).toBe(20);
+        expect(stored.every((r) => r.status === 'accepted')).toBe(true);
+        for (const t of tenants) {
+          const own = stored.filter((r) => r.tenant_id === t.id).map((r) => r.file_name);
+          expect(own).toEqual([1, 2, 3, 4, 5].map((k) => `${t.id} - 01.0${k}.2023.csv`));
+          expect(await listRemote(`/${t.id}/inbox`)).toEqual([]);
+          expect(await listRemote(`/${t.id}/processed`)).toHaveLength(5);
+        }
+        const registry = await db.pool.query<{ n: number }>("select count(*)::int as n from drop_files where state = 'done'");
+        expect(registry.rows[0]!.n).toBe(20);
+      } finally {
+        await secondPool.close();
+      }
+    });
+
+    it('leaves a tenant claimed by a live poller alone and takes over a crashed poller\'s expired claim', async () => {
+      const name = 'claimed - 2023-05-01.csv';
+      await upload({ [`/acme/inbox/${name}`]: membersCsv(1, 5) });
+      await db.pool.query("insert into drop_tenant_claims values ('acme', 'crashed-poller', now() + interval '10 minutes')");
+      const ctx = poller();
+      const blocked = await pollOnce(ctx);
+      expect(blocked.skippedTenants).toEqual(['acme']);
+      expect(blocked.files).toEqual([]);
+
+      await db.pool.query("update drop_tenant_claims set expires_at = now() - interval '1 second'");
+      await pollOnce(ctx);
+      advance();
+      expect((await pollOnce(ctx)).files).toMatchObject([{ file: name, outcome: 'accepted' }]);
+      expect(await runs()).toHaveLength(1);
+      expect((await db.pool.query('select * from drop_tenant_claims')).rows).toEqual([]);
+    });
+
+    it('read-only mode never moves or writes on the drop; the registry alone remembers the file', async () => {
+      const name = 'ro - 2023-06-01.csv';
+      await upload({ [`/acme/inbox/${name}`]: membersCsv(1, 5), '/acme/inbox/bad - 2023-06-02.csv': `${HEADER}\nA,B,nope,E9,active\n` });
+      const ctx = poller({ drop: { readOnly: true } });
+      await pollOnce(ctx);
+      advance();
+      const result = await pollOnce(ctx);
+      expect(result.files.map((f) => [f.file, f.outcome, f.movedTo])).toEqual([
+        [name, 'accepted', null],
+        ['bad - 2023-06-02.csv', 'rejected', null],
+      ]);
+      expect(await listRemote('/acme')).toEqual(['inbox']);
+      expect(await listRemote('/acme/inbox')).toEqual(['bad - 2023-06-02.csv', name]);
+      advance();
+      expect((await pollOnce(ctx)).files).toEqual([]);
+      expect(await runs()).toHaveLength(2);
+    });
+
+    it('a held file stays in the inbox and moves when its run is approved or rejected', async () => {
+      const empty = 'empty - 2023-07-01.csv';
+      await upload({ [`/acme/inbox/${empty}`]: `${HEADER}\n` });
+      const ctx = poller();
+      await pollOnce(ctx);
+      advance();
+      const held = await pollOnce(ctx);
+      expect(held.files).toMatchObject([{ file: empty, outcome: 'held' }]);
+      const runId = held.files[0]!.runId!;
+      advance();
+      expect((await pollOnce(ctx)).files).toEqual([]);
+      expect(await listRemote('/acme/inbox')).toEqual([empty]);
+
+      await approveRun({ db }, ctx.tenants, runId, 'ops');
+      expect(await settleHeldFile(ctx, runId)).toBe(true);
+      expect(await listRemote('/acme/inbox')).toEqual([]);
+      expect(await listRemote('/acme/processed')).toEqual([empty]);
+
+      // Rejected by an operator: moved on the next tick, with the reason in the errors file.
+      const second = 'empty again - 2023-07-02.csv';
+      await upload({ [`/acme/inbox/${second}`]: `${HEADER}\n\n` });
+      await pollOnce(ctx);
+      advance();
+      const heldAgain = await pollOnce(ctx);
+      expect(heldAgain.files).toMatchObject([{ file: second, outcome: 'held' }]);
+      await rejectRun({ db }, heldAgain.files[0]!.runId!, 'ops', 'not the real export');
+      const settled = await pollOnce(ctx);
+      expect(settled.files).toMatchObject([{ file: second, outcome: 'settled', movedTo: `/acme/rejected/${second}` }]);
+      expect(await listRemote('/acme/inbox')).toEqual([]);
+      expect(await readFile(local(`/acme/rejected/${second}.errors.csv`), 'utf8')).toContain('not the real export');
+    });
+
+    it('a re-upload of content already accepted is recorded as a duplicate and moved to processed/ (a name clash gets a timestamp)', async () => {
+      const name = 'same - 2023-08-01.csv';
+      await upload({ [`/acme/inbox/${name}`]: membersCsv(1, 8) });
+      const ctx = poller();
+      await pollOnce(ctx);
+      advance();
+      await pollOnce(ctx);
+      await upload({ [`/acme/inbox/${name}`]: membersCsv(1, 8) });
+      await pollOnce(ctx);
+      advance();
+      const again = await pollOnce(ctx);
+      expect(again.files).toMatchObject([{ file: name, outcome: 'duplicate' }]);
+      const processed = await listRemote('/acme/processed');
+      expect(processed).toHaveLength(2);
+      expect(processed).toContain(name);
+      expect(processed.find((n) => n !== name)).toMatch(/^same - 2023-08-01 \d{8}T\d{6}\.csv$/);
+      expect((await runs()).map((r) => r.status)).toEqual(['accepted', 'duplicate']);
+    });
+  });
+}
