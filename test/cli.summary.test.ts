@@ -90,3 +90,23 @@ describe('human summary', () => {
     expect(text).toContain('would be: invites 3');
   });
 });
+
+describe('human summary of special cases', () => {
+  it('a rejected file shows no diff counts (it was not diffed)', () => {
+    const text = formatHumanSummary(summary({ status: 'rejected', errors: issues(1), errorCount: 1 }));
+    expect(text).not.toMatch(/invites \d/);
+    expect(text).toContain('line 2, column email');
+  });
+
+  it('a preview says nothing was stored', () => {
+    const text = formatHumanSummary(summary(), { heading: 'preview', preview: true });
+    expect(text.split('\n')[0]).toBe('preview: members - 01.13.2023.csv');
+    expect(text).toContain('status (preview, nothing stored): ACCEPTED');
+  });
+
+  it('shortens a very long error value', () => {
+    const text = formatHumanSummary(summary({ status: 'rejected', errors: [{ line: 5, column: 'city', value: 'x'.repeat(500), message: 'too long' }], errorCount: 1 }));
+    expect(text).toContain(`"${'x'.repeat(60)}…"`);
+    expect(text).not.toContain('x'.repeat(61));
+  });
+});

@@ -40,7 +40,7 @@ async function preview(fileArg: string, options: PreviewOptions): Promise<number
       ? await withDatabase(ctx.app, (db) => previewFile({ db, logger, onProgress: progress.onProgress }, tenant, file, { outDir }))
       : await previewFile({ db: undefined, logger, onProgress: progress.onProgress }, tenant, file, { against, outDir });
     progress.finish();
-    return printRunSummary(summary, { json: options.json, heading: options.tenant ? `preview (tenant ${tenant.id})` : 'preview' });
+    return printRunSummary(summary, { json: options.json, heading: options.tenant ? `preview (tenant ${tenant.id})` : 'preview', preview: true });
   } finally {
     progress.finish();
   }

@@ -6,25 +6,36 @@ export interface Progress {
   finish(): void;
 }
 
-// Small files finish before this; only long reads get a progress line.
+// Small files finish before this; only long runs get a progress line.
 const SHOW_AFTER_MS = 1000;
-const REDRAW_EVERY_MS = 250;
+const REDRAW_EVERY_MS = 500;
 
+/**
+ * Redrawn on a timer rather than per callback, so the line keeps moving (elapsed time) after the
+ * last record was read, while the engine diffs and writes the files.
+ */
 export function terminalProgress(label: string, stream: NodeJS.WriteStream = process.stderr): Progress {
   if (!stream.isTTY) return { finish: () => undefined };
   const started = Date.now();
-  let lastDrawn = 0;
+  let records = 0;
   let drawn = false;
+  const draw = () => {
+    const seconds = Math.round((Date.now() - started) / 1000);
+    const done = records > 0 ? `${records.toLocaleString('en-US')} records read` : 'reading';
+    stream.write(`\r\x1b[K${label}: ${done} (${seconds}s)`);
+    drawn = true;
+  };
+  let timer: NodeJS.Timeout | undefined = setTimeout(function tick() {
+    draw();
+    timer = setTimeout(tick, REDRAW_EVERY_MS).unref();
+  }, SHOW_AFTER_MS).unref();
   return {
-    onProgress(records: number) {
-      const now = Date.now();
-      if (now - started < SHOW_AFTER_MS || now - lastDrawn < REDRAW_EVERY_MS) return;
-      lastDrawn = now;
-      drawn = true;
-      const seconds = Math.max(1, Math.round((now - started) / 1000));
-      stream.write(`\r\x1b[K${label}: ${records.toLocaleString('en-US')} records (${seconds}s)`);
+    onProgress(count: number) {
+      records = count;
     },
     finish() {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
       if (drawn) stream.write('\r\x1b[K');
       drawn = false;
     },

@@ -111,11 +111,18 @@ function showValue(value: string): string {
  * The operator's summary. It shows error values: the customer's own data back to the operator who
  * holds the file (this goes to stdout, never to the logs).
  */
-export function formatHumanSummary(summary: PrintableSummary, options: { heading?: string } = {}): string {
+export interface HumanOptions {
+  /** First word of the heading (default: the tenant id). */
+  heading?: string;
+  /** A preview: nothing was stored, the status is what ingest would do. */
+  preview?: boolean;
+}
+
+export function formatHumanSummary(summary: PrintableSummary, options: HumanOptions = {}): string {
   const lines: string[] = [];
   const run = summary.runId !== undefined ? ` (run ${summary.runId})` : '';
   lines.push(`${options.heading ?? summary.tenant}: ${summary.file}${run}`);
-  lines.push(`  status: ${STATUS_TEXT[summary.status]}`);
+  lines.push(options.preview ? `  status (preview, nothing stored): ${summary.status.toUpperCase()}` : `  status: ${STATUS_TEXT[summary.status]}`);
   lines.push(`  rows: ${summary.rows}, key: ${summary.key}`);
   // A rejected file was not diffed; a duplicate has nothing to diff.
   if (summary.status === 'accepted' || summary.status === 'held') {
@@ -148,7 +155,7 @@ export function formatHumanSummary(summary: PrintableSummary, options: { heading
 /** Prints SUMMARY (human text, or one JSON line) and returns the exit code of its status. */
 export function printRunSummary(
   summary: PrintableSummary,
-  options: { json?: boolean; heading?: string; out?: NodeJS.WritableStream } = {},
+  options: HumanOptions & { json?: boolean; out?: NodeJS.WritableStream } = {},
 ): number {
   const out = options.out ?? process.stdout;
   out.write(options.json ? `${JSON.stringify(toJsonSummary(summary))}\n` : `${formatHumanSummary(summary, options)}\n`);
