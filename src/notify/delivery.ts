@@ -81,18 +81,26 @@ export function backoffDelay(attempts: number, options: Partial<BackoffOptions> 
 
 const nowParam = (ctx: DeliveryContext) => (ctx.now ? ctx.now().toISOString() : null);
 
-/** One pass: delivers every due alert (up to batchSize). */
-export async function deliverPending(ctx: DeliveryContext): Promise<DeliveryReport> {
+/**
+ * One pass: delivers the due alerts, batchSize at a time, until none is left that this pass can take
+ * (an alert that follows a just-delivered one of the same run is taken in the same pass). A failed
+ * alert waits for its next attempt time, so a pass ends even while Slack is down.
+ */
+export async function deliverPending(ctx: DeliveryContext, options: { maxBatches?: number } = {}): Promise<DeliveryReport> {
   const report: DeliveryReport = { delivered: 0, failed: 0, skipped: 0 };
-  const claimed = await claim(ctx);
-  for (const row of claimed) {
-    const outcome = await deliverOne(ctx, row);
-    report[outcome]++;
+  const tried = new Set<number>();
+  for (let batch = 0; batch < (options.maxBatches ?? 20); batch++) {
+    const claimed = await claim(ctx, [...tried]);
+    if (claimed.length === 0) break;
+    for (const row of claimed) {
+      tried.add(row.id);
+      report[await deliverOne(ctx, row)]++;
+    }
   }
   return report;
 }
 
-async function claim(ctx: DeliveryContext): Promise<OutboxRow[]> {
+async function claim(ctx: DeliveryContext, exclude: number[]): Promise<OutboxRow[]> {
   // An alert waits for earlier undelivered alerts of the same run (held before approved).
   const result = await ctx.db.pool.query<OutboxRow>(
     `with clock as (select coalesce($1::timestamptz, now()) as now),
@@ -100,6 +108,7 @@ async function claim(ctx: DeliveryContext): Promise<OutboxRow[]> {
        select o.id from outbox o, clock
        where o.delivered_at is null and o.next_attempt_at <= clock.now
          and (o.locked_until is null or o.locked_until <= clock.now)
+         and o.id <> all($4::bigint[])
          and not exists (select 1 from outbox e where e.run_id = o.run_id and e.id < o.id and e.delivered_at is null)
        order by o.id
        limit $2
@@ -109,7 +118,7 @@ async function claim(ctx: DeliveryContext): Promise<OutboxRow[]> {
      from due, clock
      where outbox.id = due.id
      returning outbox.id::int as id, kind, tenant_id, run_id::int as run_id, payload, attempts, channel_id, message_ts, files_done_at`,
-    [nowParam(ctx), ctx.batchSize ?? 10, ctx.leaseMs ?? 10 * 60_000],
+    [nowParam(ctx), ctx.batchSize ?? 10, ctx.leaseMs ?? 10 * 60_000, exclude],
   );
   return result.rows.sort((a, b) => a.id - b.id);
 }
@@ -308,7 +317,7 @@ export interface DeliveryLoop {
   stop(): Promise<void>;
 }
 
-/** Delivers every INTERVAL_MS (one pass at a time; a pass that claimed a full batch is followed at once by the next). */
+/** Delivers every INTERVAL_MS (one pass at a time). */
 export function startDeliveryLoop(ctx: DeliveryContext, options: { intervalMs?: number } = {}): DeliveryLoop {
   const intervalMs = options.intervalMs ?? 5_000;
   const logger = ctx.logger ?? silentLogger;
@@ -323,18 +332,16 @@ export function startDeliveryLoop(ctx: DeliveryContext, options: { intervalMs?: 
   };
   const pass = async (): Promise<void> => {
     if (running || stopped) return;
-    let again = false;
     running = (async () => {
       try {
-        const report = await deliverPending(ctx);
-        again = report.delivered + report.failed + report.skipped >= (ctx.batchSize ?? 10);
+        await deliverPending(ctx);
       } catch (error) {
         logger.warn({ err: (error as Error).message }, 'alert delivery pass failed; will retry');
       }
     })();
     await running;
     running = undefined;
-    schedule(again ? 0 : intervalMs);
+    schedule(intervalMs);
   };
   schedule(0);
   return {
