@@ -102,6 +102,7 @@ export const ENV_VARS: Record<string, string[]> = {
   SCHEDULE_CRON: ['schedule', 'cron'],
   SCHEDULE_TIMEZONE: ['schedule', 'timezone'],
   HTTP_PORT: ['http', 'port'],
+  HTTP_HOST: ['http', 'host'],
   DASHBOARD_URL: ['http', 'dashboardUrl'],
   RETENTION_DAYS: ['retentionDays'],
   LOG_LEVEL: ['log', 'level'],

@@ -1,0 +1,289 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { AppConfig } from '../config/app.js';
+import type { TenantConfig } from '../config/tenant.js';
+import { openConfiguredDatabase } from '../cli/context.js';
+import { devDropPaths } from '../drop/dev-keys.js';
+import { startDevDrop, type DevDrop } from '../drop/dev-server.js';
+import { tenantLayout } from '../drop/layout.js';
+import { defaultPollerId, type PollEvent, type TickResult } from '../drop/poller.js';
+import { startPollerScheduler, type PollerScheduler } from '../drop/scheduler.js';
+import type { Logger } from '../log.js';
+import { Metrics } from '../metrics.js';
+import { createNotifier } from '../notify/create.js';
+import { startDeliveryLoop, type DeliveryLoop } from '../notify/delivery.js';
+import type { Database } from '../store/db.js';
+import type { TickState } from '../web/health.js';
+import { startWebServer, type WebServer } from '../web/server.js';
+import {
+  EXAMPLE_TENANT,
+  embeddedParts,
+  ensureUploaderAccess,
+  seedSampleFile,
+  withEmbeddedTiming,
+  type EmbeddedParts,
+  type UploaderAccess,
+} from './embedded.js';
+
+export interface DaemonOptions {
+  app: AppConfig;
+  tenants: Map<string, TenantConfig>;
+  logger: Logger;
+  /** Place the sample file in the example tenant's inbox on first start (development drop only). Default true. */
+  seedSample?: boolean;
+  /** Alert delivery pass interval (default 5 s). */
+  deliveryIntervalMs?: number;
+  /** Called once per file a tick finished with (after the run is stored and its files are written). */
+  onFile?: (report: FileReport) => void;
+}
+
+export interface FileReport {
+  tenant: string;
+  file: string;
+  outcome: string;
+  runId?: number;
+  /** The run's files as written (kind -> path). */
+  files: Record<string, string>;
+}
+
+export interface Daemon {
+  /** The configuration in effect (embedded timing applied). */
+  app: AppConfig;
+  embedded: EmbeddedParts;
+  db: Database;
+  /** Where each run's three files are written. */
+  outDir: string;
+  /** Local alert folders (no Slack token), else undefined. */
+  alertsDir?: string;
+  devDrop?: DevDrop;
+  /** Development drop: the upload command per tenant. */
+  uploaders: UploaderAccess[];
+  /** Path of the sample file placed in the example inbox on this start, if any. */
+  seededSample?: string;
+  web?: WebServer;
+  tickState(): TickState;
+  /** Stops new ticks, lets the file in flight finish, stops delivery, closes http, drop and database. */
+  stop(): Promise<void>;
+  /** Best-effort cleanup when stop() did not finish in time: releases this poller's tenant claims. */
+  abandon(): Promise<void>;
+}
+
+/** Starts the whole service: database, (development drop), alert delivery, poller schedule, http. */
+export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
+  const logger = options.logger;
+  const app = withEmbeddedTiming(options.app);
+  const embedded = embeddedParts(app);
+  const tenants = options.tenants;
+  const outDir = path.resolve(app.dataDir, 'outputs');
+  await mkdir(outDir, { recursive: true });
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const close of closers.splice(0).reverse()) await close().catch((error: unknown) => logger.warn({ err: (error as Error).message }, 'shutdown step failed'));
+  };
+
+  try {
+    let started = performance.now();
+    const db = await openConfiguredDatabase(app);
+    closers.push(() => db.close());
+    logger.info(
+      { stage: 'database', embedded: db.embedded, where: db.embedded ? path.resolve(app.dataDir, 'pg') : redactUrl(app.databaseUrl!), ms: ms(started) },
+      'database ready (migrations applied)',
+    );
+
+    const uploaders: UploaderAccess[] = [];
+    let devDrop: DevDrop | undefined;
+    let seededSample: string | undefined;
+    if (embedded.drop) {
+      const { root, keysDir } = devDropPaths(app);
+      for (const tenant of tenants.values()) {
+        await mkdir(path.join(root, ...tenantLayout(tenant).inbox.split('/').filter(Boolean)), { recursive: true });
+        uploaders.push(await ensureUploaderAccess(app, tenant));
+      }
+      started = performance.now();
+      devDrop = await startDevDrop({ root, port: app.drop.port, host: '127.0.0.1', keysDir, logger: logger.child({ component: 'dev-drop' }) });
+      closers.push(() => devDrop!.stop());
+      logger.info({ stage: 'drop', root, port: devDrop.port, hostKeySha256: devDrop.hostKeySha256, ms: ms(started) }, 'development SFTP drop ready');
+      const example = tenants.get(EXAMPLE_TENANT);
+      if (example && options.seedSample !== false) {
+        const seeded = await seedSampleFile(app, example);
+        if (seeded.seeded) {
+          seededSample = seeded.seeded;
+          logger.info({ stage: 'sample', tenant: example.id, file: path.basename(seeded.seeded) }, 'sample file placed in the example inbox');
+        } else {
+          logger.debug({ stage: 'sample', reason: seeded.reason }, 'no sample file placed');
+        }
+      }
+    }
+
+    const metrics = new Metrics({ pool: db.pool });
+    const notifier = createNotifier(app, logger.child({ component: 'notify' }));
+    const delivery: DeliveryLoop = startDeliveryLoop(
+      { db, notifier, tenants, logger: logger.child({ component: 'delivery' }), ...(app.http.dashboardUrl ? { dashboardUrl: app.http.dashboardUrl } : {}) },
+      { intervalMs: options.deliveryIntervalMs ?? 5000 },
+    );
+    closers.push(() => delivery.stop());
+
+    const tickState: TickState = { startedAt: new Date() };
+    const fileTimes = new Map<string, { begun: number; ms?: number }>();
+    const fileKey = (tenant: string, file: string) => `${tenant}\u0000${file}`;
+    const onEvent = (event: PollEvent) => {
+      const key = fileKey(event.tenant, event.file);
+      if (event.type === 'file-start') {
+        fileTimes.set(key, { begun: performance.now() });
+        logger.info({ stage: 'take', tenant: event.tenant, file: event.file }, 'file taken from the drop');
+      } else if (event.type === 'file-end') {
+        const times = fileTimes.get(key);
+        if (times) times.ms = ms(times.begun);
+      }
+    };
+    // One line per file with the run's counts, and the metrics, once the tick has the run ids.
+    let reporting: Promise<void> = Promise.resolve();
+    const reportFiles = async (result: TickResult) => {
+      const done = result.files.filter((file) => file.outcome !== 'waiting' && file.outcome !== 'settled' && file.outcome !== 'changed');
+      const runIds = done.flatMap((file) => (file.runId !== undefined ? [file.runId] : []));
+      const runs = new Map<number, { rows: number; counts: Record<string, number>; error_count: number; status: string }>();
+      if (runIds.length > 0) {
+        const rows = await db.pool.query<{ id: string; rows: number; counts: Record<string, number>; error_count: number; status: string }>(
+          'select id, rows, counts, error_count, status from runs where id = any($1::bigint[])',
+          [runIds],
+        );
+        for (const row of rows.rows) runs.set(Number(row.id), row);
+      }
+      const written = new Map<number, Record<string, string>>();
+      if (runIds.length > 0) {
+        const rows = await db.pool.query<{ run_id: string; kind: string; file_name: string }>(
+          'select run_id, kind, file_name from run_files where run_id = any($1::bigint[]) order by run_id, kind',
+          [runIds],
+        );
+        for (const row of rows.rows) {
+          const files = written.get(Number(row.run_id)) ?? {};
+          files[row.kind] = row.file_name;
+          written.set(Number(row.run_id), files);
+        }
+      }
+      for (const file of done) {
+        const times = fileTimes.get(fileKey(file.tenant, file.file));
+        fileTimes.delete(fileKey(file.tenant, file.file));
+        const run = file.runId !== undefined ? runs.get(file.runId) : undefined;
+        const durationMs = times?.ms ?? (times ? ms(times.begun) : 0);
+        const outcome = file.outcome === 'changed' || file.outcome === 'settled' || file.outcome === 'waiting' ? 'failed' : file.outcome;
+        metrics.recordFile({ tenant: file.tenant, outcome, rows: run?.rows ?? 0, durationSeconds: durationMs / 1000 });
+        const fields = {
+          stage: 'file',
+          tenant: file.tenant,
+          file: file.file,
+          runId: file.runId,
+          outcome: file.outcome,
+          rows: run?.rows,
+          counts: run?.counts,
+          errorCount: run?.error_count,
+          movedTo: file.movedTo,
+          ms: durationMs,
+        };
+        if (file.outcome === 'failed') logger.warn({ ...fields, err: file.error }, 'file not processed; retried next tick');
+        else logger.info(fields, 'file processed');
+        options.onFile?.({
+          tenant: file.tenant,
+          file: file.file,
+          outcome: file.outcome,
+          ...(file.runId !== undefined ? { runId: file.runId } : {}),
+          files: (file.runId !== undefined ? written.get(file.runId) : undefined) ?? {},
+        });
+      }
+    };
+    const onTick = (result: TickResult) => {
+      metrics.recordTick(result.reachable);
+      if (result.reachable) {
+        tickState.lastSuccessfulTickAt = new Date();
+        delete tickState.lastTickError;
+      } else {
+        tickState.lastTickError = result.error ?? 'drop unreachable';
+      }
+      const taken = result.files.filter((file) => file.outcome !== 'waiting');
+      if (taken.length > 0) delivery.kick();
+      const level = taken.length > 0 || !result.reachable ? 'info' : 'debug';
+      logger[level](
+        { stage: 'tick', reachable: result.reachable, files: taken.length, waiting: result.files.length - taken.length, busyTenants: result.skippedTenants },
+        'poll tick finished',
+      );
+      reporting = reporting
+        .then(() => reportFiles(result))
+        .catch((error: unknown) => logger.warn({ err: (error as Error).message }, 'could not report the files of a tick'));
+    };
+    // PGlite lives in this process alone, so its poller id can be stable: after a hard stop the
+    // next start takes its own tenant claims back at once instead of waiting for them to expire.
+    const pollerId = db.embedded ? `embedded:${path.resolve(app.dataDir)}` : defaultPollerId();
+    const scheduler: PollerScheduler = startPollerScheduler(
+      { db, app, tenants, logger, pollerId, outDir, onEvent },
+      { onTick },
+    );
+    closers.push(async () => {
+      await scheduler.stop();
+      await reporting;
+    });
+    void scheduler.tickNow();
+
+    let web: WebServer | undefined;
+    if (app.http.port !== 0) {
+      web = await startWebServer({
+        pool: db.pool,
+        metrics,
+        tickState: () => tickState,
+        maxTickAgeSeconds: app.http.maxTickAgeSeconds,
+        host: app.http.host,
+        port: app.http.port,
+        logger,
+      });
+      closers.push(() => web!.close());
+      logger.info({ stage: 'http', url: web.url }, 'http server ready (/healthz, /metrics, /runs)');
+    }
+
+    const alertsDir = app.slack.botToken ? undefined : path.resolve(app.dataDir, 'alerts');
+    return {
+      app,
+      embedded,
+      db,
+      outDir,
+      ...(alertsDir ? { alertsDir } : {}),
+      ...(devDrop ? { devDrop } : {}),
+      uploaders,
+      ...(seededSample ? { seededSample } : {}),
+      ...(web ? { web } : {}),
+      tickState: () => ({ ...tickState }),
+      async stop() {
+        await closeAll();
+      },
+      async abandon() {
+        if (db.embedded) return;
+        // The pool may be held by the transaction in flight: use a connection of our own.
+        const pg = (await import('pg')).default;
+        const client = new pg.Client({ connectionString: db.url, connectionTimeoutMillis: 2000 });
+        try {
+          await client.connect();
+          await client.query('delete from drop_tenant_claims where claimed_by = $1', [pollerId]);
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      },
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+function ms(since: number): number {
+  return Math.round(performance.now() - since);
+}
+
+/** postgres://user:secret@host/db -> postgres://user@host/db (never log a password). */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return 'postgres://(unparsable URL)';
+  }
+}
