@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -160,4 +160,18 @@ describe('hris-ingest ingest: sequences against PostgreSQL', () => {
     expect(down.code).toBe(1);
     expect(down.stderr).toContain('cannot open the database at DATABASE_URL');
   });
+
+  it('without DATABASE_URL: the embedded database under the data dir keeps the state between commands', async () => {
+    const sandbox = await cliSandbox({ tenants: [{ id: 'seq' }] });
+    cleanups.push(() => sandbox.dispose());
+    sandbox.env.HRIS_DATA_DIR = path.join(sandbox.dir, 'state');
+    const [first, second] = sequence('updates-deletions');
+    expect((await sandbox.run('ingest', first!, '--tenant', 'seq', '--json')).json().counts.invites).toBe(28);
+    const next = await sandbox.run('ingest', second!, '--tenant', 'seq', '--json');
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.json().counts).toMatchObject({ invites: 2, updates: 3, deletions: 1 });
+    expect(existsSync(path.join(sandbox.dir, 'state', 'pg'))).toBe(true);
+    const runs = (await sandbox.run('runs', 'list', '--json')).json().runs as unknown[];
+    expect(runs).toHaveLength(2);
+  }, 120_000);
 });
