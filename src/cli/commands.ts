@@ -5,7 +5,6 @@ import { register as registerBaseline } from './baseline.js';
 import { register as registerRuns } from './runs.js';
 import { register as registerPurge } from './purge.js';
 import { register as registerPoll } from './poll.js';
-import { register as registerStart } from './start.js';
 import { register as registerNotify } from './notify.js';
 
 /**
@@ -19,6 +18,5 @@ export function registerCommands(program: Command): void {
   registerRuns(program);
   registerPurge(program);
   registerPoll(program);
-  registerStart(program);
   registerNotify(program);
 }

@@ -9,7 +9,7 @@ import { postAndAttach, type AlertFile, type AlertMessage, type Notifier, type P
  * waits on a service that is not there.
  *
  * Folder names: run-<run id>-<outcome> for run alerts (a held run that is approved later gets
- * run-12-held and run-12-accepted), alert-<outbox id>-<kind> for the others.
+ * run-12-held and run-12-accepted), alert-<outbox id>-<kind> for the others, test-<time> for `notify test`.
  */
 export class LocalNotifier implements Notifier {
   readonly name = 'local' as const;
@@ -18,8 +18,11 @@ export class LocalNotifier implements Notifier {
 
   folderFor(message: AlertMessage): string {
     const kind = message.kind.replace(/_/g, '-');
-    const id = message.runId !== undefined ? `run-${message.runId}` : message.alertId !== undefined ? `alert-${message.alertId}` : `${message.kind}-${Date.now()}`;
-    return path.join(this.options.alertsDir, `${id}-${kind}`);
+    if (message.runId !== undefined) return path.join(this.options.alertsDir, `run-${message.runId}-${kind}`);
+    if (message.alertId !== undefined) return path.join(this.options.alertsDir, `alert-${message.alertId}-${kind}`);
+    // Not from the outbox (notify test): named by time.
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').replace('.', '-').replace('Z', '');
+    return path.join(this.options.alertsDir, `${kind}-${stamp}`);
   }
 
   async post(message: AlertMessage): Promise<PostedMessage> {

@@ -1,0 +1,108 @@
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { enqueueAlert } from '../src/notify/outbox.js';
+import { cliSandbox, ensureBuilt, type CliSandbox } from './support/cli.js';
+import { freshDatabase, type TestDatabase } from './support/db.js';
+import { serviceMissing } from './support/services.js';
+import { startFakeSlack, type FakeSlack } from './support/fake-slack.js';
+
+let slack: FakeSlack;
+let sandbox: CliSandbox;
+
+beforeAll(() => ensureBuilt(), 180_000);
+beforeEach(async () => {
+  slack = await startFakeSlack();
+  sandbox = await cliSandbox();
+  sandbox.env.SLACK_BOT_TOKEN = slack.token;
+  sandbox.env.SLACK_API_URL = slack.url;
+});
+afterEach(async () => {
+  await slack.close();
+  await sandbox.dispose();
+});
+
+describe('hris-ingest notify test', () => {
+  it('posts a test message to SLACK_CHANNEL (default #monitoring-hris-files) and exits 0', async () => {
+    const result = await sandbox.run('notify', 'test');
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('posted a test message to #monitoring-hris-files (C0HRISFILES) as @hris-bot in Fake Team');
+    expect(slack.messages).toHaveLength(1);
+    expect(slack.messages[0]!.text).toContain('hris-ingest test message');
+    expect(slack.calls('auth.test')).toHaveLength(1);
+  });
+
+  it('--channel overrides the channel (id or name)', async () => {
+    const result = await sandbox.run('notify', 'test', '--channel', 'C0CSMTEAM01');
+    expect(result.code).toBe(0);
+    expect(slack.messages[0]!.channel).toBe('C0CSMTEAM01');
+    sandbox.env.SLACK_CHANNEL = '#csm-acme';
+    expect((await sandbox.run('notify', 'test')).code).toBe(0);
+    expect(slack.messages[1]!.channel).toBe('C0CSMTEAM01');
+  });
+
+  it('a wrong token: exit 1 with one clear line', async () => {
+    sandbox.env.SLACK_BOT_TOKEN = 'xoxb-wrong';
+    const result = await sandbox.run('notify', 'test');
+    expect(result.code).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^error: Slack rejected the bot token \(invalid_auth\): set SLACK_BOT_TOKEN/);
+    expect(slack.messages).toHaveLength(0);
+  });
+
+  it('a channel the bot is not in: exit 1, says to invite the bot', async () => {
+    const result = await sandbox.run('notify', 'test', '--channel', '#general');
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(
+      'error: the Slack bot is not a member of #general (not_in_channel): invite it by typing "/invite @hris-bot" in that channel',
+    );
+  });
+
+  it('Slack unreachable: exit 1, names the URL', async () => {
+    const url = slack.url;
+    await slack.close();
+    const result = await sandbox.run('notify', 'test');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`error: cannot reach Slack at ${url}`);
+  });
+
+  it('without a token: the test alert goes to the local alerts folder, exit 0', async () => {
+    delete sandbox.env.SLACK_BOT_TOKEN;
+    const result = await sandbox.run('notify', 'test');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Slack is not configured (SLACK_BOT_TOKEN is not set)');
+    const alerts = path.join(sandbox.dir, 'data', 'alerts');
+    const [folder] = await readdir(alerts);
+    expect(folder).toMatch(/^test-\d{8}-\d{6}-\d{3}$/);
+    expect(await readFile(path.join(alerts, folder!, 'message.txt'), 'utf8')).toContain('hris-ingest test message');
+    expect(slack.requests).toHaveLength(0);
+  });
+});
+
+describe('hris-ingest notify deliver', () => {
+  let db: TestDatabase;
+  beforeEach(async () => {
+    db = await freshDatabase();
+  });
+  afterEach(async () => db.dispose());
+
+  it('delivers the queued alerts once and reports the counts', async () => {
+    if (db.embedded && serviceMissing('PostgreSQL server', 'the CLI process needs a database it can reach by URL')) return;
+    await enqueueAlert(db.pool, { kind: 'drop_unreachable', payload: { drop: 'sftp.example.com:22', failures: 3, since: new Date().toISOString() } });
+    sandbox.env.DATABASE_URL = db.url;
+    const first = await sandbox.run('notify', 'deliver', '--json');
+    expect(first.code).toBe(0);
+    expect(first.json()).toEqual({ delivered: 1, failed: 0, skipped: 0, pending: 0 });
+    const again = await sandbox.run('notify', 'deliver', '--json');
+    expect(again.json()).toEqual({ delivered: 0, failed: 0, skipped: 0, pending: 0 });
+    expect(slack.messages).toHaveLength(1);
+
+    slack.fail({ status: 500 });
+    await enqueueAlert(db.pool, { kind: 'drop_recovered', payload: { drop: 'sftp.example.com:22', failures: 3 } });
+    const failed = await sandbox.run('notify', 'deliver', '--json');
+    expect(failed.code).toBe(1);
+    expect(failed.json()).toEqual({ delivered: 0, failed: 1, skipped: 0, pending: 1 });
+  });
+});
