@@ -5,6 +5,8 @@ import { register as registerBaseline } from './baseline.js';
 import { register as registerRuns } from './runs.js';
 import { register as registerPurge } from './purge.js';
 import { register as registerPoll } from './poll.js';
+import { register as registerStart } from './start.js';
+import { register as registerConfigCheck } from './config-check.js';
 import { register as registerNotify } from './notify.js';
 
 /**
@@ -18,5 +20,7 @@ export function registerCommands(program: Command): void {
   registerRuns(program);
   registerPurge(program);
   registerPoll(program);
+  registerStart(program);
+  registerConfigCheck(program);
   registerNotify(program);
 }
