@@ -117,6 +117,15 @@ describe('hris-ingest preview (no database configured)', () => {
 });
 
 describe('hris-ingest usage errors (exit 1)', () => {
+  it('an invalid PREVIOUS file cannot be the base of a preview: exit 1 naming its errors', async () => {
+    const [, , third] = sequence('rejected');
+    const result = await sandbox.run('preview', third!, '--against', invalid!, '--json');
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain(path.basename(invalid!));
+    expect(result.stderr).toMatch(/line 4, Email Address/);
+  });
+
   it('a missing file', async () => {
     const result = await sandbox.run('preview', path.join(sandbox.dir, 'nope.csv'), '--json');
     expect(result.code).toBe(1);
