@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream';
 import { parse } from 'csv-parse';
 import { ConfigError } from './errors.js';
 import { builtInField, canonicalHeader, normalizeHeader } from '../spec/headers.js';
@@ -23,7 +24,12 @@ export function worksheetField(name: string): string {
  */
 export async function loadAllowedValuesCsv(file: string): Promise<Record<string, string[]>> {
   const result: Record<string, string[]> = {};
-  const parser = createReadStream(file).pipe(parse({ bom: true, relax_column_count: true, trim: true, skip_empty_lines: true, info: true }));
+  // pipeline (not pipe) so that a read error such as ENOENT reaches the loop below instead of hanging it
+  const parser = pipeline(
+    createReadStream(file),
+    parse({ bom: true, relax_column_count: true, trim: true, skip_empty_lines: true, info: true }),
+    () => undefined,
+  );
   let fieldAt = -1;
   let valueAt = -1;
   let visibilityAt = -1;
