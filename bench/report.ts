@@ -1,0 +1,129 @@
+/** Tables and target checks of the benchmark (pure functions over measured steps). */
+
+export interface MeasuredStep {
+  /** Stable id: parse, preview-embedded, ingest-previous, preview-stored, ingest. */
+  id: string;
+  label: string;
+  rows: number;
+  wallMs?: number;
+  maxRssKiB?: number;
+  /** Setup steps are shown but not part of the targets. */
+  setup?: boolean;
+  /** Why the step has no figures (crashed, timed out, skipped). */
+  failure?: string;
+  /** Generator's expected diff counts against what the engine reported, when they differ. */
+  countMismatch?: string;
+}
+
+export interface SizeResult {
+  rows: number;
+  fileBytes: number;
+  steps: MeasuredStep[];
+}
+
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  pass: boolean;
+}
+
+const mib = (kib: number): number => kib / 1024;
+const fixed = (value: number, digits: number): string => value.toFixed(digits);
+
+function stepById(size: SizeResult, id: string): MeasuredStep | undefined {
+  return size.steps.find((step) => step.id === id && step.failure === undefined);
+}
+
+export interface TableRow {
+  step: string;
+  rows: string;
+  wall: string;
+  rate: string;
+  rss: string;
+  ratio: string;
+}
+
+export function tableRows(size: SizeResult): TableRow[] {
+  const parse = stepById(size, 'parse');
+  return size.steps.map((step) => {
+    if (step.failure !== undefined || step.wallMs === undefined) {
+      return { step: step.label, rows: String(step.rows), wall: '—', rate: '—', rss: '—', ratio: step.failure ?? 'no figures' };
+    }
+    const seconds = step.wallMs / 1000;
+    return {
+      step: step.label,
+      rows: step.rows.toLocaleString('en-US'),
+      wall: fixed(seconds, 2),
+      rate: Math.round(step.rows / seconds).toLocaleString('en-US'),
+      rss: step.maxRssKiB === undefined ? '—' : fixed(mib(step.maxRssKiB), 0),
+      ratio: parse?.wallMs ? `${fixed(step.wallMs / parse.wallMs, 2)}x` : '—',
+    };
+  });
+}
+
+const HEAD: TableRow = { step: 'step', rows: 'rows', wall: 'wall s', rate: 'rows/s', rss: 'peak RSS MB', ratio: 'x bare parse' };
+
+export function textTable(size: SizeResult): string {
+  const rows = [HEAD, ...tableRows(size)];
+  const keys = Object.keys(HEAD) as (keyof TableRow)[];
+  const widths = keys.map((key) => Math.max(...rows.map((row) => row[key].length)));
+  const line = (row: TableRow) =>
+    keys.map((key, i) => (i === 0 ? row[key].padEnd(widths[i]!) : row[key].padStart(widths[i]!))).join('  ');
+  return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}
+
+export function markdownTable(sizes: SizeResult[]): string {
+  const out = ['| file | step | wall s | rows/s | peak RSS MB | x bare parse |', '| --- | --- | ---: | ---: | ---: | ---: |'];
+  for (const size of sizes) {
+    const label = `${size.rows.toLocaleString('en-US')} rows (${fixed(size.fileBytes / 1e6, 0)} MB)`;
+    for (const row of tableRows(size)) out.push(`| ${label} | ${row.step} | ${row.wall} | ${row.rate} | ${row.rss} | ${row.ratio} |`);
+  }
+  return out.join('\n');
+}
+
+export const TARGETS = { ingestToParse: 2.0, peakRssMiB: 300, rssGrowth: 1.5 } as const;
+
+/** The issue's targets: ingest <= 2.0x bare parse, ingest peak RSS < 300 MB, RSS(largest) <= 1.5x RSS(smallest). */
+export function checkTargets(sizes: SizeResult[]): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  for (const size of sizes) {
+    const parse = stepById(size, 'parse');
+    const ingest = stepById(size, 'ingest');
+    const label = `${size.rows.toLocaleString('en-US')} rows`;
+    if (parse?.wallMs && ingest?.wallMs !== undefined) {
+      const ratio = ingest.wallMs / parse.wallMs;
+      checks.push({
+        target: `${label}: ingest <= ${TARGETS.ingestToParse}x bare parse`,
+        measured: `${fixed(ingest.wallMs / 1000, 1)} s / ${fixed(parse.wallMs / 1000, 1)} s = ${fixed(ratio, 2)}x`,
+        pass: ratio <= TARGETS.ingestToParse,
+      });
+    } else {
+      checks.push({ target: `${label}: ingest <= ${TARGETS.ingestToParse}x bare parse`, measured: 'not measured', pass: false });
+    }
+    if (ingest?.maxRssKiB !== undefined) {
+      const peak = mib(ingest.maxRssKiB);
+      checks.push({ target: `${label}: ingest peak RSS < ${TARGETS.peakRssMiB} MB`, measured: `${fixed(peak, 0)} MB`, pass: peak < TARGETS.peakRssMiB });
+    } else {
+      checks.push({ target: `${label}: ingest peak RSS < ${TARGETS.peakRssMiB} MB`, measured: 'not measured', pass: false });
+    }
+  }
+  if (sizes.length >= 2) {
+    const ordered = [...sizes].sort((a, b) => a.rows - b.rows);
+    const small = ordered[0]!;
+    const large = ordered[ordered.length - 1]!;
+    const smallRss = stepById(small, 'ingest')?.maxRssKiB;
+    const largeRss = stepById(large, 'ingest')?.maxRssKiB;
+    const target = `ingest RSS(${large.rows.toLocaleString('en-US')}) <= ${TARGETS.rssGrowth}x RSS(${small.rows.toLocaleString('en-US')})`;
+    if (smallRss !== undefined && largeRss !== undefined) {
+      const growth = largeRss / smallRss;
+      checks.push({ target, measured: `${fixed(mib(largeRss), 0)} MB / ${fixed(mib(smallRss), 0)} MB = ${fixed(growth, 2)}x`, pass: growth <= TARGETS.rssGrowth });
+    } else {
+      checks.push({ target, measured: 'not measured', pass: false });
+    }
+  }
+  return checks;
+}
+
+export function targetLines(checks: TargetCheck[]): string {
+  return checks.map((check) => `${check.pass ? 'PASS' : 'MISS'}  ${check.target}: ${check.measured}`).join('\n');
+}

@@ -1,0 +1,291 @@
+/**
+ * `npm run bench`: generates (or reuses) the 100k- and 1M-row membership files, then measures, each step in a
+ * fresh child process (bench/step.ts) reporting its own wall time and peak RSS:
+ *   1. bare csv-parse of the next file (arrays, streamed, counting records)
+ *   2. preview of the next file --against the previous one, no database configured (embedded PGlite in memory)
+ *   3. ingest of the previous file into a fresh database on PostgreSQL (setup: the stored previous snapshot)
+ *   4. preview of the next file against that stored state (PostgreSQL, rolled back)
+ *   5. ingest of the next file against the stored previous one (the target step)
+ * Prints a table per size, the targets (PASS/MISS) and a markdown table; writes bench/results/latest.json.
+ * A benchmark, not a test: exits 0 whether targets pass or miss, 1 when something crashed.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { ensureBenchFiles, sizeLabel, type BenchFiles, type ExpectedCounts } from './generate.js';
+import { checkTargets, markdownTable, targetLines, textTable, type MeasuredStep, type SizeResult } from './report.js';
+import type { StepResult } from './step.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
+const ROOT = path.resolve(HERE, '..', '..');
+const STEP_SCRIPT = path.join(HERE, 'step.js');
+const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
+
+interface Options {
+  sizes: number[];
+  dataDir: string;
+  resultsDir: string;
+  databaseUrl: string;
+  keepDb: boolean;
+  cpuProfile: boolean;
+  embeddedPreview: boolean;
+  stepTimeoutMs: number;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      sizes: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      'data-dir': { type: 'string' },
+      'results-dir': { type: 'string' },
+      'keep-db': { type: 'boolean', default: false },
+      'cpu-prof': { type: 'boolean', default: false },
+      'no-embedded-preview': { type: 'boolean', default: false },
+      'step-timeout': { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(
+      [
+        'usage: npm run bench -- [--sizes 100000,1000000] [--quick] [--cpu-prof] [--keep-db] [--no-embedded-preview]',
+        '                        [--data-dir bench/data] [--results-dir bench/results] [--step-timeout MINUTES]',
+        'DATABASE_URL: PostgreSQL server for the ingest steps (a fresh database is created and dropped);',
+        `default ${DEFAULT_DATABASE_URL}`,
+        '',
+      ].join('\n'),
+    );
+    process.exit(0);
+  }
+  const sizes = values.quick ? [100_000] : (values.sizes ?? '100000,1000000').split(',').map((text) => Number(text.trim()));
+  if (sizes.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`--sizes: expected positive whole numbers, got "${values.sizes}"`);
+  const timeoutMinutes = values['step-timeout'] ? Number(values['step-timeout']) : 30;
+  if (!(timeoutMinutes > 0)) throw new Error('--step-timeout: expected minutes > 0');
+  return {
+    sizes: [...new Set(sizes)].sort((a, b) => a - b),
+    dataDir: path.resolve(values['data-dir'] ?? path.join(ROOT, 'bench', 'data')),
+    resultsDir: path.resolve(values['results-dir'] ?? path.join(ROOT, 'bench', 'results')),
+    databaseUrl: process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL,
+    keepDb: values['keep-db'],
+    cpuProfile: values['cpu-prof'],
+    embeddedPreview: !values['no-embedded-preview'],
+    stepTimeoutMs: timeoutMinutes * 60_000,
+  };
+}
+
+/** Runs one step in a fresh Node process; resolves with its result or a failure text (never rejects). */
+function runStep(args: string[], options: { timeoutMs: number; nodeArgs?: string[] }): Promise<StepResult | { failure: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), STEP_SCRIPT, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-4000);
+    });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, options.timeoutMs);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const last = stdout.trim().split('\n').pop() ?? '';
+      if (code === 0 && last.startsWith('{')) {
+        resolve(JSON.parse(last) as StepResult);
+        return;
+      }
+      const why = timedOut ? `timed out after ${Math.round(options.timeoutMs / 60_000)} min` : signal ? `killed by ${signal}` : `exit ${code}`;
+      const lastError = stderr.trim().split('\n').filter(Boolean).slice(-3).join(' | ');
+      resolve({ failure: `${why}${lastError ? `: ${lastError.slice(0, 300)}` : ''}` });
+    });
+  });
+}
+
+function compareCounts(expected: ExpectedCounts, summary: StepResult['summary']): string | undefined {
+  if (!summary) return 'no summary';
+  if (summary.status !== 'accepted') return `status ${summary.status} (${summary.reasons.join('; ')})`;
+  const diffs = (Object.keys(expected) as (keyof ExpectedCounts)[])
+    .filter((key) => summary.counts[key] !== expected[key])
+    .map((key) => `${key} ${summary.counts[key]} (expected ${expected[key]})`);
+  return diffs.length ? diffs.join(', ') : undefined;
+}
+
+async function withAdmin<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function createBenchDatabase(serverUrl: string, rows: number): Promise<{ name: string; url: string }> {
+  const name = `hris_bench_${sizeLabel(rows).toLowerCase()}_${Date.now().toString(36)}`;
+  await withAdmin(serverUrl, (client) => client.query(`create database ${name}`));
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return { name, url: url.toString() };
+}
+
+async function dropBenchDatabase(serverUrl: string, name: string): Promise<void> {
+  await withAdmin(serverUrl, (client) => client.query(`drop database if exists ${name} with (force)`));
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+  };
+}
+
+async function measureSize(options: Options, rows: number): Promise<{ result: SizeResult; crashed: boolean }> {
+  const label = sizeLabel(rows);
+  process.stdout.write(`\n== ${label} rows: files in ${path.relative(process.cwd(), options.dataDir) || '.'}\n`);
+  const generationStarted = Date.now();
+  const files: BenchFiles & { reused: boolean } = await ensureBenchFiles(options.dataDir, rows);
+  process.stdout.write(
+    `   ${files.reused ? 'reused' : `generated in ${((Date.now() - generationStarted) / 1000).toFixed(1)} s`}: ` +
+      `"${files.previous.name}" (${(files.previous.bytes / 1e6).toFixed(1)} MB), "${files.next.name}" (${(files.next.bytes / 1e6).toFixed(1)} MB)\n`,
+  );
+  const outDir = path.join(options.resultsDir, 'out', label);
+  await rm(outDir, { recursive: true, force: true });
+  await mkdir(outDir, { recursive: true });
+  const steps: MeasuredStep[] = [];
+  let crashed = false;
+
+  const measure = async (
+    step: Omit<MeasuredStep, 'wallMs' | 'maxRssKiB'>,
+    args: string[],
+    expected?: ExpectedCounts,
+    nodeArgs?: string[],
+  ): Promise<void> => {
+    process.stdout.write(`   ${step.label} ... `);
+    const outcome = await runStep(args, { timeoutMs: options.stepTimeoutMs, nodeArgs });
+    if ('failure' in outcome) {
+      crashed = true;
+      steps.push({ ...step, failure: outcome.failure });
+      process.stdout.write(`FAILED: ${outcome.failure}\n`);
+      return;
+    }
+    const countMismatch = expected ? compareCounts(expected, outcome.summary) : undefined;
+    steps.push({ ...step, rows: outcome.records, wallMs: outcome.wallMs, maxRssKiB: outcome.maxRssKiB, countMismatch });
+    process.stdout.write(
+      `${(outcome.wallMs / 1000).toFixed(2)} s, peak RSS ${(outcome.maxRssKiB / 1024).toFixed(0)} MB` +
+        (expected ? (countMismatch ? `; COUNTS DIFFER from the generator: ${countMismatch}` : '; counts match the generator') : '') +
+        '\n',
+    );
+  };
+
+  const next = files.next;
+  const previous = files.previous;
+  await measure({ id: 'parse', label: 'bare csv-parse (arrays)', rows: next.rows }, ['parse', next.path]);
+  if (options.embeddedPreview) {
+    await measure(
+      { id: 'preview-embedded', label: 'preview --against previous (no DB: embedded PGlite)', rows: next.rows },
+      ['preview', next.path, '--against', previous.path, '--out', path.join(outDir, 'preview-embedded')],
+      next.expected,
+    );
+  }
+
+  let database: { name: string; url: string } | undefined;
+  try {
+    database = await createBenchDatabase(options.databaseUrl, rows);
+  } catch (error) {
+    crashed = true;
+    const failure = `no PostgreSQL at ${redact(options.databaseUrl)}: ${(error as Error).message} (set DATABASE_URL)`;
+    process.stdout.write(`   ${failure}\n`);
+    for (const [id, stepLabel] of [['ingest-previous', 'ingest previous (setup)'], ['preview-stored', 'preview (stored state, PostgreSQL)'], ['ingest', 'ingest next (PostgreSQL)']] as const) {
+      steps.push({ id, label: stepLabel, rows: next.rows, failure });
+    }
+  }
+  if (database) {
+    try {
+      await measure(
+        { id: 'ingest-previous', label: 'ingest previous (setup: first file)', rows: previous.rows, setup: true },
+        ['ingest', previous.path, '--db', database.url, '--out', path.join(outDir, 'ingest-previous')],
+        previous.expected,
+      );
+      await measure(
+        { id: 'preview-stored', label: 'preview (stored state, PostgreSQL)', rows: next.rows },
+        ['preview', next.path, '--db', database.url, '--out', path.join(outDir, 'preview-stored')],
+        next.expected,
+      );
+      const profileArgs = options.cpuProfile
+        ? ['--cpu-prof', `--cpu-prof-dir=${path.join(options.resultsDir, 'profiles')}`, `--cpu-prof-name=ingest-${label}.cpuprofile`]
+        : undefined;
+      await measure(
+        { id: 'ingest', label: 'ingest next (PostgreSQL)', rows: next.rows },
+        ['ingest', next.path, '--db', database.url, '--out', path.join(outDir, 'ingest')],
+        next.expected,
+        profileArgs,
+      );
+    } finally {
+      if (options.keepDb) process.stdout.write(`   kept database ${database.name}\n`);
+      else await dropBenchDatabase(options.databaseUrl, database.name).catch(() => undefined);
+    }
+  }
+  return { result: { rows, fileBytes: next.bytes, steps }, crashed };
+}
+
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'DATABASE_URL';
+  }
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const started = new Date();
+  const host = machine();
+  process.stdout.write(
+    `hris-sftp-ingest benchmark ${started.toISOString()} on ${host.cpus} x ${host.cpuModel}, ${host.memoryGiB} GiB, Node ${host.node}\n` +
+      `database: ${redact(options.databaseUrl)} (a fresh database per size)\n`,
+  );
+  const results: SizeResult[] = [];
+  let crashed = false;
+  for (const rows of options.sizes) {
+    const measured = await measureSize(options, rows);
+    results.push(measured.result);
+    crashed ||= measured.crashed;
+  }
+
+  for (const size of results) {
+    process.stdout.write(`\n${size.rows.toLocaleString('en-US')} rows, next file ${(size.fileBytes / 1e6).toFixed(1)} MB\n${textTable(size)}\n`);
+  }
+  const checks = checkTargets(results);
+  process.stdout.write(`\nTargets (2-core machine; DESIGN issue 2)\n${targetLines(checks)}\n`);
+  const mismatches = results.flatMap((size) => size.steps.filter((step) => step.countMismatch).map((step) => `${size.rows} ${step.label}: ${step.countMismatch}`));
+  if (mismatches.length) process.stdout.write(`\nDiff counts differing from the generator's:\n${mismatches.join('\n')}\n`);
+  process.stdout.write(`\nMarkdown (README / docs/bench.md):\n\n${markdownTable(results)}\n`);
+
+  await mkdir(options.resultsDir, { recursive: true });
+  const json = { date: started.toISOString(), machine: host, sizes: results, targets: checks };
+  const resultFile = path.join(options.resultsDir, 'latest.json');
+  await writeFile(resultFile, JSON.stringify(json, null, 2) + '\n');
+  process.stdout.write(`\nresults: ${path.relative(process.cwd(), resultFile)}\n`);
+  if (crashed) process.exitCode = 1;
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});
