@@ -142,6 +142,11 @@ describe('alert messages', () => {
     expect(acceptedMessage(run(), { channel: '#hris-acme' }).channel).toBe('#hris-acme');
   });
 
+  it('file warnings (unknown columns) are shown in the context line', () => {
+    const message = acceptedMessage(run({ warnings: ['unknown column "Foo" (ignored)', 'unknown column "jo@corp.com" (ignored)'] }));
+    expect(JSON.stringify(message.blocks)).toContain('Warnings: unknown column \\"Foo\\" (ignored); unknown column \\"[email]\\" (ignored)');
+  });
+
   it('escapes Slack control characters in file names', () => {
     const message = acceptedMessage(run({ fileName: 'a <b> & c.csv' }));
     expect(JSON.stringify(message.blocks)).toContain('a &lt;b&gt; &amp; c.csv');

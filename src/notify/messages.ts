@@ -120,7 +120,15 @@ function countsText(counts: DiffCounts): string {
 function runContext(run: RunView, options: MessageOptions, extra: string[] = []): Block {
   const url = runUrl(options.dashboardUrl, run.id);
   const parts = [`Run ${run.id}`, `tenant ${code(run.tenantId)}`, ...(url ? [`<${url}|open in the dashboard>`] : []), ...extra];
-  return { type: 'context', elements: [{ type: 'mrkdwn', text: parts.join(' · ') }] };
+  const elements = [{ type: 'mrkdwn' as const, text: parts.join(' · ') }];
+  // File-level warnings name columns (an unknown header); masked all the same, as a file without its
+  // header row has member data where the headers should be.
+  if (run.warnings.length > 0) {
+    const shown = run.warnings.slice(0, 5).map((w) => escapeMrkdwn(maskValue(w, null)));
+    const more = run.warnings.length - shown.length;
+    elements.push({ type: 'mrkdwn', text: `Warnings: ${shown.join('; ')}${more > 0 ? `; and ${more} more` : ''}` });
+  }
+  return { type: 'context', elements };
 }
 
 function section(text: string): Block {
