@@ -37,79 +37,84 @@ export async function diffAgainstMembers(
   tenantId: string,
   runId: number,
 ): Promise<DiffResult> {
-  const col = (index: number, alias = 'f') => `${alias}.${stageColumn(index)}`;
-  const invitable = (alias: string) =>
-    [
-      layout.status >= 0 ? `coalesce(${col(layout.status, alias)}, '') <> 'inactive'` : 'true',
-      layout.eligibility >= 0 ? `coalesce(${col(layout.eligibility, alias)}, '') <> 'ineligible'` : 'true',
-    ].join(' and ');
-  const changedFields = (alias: string) =>
-    layout.columns.length
-      ? `array_remove(array[${layout.columns
-          .map(
-            (name, i) =>
-              `case when ${col(i, alias)} is distinct from coalesce(${alias}.m_data->>${literal(name)}, '') then ${literal(name)} end`,
-          )
-          .join(', ')}]::text[], null)`
-      : `'{}'::text[]`;
+  const col = (index: number, alias: string) => `${alias}.${stageColumn(index)}`;
+  const statusOf = (alias: string) => (layout.status >= 0 ? col(layout.status, alias) : 'null');
+  const eligibilityOf = (alias: string) => (layout.eligibility >= 0 ? col(layout.eligibility, alias) : 'null');
+  const changedFields = layout.columns.length
+    ? `array_remove(array[${layout.columns
+        .map((name, i) => `case when ${col(i, 'x')} is distinct from coalesce(x.m_data->>${literal(name)}, '') then ${literal(name)} end`)
+        .join(', ')}]::text[], null)`
+    : `'{}'::text[]`;
   // Deactivation / reactivation only when the file carries a status column.
   const changeType =
     layout.status >= 0
-      ? `case when coalesce(f.m_data->>'status', '') <> 'inactive' and ${col(layout.status)} = 'inactive' then 'deactivation'
-              when coalesce(f.m_data->>'status', '') = 'inactive' and ${col(layout.status)} <> 'inactive' then 'reactivation'
+      ? `case when coalesce(y.m_data->>'status', '') <> 'inactive' and ${col(layout.status, 'y')} = 'inactive' then 'deactivation'
+              when coalesce(y.m_data->>'status', '') = 'inactive' and ${col(layout.status, 'y')} <> 'inactive' then 'reactivation'
               else 'update' end`
       : `'update'`;
 
+  // f: the outcome of every member, from narrow columns only (key, hash, flags), materialised once;
+  // the wide rows are fetched again only for the few that change.
   const statement = `
     with m as (
-      select mm.member_key, mm.on_platform, mm.data, mm.row_hash, c.k is not null as carried
+      select mm.member_key, mm.on_platform, mm.row_hash, c.k is not null as carried
       from members mm
       left join (select distinct ${key} as k from ${layout.table} where not valid and ${key} is not null) c on c.k = mm.member_key
       where mm.tenant_id = $1
-    ), d as (
-      select s.*, s.${key} as s_key, m.member_key as m_key, coalesce(m.on_platform, false) as on_platform,
-             m.data as m_data, m.row_hash as m_hash, coalesce(m.carried, false) as carried
-      from (select * from ${layout.table} where valid) s
-      full join m on m.member_key = s.${key}
-    ), e as (
-      select d.*,
+    ), f as materialized (
+      select s.line, s.s_key, m.member_key as m_key, coalesce(m.on_platform, false) as on_platform,
         case
-          when d.line is null then
-            case when d.carried then 'carried' when d.on_platform then 'deletion' else 'forget' end
-          when d.m_key is null then
-            case when ${invitable('d')} then 'invite' else 'store_new' end
-          when not d.on_platform then
-            case when ${invitable('d')} then 'invite'
-                 when d.row_hash is distinct from d.m_hash then 'store' else 'quiet' end
-          when d.row_hash = d.m_hash then 'unchanged'
+          when s.line is null then
+            case when m.carried then 'carried' when m.on_platform then 'deletion' else 'forget' end
+          when m.member_key is null then
+            case when s.invitable then 'invite' else 'store_new' end
+          when not m.on_platform then
+            case when s.invitable then 'invite' when s.row_hash is distinct from m.row_hash then 'store' else 'quiet' end
+          when s.row_hash = m.row_hash then 'unchanged'
           else 'compare'
         end as outcome0
-      from d
-    ), f0 as (
-      select e.*, case when e.outcome0 = 'compare' then ${changedFields('e')} end as changed
-      from e
-    ), f as materialized (
-      select f0.*,
-        case when f0.outcome0 <> 'compare' then f0.outcome0
-             when cardinality(f0.changed) > 0 then 'update' else 'unchanged' end as outcome
-      from f0
+      from (
+        select t.line, t.${key} as s_key, t.row_hash,
+               coalesce(${statusOf('t')}, '') <> 'inactive' and coalesce(${eligibilityOf('t')}, '') <> 'ineligible' as invitable
+        from ${layout.table} t where t.valid
+      ) s
+      full join m on m.member_key = s.s_key
+    ), x as (
+      select f.outcome0, f.s_key, f.m_key, st.*, mm.data as m_data
+      from f
+      left join ${layout.table} st on st.line = f.line
+      left join members mm on mm.tenant_id = $1 and mm.member_key = f.m_key and f.outcome0 in ('deletion', 'compare')
+      where f.outcome0 in ('invite', 'store_new', 'store', 'deletion', 'forget', 'compare')
+    ), y as (
+      select x.*, case when x.outcome0 = 'compare' then ${changedFields} end as changed from x
+    ), z as (
+      select y.*,
+        case when y.outcome0 <> 'compare' then y.outcome0 when cardinality(y.changed) > 0 then 'update' else 'unchanged' end as outcome,
+        ${changeType} as change_type
+      from y
     ), ins as (
       insert into run_changes (run_id, kind, change_type, member_key, line, data, row_hash, changed_fields)
       select $2,
-             case f.outcome when 'store_new' then 'store' else f.outcome end,
-             case when f.outcome = 'update' then ${changeType} end,
-             coalesce(f.s_key, f.m_key),
-             f.line,
-             case f.outcome when 'deletion' then f.m_data when 'forget' then null else ${stageRowJson(layout, 'f')} end,
-             case when f.outcome in ('deletion', 'forget') then null else f.row_hash end,
-             case when f.outcome = 'update' then f.changed end
-      from f
-      where f.outcome in ('invite', 'update', 'store', 'store_new', 'deletion', 'forget')
+             case z.outcome when 'store_new' then 'store' else z.outcome end,
+             case when z.outcome = 'update' then z.change_type end,
+             coalesce(z.s_key, z.m_key),
+             z.line,
+             case z.outcome when 'deletion' then z.m_data when 'forget' then null else ${stageRowJson(layout, 'z')} end,
+             case when z.outcome in ('deletion', 'forget') then null else z.row_hash end,
+             case when z.outcome = 'update' then z.changed end
+      from z
+      where z.outcome <> 'unchanged'
       returning kind, change_type
     )
     select 'change' as what, kind as outcome, change_type, false as on_platform, count(*)::int as n from ins group by kind, change_type
     union all
-    select 'outcome', outcome, null, on_platform, count(*)::int from f group by outcome, on_platform`;
+    select 'outcome', outcome0, null, on_platform, count(*)::int from f group by outcome0, on_platform`;
+  if (process.env.HRIS_EXPLAIN) {
+    await client.query('savepoint explain');
+    const plan = await client.query(`explain (analyze, buffers) ${statement}`, [tenantId, runId]);
+    console.error(plan.rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n'));
+    await client.query('rollback to savepoint explain');
+  }
   const result = await client.query<{ what: string; outcome: string; change_type: string | null; on_platform: boolean; n: number }>(
     statement,
     [tenantId, runId],
@@ -135,6 +140,7 @@ export async function diffAgainstMembers(
         counts.deletions += row.n;
         break;
       case 'unchanged':
+      case 'compare': // minus those that turned out to be updates, below
         counts.unchanged += row.n;
         break;
       case 'store':
@@ -149,5 +155,6 @@ export async function diffAgainstMembers(
         break;
     }
   }
+  counts.unchanged -= counts.updates;
   return { counts, onPlatformBefore, carried };
 }

@@ -1,0 +1,135 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliSandbox, ensureBuilt, type CliSandbox } from './support/cli.js';
+import { freshDatabase, type TestDatabase } from './support/db.js';
+import { startFakeSlack, type FakeSlack } from './support/fake-slack.js';
+import { serviceMissing } from './support/services.js';
+import { keygen, sshdInstalled, startSshd, type SshdHandle } from './support/sshd.js';
+
+function lines(stdout: string): string[] {
+  return stdout.trimEnd().split('\n');
+}
+function failures(stdout: string): string[] {
+  return lines(stdout).filter((line) => / FAIL: /.test(line));
+}
+
+describe('hris-ingest config check', () => {
+  let db: TestDatabase;
+  let slack: FakeSlack;
+  let sshd: SshdHandle | undefined;
+  let sandbox: CliSandbox;
+  let keys: string;
+  const skipSsh = !sshdInstalled() && serviceMissing('sshd', 'OpenSSH sshd/sftp/ssh-keygen not installed');
+
+  beforeAll(async () => {
+    ensureBuilt();
+    db = await freshDatabase();
+    slack = await startFakeSlack();
+    if (!skipSsh) sshd = await startSshd();
+    keys = await mkdtemp(path.join(tmpdir(), 'hris-check-keys-'));
+    sandbox = await cliSandbox({ databaseUrl: db.url, repoTenants: ['example'] });
+  });
+  afterAll(async () => {
+    await sandbox?.dispose();
+    await sshd?.stop();
+    await slack?.close();
+    await db?.dispose();
+    await rm(keys, { recursive: true, force: true });
+  });
+
+  function goodEnv(): NodeJS.ProcessEnv {
+    return {
+      ...sandbox.env,
+      DATABASE_URL: db.url,
+      DROP_HOST: sshd!.host,
+      DROP_PORT: String(sshd!.port),
+      DROP_USER: sshd!.user,
+      DROP_PRIVATE_KEY_FILE: sshd!.clientKeyFile,
+      DROP_HOST_KEY_SHA256: sshd!.hostKeySha256,
+      SLACK_BOT_TOKEN: slack.token,
+      SLACK_API_URL: slack.url,
+    };
+  }
+
+  async function check(env: NodeJS.ProcessEnv) {
+    const { runCli } = await import('./support/cli.js');
+    return runCli(['config', 'check'], { cwd: sandbox.dir, env });
+  }
+
+  it.skipIf(skipSsh)('reports every dependency ok and exits 0 when all answer', async () => {
+    const result = await check(goodEnv());
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const out = lines(result.stdout);
+    expect(out).toContainEqual(expect.stringMatching(/^app config: ok /));
+    expect(out).toContainEqual(expect.stringMatching(/^tenant example: ok /));
+    expect(out).toContainEqual(expect.stringMatching(/^database: ok \(PostgreSQL \d+.* migrations (up to date|applied now)/));
+    expect(out).toContainEqual(expect.stringMatching(new RegExp(`^drop: ok \\(logged in as root@127\\.0\\.0\\.1:2022, host key ${sshd!.hostKeySha256.replace(/[+/]/g, '\\$&')} matches`)));
+    expect(out).toContainEqual(expect.stringMatching(/^slack: ok \(auth\.test: bot "hris-bot" in team "Fake Team"\)$/));
+    expect(out).toContainEqual('slack channel #monitoring-hris-files: ok (channel id C0HRISFILES)');
+    expect(out[out.length - 1]).toBe('config check passed');
+    expect(slack.calls('auth.test')).not.toHaveLength(0);
+  });
+
+  it.skipIf(skipSsh)('a private key the server does not accept is one clear line, exit 1', async () => {
+    const otherKey = path.join(keys, 'not_authorised');
+    await keygen(otherKey);
+    const result = await check({ ...goodEnv(), DROP_PRIVATE_KEY_FILE: otherKey });
+    expect(result.code).toBe(1);
+    expect(failures(result.stdout)).toEqual([
+      expect.stringMatching(/^drop: FAIL: login refused: 127\.0\.0\.1:2022 did not accept user "root" with the configured private key/),
+    ]);
+    expect(result.stdout).not.toContain('BEGIN OPENSSH');
+  });
+
+  it.skipIf(skipSsh)('a host key other than the pinned one is one clear line naming both fingerprints, exit 1', async () => {
+    const pinned = await keygen(path.join(keys, 'some_other_host'));
+    const result = await check({ ...goodEnv(), DROP_HOST_KEY_SHA256: pinned });
+    expect(result.code).toBe(1);
+    const failed = failures(result.stdout);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toContain(`drop: FAIL: host key mismatch at 127.0.0.1:2022: the server presented ${sshd!.hostKeySha256}, but ${pinned} is pinned`);
+  });
+
+  it.skipIf(skipSsh)('a bad Slack token is one clear line, exit 1', async () => {
+    const result = await check({ ...goodEnv(), SLACK_BOT_TOKEN: 'xoxb-wrong' });
+    expect(result.code).toBe(1);
+    expect(failures(result.stdout)).toEqual([expect.stringMatching(/^slack: FAIL: Slack rejected the bot token \(invalid_auth\): set SLACK_BOT_TOKEN/)]);
+    expect(result.stdout).not.toContain('xoxb-wrong');
+  });
+
+  it('names the file, path and fix of invalid configuration, and an unreachable database', async () => {
+    const broken = await cliSandbox({ repoTenants: ['example'] });
+    try {
+      await writeFile(path.join(broken.configDir, 'tenants', 'acme.yaml'), 'id: acme\nname: Acme\nkey: member_number\n');
+      await writeFile(path.join(broken.configDir, 'app.yaml'), 'schedule:\n  cron: "*/5 * * * *"\n');
+      const result = await runCheck(broken, { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' });
+      expect(result.code).toBe(1);
+      const failed = failures(result.stdout);
+      expect(failed).toEqual([
+        expect.stringMatching(/^tenant acme: FAIL: .*tenants\/acme\.yaml: key: /),
+        'database: FAIL: cannot connect to postgres://postgres@127.0.0.1:1/none (DATABASE_URL): connection refused (is PostgreSQL running on that host and port?)',
+      ]);
+      expect(lines(result.stdout)).toContain('tenant example: ok (' + path.join(broken.configDir, 'tenants', 'example.yaml') + ' (inbox /example/inbox))');
+      expect(lines(result.stdout)).toContainEqual(expect.stringMatching(/^drop: skipped \(no DROP_HOST/));
+      expect(lines(result.stdout)).toContainEqual(expect.stringMatching(/^slack: skipped \(no SLACK_BOT_TOKEN/));
+
+      await writeFile(path.join(broken.configDir, 'app.yaml'), 'http:\n  port: 99999\nunknownSetting: 1\n');
+      const bad = await runCheck(broken, {});
+      expect(bad.code).toBe(1);
+      const appLine = failures(bad.stdout).find((line) => line.startsWith('app config: FAIL: '));
+      expect(appLine).toMatch(/app\.yaml \(or its environment variables\): .*http\.port: /);
+      expect(appLine).toMatch(/unknownSetting/);
+      expect(lines(bad.stdout)).toContainEqual(expect.stringMatching(/^database, drop, slack: skipped \(not tried: fix the app config first\)/));
+    } finally {
+      await broken.dispose();
+    }
+  });
+});
+
+async function runCheck(sandbox: CliSandbox, extra: NodeJS.ProcessEnv) {
+  const { runCli } = await import('./support/cli.js');
+  return runCli(['config', 'check'], { cwd: sandbox.dir, env: { ...sandbox.env, ...extra } });
+}
