@@ -9,7 +9,7 @@ import { backoffDelay, deliverPending, startDeliveryLoop, type DeliveryContext }
 import { enqueueAlert } from '../src/notify/outbox.js';
 import { SlackNotifier } from '../src/notify/slack.js';
 import { renderRunFilesWith } from '../src/output/render.js';
-import { approveRun, ingestFile, type FileInput } from '../src/pipeline.js';
+import { approveRun, ingestFile, rejectRun, type FileInput } from '../src/pipeline.js';
 import { freshDatabase, type TestDatabase } from './support/db.js';
 import { startFakeSlack, type FakeSlack } from './support/fake-slack.js';
 
@@ -186,6 +186,17 @@ describe('outbox delivery to Slack (real ingests, real WebClient, fake Slack)', 
     expect(slack.filesInThread(forHeld[0]!.ts)).toHaveLength(0);
     expect(slack.filesInThread(forHeld[1]!.ts)).toHaveLength(3);
     expect(forHeld[1]!.text).toContain('approved by ops');
+  });
+
+  it('held, then rejected by an operator: the second alert says who rejected it, with no files', async () => {
+    await ingest(range(1, 100));
+    const held = await ingest(range(1, 60));
+    await rejectRun({ db }, held.runId!, 'ops', 'wrong export');
+    await deliverPending(context());
+    const last = slack.messages.at(-1)!;
+    expect(last.text).toBe(`acme: held file acme - 02.13.2023.csv rejected by ops: wrong export; nothing applied. Run ${held.runId}.`);
+    expect(slack.filesInThread(last.ts)).toHaveLength(0);
+    expect(slack.messages.at(-2)!.text).toContain(`runs approve ${held.runId}`);
   });
 
   it('duplicate: a note, or nothing when the tenant turned it off; a tenant channel override is used', async () => {

@@ -147,6 +147,15 @@ describe('alert messages', () => {
     expect(JSON.stringify(message.blocks)).toContain('Warnings: unknown column \\"Foo\\" (ignored); unknown column \\"[email]\\" (ignored)');
   });
 
+  it('long reasons are clipped to what Slack accepts in a section', () => {
+    const errors = Array.from({ length: 10 }, (_, i) => ({ line: i + 2, column: 'business_unit', value: 'X', message: `new segment value: ${'allowed '.repeat(100)}` }));
+    const message = rejectedMessage(run({ status: 'rejected', errorCount: 10, errors }));
+    for (const block of message.blocks) {
+      if (block.type === 'section') expect(block.text.text.length).toBeLessThanOrEqual(3000);
+    }
+    expect(JSON.stringify(message.blocks)).toContain('line 11');
+  });
+
   it('escapes Slack control characters in file names', () => {
     const message = acceptedMessage(run({ fileName: 'a <b> & c.csv' }));
     expect(JSON.stringify(message.blocks)).toContain('a &lt;b&gt; &amp; c.csv');

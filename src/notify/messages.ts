@@ -131,8 +131,15 @@ function runContext(run: RunView, options: MessageOptions, extra: string[] = [])
   return { type: 'context', elements };
 }
 
+/** Slack refuses a section text over 3,000 characters. */
+const SECTION_MAX = 3000;
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
 function section(text: string): Block {
-  return { type: 'section', text: { type: 'mrkdwn', text } };
+  return { type: 'section', text: { type: 'mrkdwn', text: clip(text, SECTION_MAX) } };
 }
 
 function header(text: string): Block {
@@ -176,7 +183,7 @@ export function acceptedMessage(run: RunView, options: MessageOptions = {}): Ale
 
 export function rejectedMessage(run: RunView, options: MessageOptions = {}): AlertMessage {
   const decision = decisionNote(run);
-  if (decision && run.errorCount === 0) {
+  if (decision) {
     // A held run an operator rejected: nothing applied, no errors to fix.
     const holdReasons = run.reasons.filter((r) => r !== decision);
     const blocks: Block[] = [
@@ -194,7 +201,7 @@ export function rejectedMessage(run: RunView, options: MessageOptions = {}): Ale
   const shown = run.errors.slice(0, max);
   const errorLines = shown.map((e) => {
     const where = [e.line ? `line ${e.line}` : 'file', ...(e.column ? [`column ${code(e.column)}`] : [])].join(', ');
-    return `${where}: ${escapeMrkdwn(maskValue(e.message, e.value))}`;
+    return `${where}: ${escapeMrkdwn(clip(maskValue(e.message, e.value), 250))}`;
   });
   const more = run.errorCount - shown.length;
   const blocks: Block[] = [
