@@ -66,6 +66,9 @@ describe('the valid sample in the seeds format', () => {
     expect(result.rows.map((r) => r.line)).toEqual(Array.from({ length: 30 }, (_, i) => i + 2));
     expect(result.rows[0]!.values).toMatchObject({ first_name: 'Olivia', email: 'olivia.martin@example.com', status: 'active', locale: 'fr-CA' });
     expect(Object.keys(result.rows[0]!.values)).toHaveLength(19);
+    expect(result.rows.filter((r) => r.values.status === 'inactive')).toHaveLength(2);
+    expect(result.rows.filter((r) => r.values.program_eligibility === 'ineligible')).toHaveLength(1);
+    expect(new Set(result.rows.map((r) => r.values.locale))).toEqual(new Set(['en-US', 'fr-CA', 'es-ES', 'ko', 'ja']));
   });
 
   test('uses the 19 display headers of the seeds', () => {
@@ -180,6 +183,13 @@ describe('encoding and layout', () => {
     const result = await readFixture(cases('cr-line-endings.csv'));
     expect(result.totals.fatal?.message).toContain('carriage return only');
     expect(result.rows).toEqual([]);
+  });
+
+  test('a blank first line is fatal: the header must be on line 1', async () => {
+    const result = await readFixture(cases('blank-first-line.csv'));
+    expect(result.totals.fatal).toMatchObject({ line: 1 });
+    expect(result.totals.fatal!.message).toContain('the first line must be the header row');
+    expect(result.totals.records).toBe(0);
   });
 
   test('an empty file is fatal; a header-only file has no records and no fatal', async () => {

@@ -85,6 +85,10 @@ export function readMembershipFile(input: Readable, tenant: TenantConfig, option
       stop({ line: 1, column: '', value: '', message: 'lines end with a carriage return only: use LF or CRLF line endings' });
       return;
     }
+    if (headers.every((h) => h.trim() === '')) {
+      stop({ line, column: '', value: '', message: `line ${line} is blank: the first line must be the header row (First Name, Last Name, Email Address, ...)` });
+      return;
+    }
     const mapping = mapHeaders(headers, tenant);
     header.resolve({ columns: mapping.columns, warnings: mapping.warnings });
     if (mapping.fatal) {
