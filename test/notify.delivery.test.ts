@@ -302,6 +302,15 @@ describe('outbox delivery to Slack (real ingests, real WebClient, fake Slack)', 
     expect(await deliverPending(notMember)).toEqual({ delivered: 1, failed: 0, skipped: 0 });
   });
 
+  it('a run purged by retention before delivery: the message goes out, saying the files are gone', async () => {
+    const run = await ingest(range(1, 5));
+    await db.pool.query('update runs set purged_at = now() where id = $1', [run.runId]);
+    await db.pool.query('delete from run_changes where run_id = $1', [run.runId]);
+    expect(await deliverPending(context())).toEqual({ delivered: 1, failed: 0, skipped: 0 });
+    expect(JSON.stringify(slack.messages[0]!.blocks)).toContain('The files are no longer available');
+    expect(slack.calls('files.getUploadURLExternal')).toHaveLength(0);
+  });
+
   it('drop unreachable / recovered alerts go to the default channel', async () => {
     await enqueueAlert(db.pool, { kind: 'drop_unreachable', payload: { drop: 'sftp.example.com:2022', failures: 3, since: new Date().toISOString(), error: 'ECONNREFUSED' } });
     await enqueueAlert(db.pool, { kind: 'drop_recovered', payload: { drop: 'sftp.example.com:2022', failures: 4, since: new Date().toISOString() } });

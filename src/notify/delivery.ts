@@ -212,12 +212,11 @@ interface BuiltMessage {
 }
 
 async function buildMessage(ctx: DeliveryContext, row: OutboxRow): Promise<BuiltMessage> {
-  const defaultChannel = undefined;
   switch (row.kind) {
     case 'drop_unreachable':
-      return { message: { ...dropUnreachableMessage(dropPayload.parse(row.payload), { channel: defaultChannel }), alertId: row.id } };
+      return { message: { ...dropUnreachableMessage(dropPayload.parse(row.payload)), alertId: row.id } };
     case 'drop_recovered':
-      return { message: { ...dropRecoveredMessage(dropPayload.parse(row.payload), { channel: defaultChannel }), alertId: row.id } };
+      return { message: { ...dropRecoveredMessage(dropPayload.parse(row.payload)), alertId: row.id } };
     case 'test': {
       const channel = typeof row.payload.channel === 'string' ? row.payload.channel : undefined;
       return { message: { ...testMessage({ channel, at: new Date() }), alertId: row.id } };
@@ -233,6 +232,11 @@ async function buildMessage(ctx: DeliveryContext, row: OutboxRow): Promise<Built
         notifyDuplicates: tenant?.notifyDuplicates ?? true,
       });
       if (!message) return { message: null, skipReason: 'duplicate notes are off for this tenant' };
+      if (loaded.purged && message.attach.length > 0) {
+        // Retention removed the run's changes before the alert went out (Slack down for longer than retentionDays).
+        const note = 'The files are no longer available: retention removed this run’s changes before the alert could be delivered.';
+        return { message: { ...message, attach: [], blocks: [...message.blocks, { type: 'context', elements: [{ type: 'mrkdwn', text: note }] }], alertId: row.id }, purged: true };
+      }
       return { message: { ...message, alertId: row.id }, purged: loaded.purged };
     }
     default:
