@@ -62,7 +62,7 @@ export async function diffAgainstMembers(
       left join (select distinct ${key} as k from ${layout.table} where not valid and ${key} is not null) c on c.k = mm.member_key
       where mm.tenant_id = $1
     ), f as materialized (
-      select s.line, s.s_key, m.member_key as m_key, coalesce(m.on_platform, false) as on_platform,
+      select s.line, s.tid, s.s_key, m.member_key as m_key, coalesce(m.on_platform, false) as on_platform,
         case
           when s.line is null then
             case when m.carried then 'carried' when m.on_platform then 'deletion' else 'forget' end
@@ -74,7 +74,7 @@ export async function diffAgainstMembers(
           else 'compare'
         end as outcome0
       from (
-        select t.line, t.${key} as s_key, t.row_hash,
+        select t.ctid as tid, t.line, t.${key} as s_key, t.row_hash,
                coalesce(${statusOf('t')}, '') <> 'inactive' and coalesce(${eligibilityOf('t')}, '') <> 'ineligible' as invitable
         from ${layout.table} t where t.valid
       ) s
@@ -82,8 +82,11 @@ export async function diffAgainstMembers(
     ), x as (
       select f.outcome0, f.s_key, f.m_key, st.*, mm.data as m_data
       from f
-      left join ${layout.table} st on st.line = f.line
-      left join members mm on mm.tenant_id = $1 and mm.member_key = f.m_key and f.outcome0 in ('deletion', 'compare')
+      -- offset 0 keeps these as per-row lookups (tid scan, primary key) rather than hashing both tables
+      left join lateral (select * from ${layout.table} t where t.ctid = f.tid offset 0) st on true
+      left join lateral (
+        select data from members where tenant_id = $1 and member_key = f.m_key and f.outcome0 in ('deletion', 'compare') offset 0
+      ) mm on true
       where f.outcome0 in ('invite', 'store_new', 'store', 'deletion', 'forget', 'compare')
     ), y as (
       select x.*, case when x.outcome0 = 'compare' then ${changedFields} end as changed from x
