@@ -7,6 +7,8 @@ export interface MeasuredStep {
   rows: number;
   wallMs?: number;
   maxRssKiB?: number;
+  /** Highest 1-minute load average seen around the step (other work on the machine skews wall times). */
+  load?: number;
   /** Setup steps are shown but not part of the targets. */
   setup?: boolean;
   /** Why the step has no figures (crashed, timed out, skipped). */

@@ -175,6 +175,7 @@ async function measureSize(options: Options, rows: number): Promise<{ result: Si
     nodeArgs?: string[],
   ): Promise<void> => {
     process.stdout.write(`   ${step.label} ... `);
+    const loadBefore = os.loadavg()[0]!;
     const outcome = await runStep(args, { timeoutMs: options.stepTimeoutMs, nodeArgs });
     if ('failure' in outcome) {
       crashed = true;
@@ -183,9 +184,10 @@ async function measureSize(options: Options, rows: number): Promise<{ result: Si
       return;
     }
     const countMismatch = expected ? compareCounts(expected, outcome.summary) : undefined;
-    steps.push({ ...step, rows: outcome.records, wallMs: outcome.wallMs, maxRssKiB: outcome.maxRssKiB, countMismatch });
+    const load = Math.max(loadBefore, os.loadavg()[0]!);
+    steps.push({ ...step, rows: outcome.records, wallMs: outcome.wallMs, maxRssKiB: outcome.maxRssKiB, load, countMismatch });
     process.stdout.write(
-      `${(outcome.wallMs / 1000).toFixed(2)} s, peak RSS ${(outcome.maxRssKiB / 1024).toFixed(0)} MB` +
+      `${(outcome.wallMs / 1000).toFixed(2)} s, peak RSS ${(outcome.maxRssKiB / 1024).toFixed(0)} MB, load ${load.toFixed(1)}` +
         (expected ? (countMismatch ? `; COUNTS DIFFER from the generator: ${countMismatch}` : '; counts match the generator') : '') +
         '\n',
     );
@@ -270,6 +272,10 @@ async function main(): Promise<void> {
 
   for (const size of results) {
     process.stdout.write(`\n${size.rows.toLocaleString('en-US')} rows, next file ${(size.fileBytes / 1e6).toFixed(1)} MB\n${textTable(size)}\n`);
+  }
+  const busiest = Math.max(0, ...results.flatMap((size) => size.steps.map((step) => step.load ?? 0)));
+  if (busiest > host.cpus) {
+    process.stdout.write(`\nNOTE: the 1-minute load average reached ${busiest.toFixed(1)} on ${host.cpus} CPUs during the run: other work competed for the CPU, so wall times are pessimistic.\n`);
   }
   const checks = checkTargets(results);
   process.stdout.write(`\nTargets (2-core machine; DESIGN issue 2)\n${targetLines(checks)}\n`);
