@@ -90,7 +90,8 @@ export async function previewFile(
     const common: Omit<ProcessOptions, 'fileDate'> = {
       source: 'local',
       lock: false,
-      duplicateCheck: false,
+      // What ingest would do: content equal to the last accepted file (or a held run) is a duplicate.
+      duplicateCheck: true,
       alert: false,
       force: false,
       baseline: false,

@@ -113,5 +113,4 @@ describe('output files', () => {
     expect(dup.files).toEqual({});
     expect(await readdir(out)).toEqual([]);
   });
-
 });
