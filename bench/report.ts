@@ -43,13 +43,14 @@ export interface TableRow {
   rate: string;
   rss: string;
   ratio: string;
+  load: string;
 }
 
 export function tableRows(size: SizeResult): TableRow[] {
   const parse = stepById(size, 'parse');
   return size.steps.map((step) => {
     if (step.failure !== undefined || step.wallMs === undefined) {
-      return { step: step.label, rows: String(step.rows), wall: '—', rate: '—', rss: '—', ratio: step.failure ?? 'no figures' };
+      return { step: step.label, rows: String(step.rows), wall: '—', rate: '—', rss: '—', ratio: step.failure ?? 'no figures', load: '—' };
     }
     const seconds = step.wallMs / 1000;
     return {
@@ -59,11 +60,12 @@ export function tableRows(size: SizeResult): TableRow[] {
       rate: Math.round(step.rows / seconds).toLocaleString('en-US'),
       rss: step.maxRssKiB === undefined ? '—' : fixed(mib(step.maxRssKiB), 0),
       ratio: parse?.wallMs ? `${fixed(step.wallMs / parse.wallMs, 2)}x` : '—',
+      load: step.load === undefined ? '—' : fixed(step.load, 1),
     };
   });
 }
 
-const HEAD: TableRow = { step: 'step', rows: 'rows', wall: 'wall s', rate: 'rows/s', rss: 'peak RSS MB', ratio: 'x bare parse' };
+const HEAD: TableRow = { step: 'step', rows: 'rows', wall: 'wall s', rate: 'rows/s', rss: 'peak RSS MB', ratio: 'x bare parse', load: 'load' };
 
 export function textTable(size: SizeResult): string {
   const rows = [HEAD, ...tableRows(size)];
@@ -75,10 +77,13 @@ export function textTable(size: SizeResult): string {
 }
 
 export function markdownTable(sizes: SizeResult[]): string {
-  const out = ['| file | step | wall s | rows/s | peak RSS MB | x bare parse |', '| --- | --- | ---: | ---: | ---: | ---: |'];
+  const out = [
+    '| file | step | wall s | rows/s | peak RSS MB | x bare parse | load |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
   for (const size of sizes) {
-    const label = `${size.rows.toLocaleString('en-US')} rows (${fixed(size.fileBytes / 1e6, 0)} MB)`;
-    for (const row of tableRows(size)) out.push(`| ${label} | ${row.step} | ${row.wall} | ${row.rate} | ${row.rss} | ${row.ratio} |`);
+    const label = `${size.rows.toLocaleString('en-US')} rows (${fixed(size.fileBytes / 1e6, size.fileBytes < 1e7 ? 1 : 0)} MB)`;
+    for (const row of tableRows(size)) out.push(`| ${label} | ${row.step} | ${row.wall} | ${row.rate} | ${row.rss} | ${row.ratio} | ${row.load} |`);
   }
   return out.join('\n');
 }
