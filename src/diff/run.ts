@@ -17,6 +17,7 @@ import { checkDuplicates, chooseKey, requireKey, stageCounts, type KeyField } fr
 import { diffAgainstMembers, emptyCounts, type DiffCounts } from './diff.js';
 import { guardrailReasons } from './guardrails.js';
 import type { FileHeader, MembershipSource, ReadTotals } from './source.js';
+import { stageColumn } from './sql.js';
 import { createStage, stageRowJson, StageWriter } from './stage.js';
 
 export interface ProcessOptions {
@@ -174,17 +175,32 @@ export async function processFile(
     }
   }
 
-  if (options.baseline) {
+  if (options.baseline || (options.force && !previous)) {
+    // The file becomes the state directly (no change records): a baseline puts every member on the
+    // platform; a first file taken as given (preview --against PREVIOUS) puts the invitable ones there.
+    const onPlatform = options.baseline
+      ? 'true'
+      : [
+          layout.status >= 0 ? `coalesce(s.${stageColumn(layout.status)}, '') <> 'inactive'` : 'true',
+          layout.eligibility >= 0 ? `coalesce(s.${stageColumn(layout.eligibility)}, '') <> 'ineligible'` : 'true',
+        ].join(' and ');
     await client.query('delete from members where tenant_id = $1', [tenant.id]);
-    const inserted = await client.query(
-      `insert into members (tenant_id, member_key, email, employee_id, data, row_hash, on_platform, updated_run_id)
-       select $1, s.${key}, s.email, s.employee_id, ${stageRowJson(layout, 's')}, s.row_hash, true, $2
-       from ${layout.table} s where s.valid`,
+    const inserted = await client.query<{ on_platform: boolean; n: number }>(
+      `with ins as (
+         insert into members (tenant_id, member_key, email, employee_id, data, row_hash, on_platform, updated_run_id)
+         select $1, s.${key}, s.email, s.employee_id, ${stageRowJson(layout, 's')}, s.row_hash, ${onPlatform}, $2
+         from ${layout.table} s where s.valid
+         returning on_platform
+       ) select on_platform, count(*)::int as n from ins group by on_platform`,
       [tenant.id, runId],
     );
-    const members = inserted.rowCount ?? 0;
-    await finish('accepted', { key, counts: { ...emptyCounts(), unchanged: members }, reasons: [`baseline: ${members} members on the platform`] });
-    return { runId, status: 'accepted', members };
+    const onPlatformCount = inserted.rows.find((r) => r.on_platform)?.n ?? 0;
+    const others = inserted.rows.find((r) => !r.on_platform)?.n ?? 0;
+    const counts = options.baseline
+      ? { ...emptyCounts(), unchanged: onPlatformCount }
+      : { ...emptyCounts(), invites: onPlatformCount, notInvitable: others };
+    await finish('accepted', { key, counts, reasons: options.baseline ? [`baseline: ${onPlatformCount} members on the platform`] : [] });
+    return { runId, status: 'accepted', members: onPlatformCount + others };
   }
 
   if (rows.invalid > 0 && tenant.invalidRows === 'reject') {
