@@ -159,6 +159,22 @@ describe('encoding and layout', () => {
     expect(result.totals.fatal).toMatchObject({ line: 33, value: '0xFF' });
   });
 
+  test('UTF-16 files and Excel workbooks are rejected with a message that says what they are', async () => {
+    const bom = await readFixture(cases('utf16le-bom.csv'));
+    expect(bom.totals.fatal).toMatchObject({ line: 1, message: 'the file is UTF-16 encoded: export it as UTF-8' });
+    const noBom = await readFixture(cases('utf16le-no-bom.csv'));
+    expect(noBom.totals.fatal).toMatchObject({ line: 1, value: '0x00' });
+    expect(noBom.totals.fatal!.message).toContain('UTF-16');
+    const xlsx = await readFixture(cases('excel-workbook-renamed.csv'));
+    expect(xlsx.totals.fatal?.message).toContain('Excel workbook (.xlsx), not CSV');
+    expect(xlsx.rows).toEqual([]);
+  });
+
+  test('a NUL byte later in the file names its line', async () => {
+    const result = await fromText('First Name,Last Name,Email\nA,B,a@example.com\nC\u0000,D,c@example.com\n');
+    expect(result.totals.fatal).toMatchObject({ line: 3, value: '0x00' });
+  });
+
   test('a file that ends inside a multi-byte character is rejected', async () => {
     const result = await readFixture(cases('truncated-utf8.csv'));
     expect(result.totals.fatal?.message).toContain('ends inside a multi-byte character');

@@ -64,6 +64,17 @@ function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => `0x${b.toString(16).toUpperCase().padStart(2, '0')}`).join(' ');
 }
 
+const ZIP_MAGIC = Buffer.from('PK\x03\x04', 'latin1');
+const UTF16_BOMS = [Buffer.from([0xff, 0xfe]), Buffer.from([0xfe, 0xff])];
+
+/** A whole-file diagnosis from the first bytes, for files that are not text at all. */
+function wrongKindOfFile(start: Uint8Array): string | null {
+  const head = Buffer.from(start.buffer, start.byteOffset, Math.min(start.length, 4));
+  if (head.equals(ZIP_MAGIC)) return 'the file is a ZIP archive or an Excel workbook (.xlsx), not CSV: export it as "CSV UTF-8"';
+  if (UTF16_BOMS.some((bom) => head.subarray(0, 2).equals(bom))) return 'the file is UTF-16 encoded: export it as UTF-8';
+  return null;
+}
+
 function failure(line: number, bytes: Uint8Array): Utf8Failure {
   const first = bytes[0] ?? 0;
   // A lone byte in A0-FF is what Latin-1 / Windows-1252 exports produce for accented letters.
@@ -88,10 +99,31 @@ export class Utf8Guard {
   private carry: Buffer | null = null;
   failure: Utf8Failure | null = null;
 
+  private started = false;
+
   push(chunk: Buffer): Buffer | null {
     if (this.failure) return null;
     let buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
     this.carry = null;
+    if (!this.started && buf.length > 0) {
+      this.started = true;
+      const kind = wrongKindOfFile(buf);
+      if (kind) {
+        this.failure = { line: 1, bytes: hex(buf.subarray(0, 2)), message: kind };
+        return null;
+      }
+    }
+    // NUL is valid UTF-8 but never part of a CSV text export: it means UTF-16 without a BOM, or binary data.
+    const nul = buf.indexOf(0);
+    if (nul !== -1) {
+      const line = this.newlines + countNewlines(buf, nul) + 1;
+      this.failure = {
+        line,
+        bytes: '0x00',
+        message: `the file contains a NUL byte (0x00) on line ${line}: it looks UTF-16 encoded or binary; export it as CSV UTF-8`,
+      };
+      return null;
+    }
     const tail = incompleteTail(buf);
     if (tail > 0) {
       this.carry = Buffer.from(buf.subarray(buf.length - tail));
