@@ -26,7 +26,7 @@ export function register(program: Command): void {
     .command('list')
     .description('recent runs, newest first')
     .option('--tenant <id>', 'only this tenant')
-    .option('--limit <n>', 'how many (default 20)', positiveInteger, 20)
+    .option('--limit <n>', 'how many runs', positiveInteger, 20)
     .option('--json', 'print one JSON object on the last line of stdout')
     .action(async (options: { tenant?: string; limit: number; json?: boolean }) => {
       const ctx = await loadCliContext();
