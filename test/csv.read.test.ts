@@ -199,6 +199,10 @@ describe('encoding and layout', () => {
     const result = await readFixture(cases('cr-line-endings.csv'));
     expect(result.totals.fatal?.message).toContain('carriage return only');
     expect(result.rows).toEqual([]);
+    // a big CR-only file is one giant "header" record: the size cap names the real cause too
+    const big = 'First Name,Last Name,Email\r' + 'Ann,Lee,ann@example.com\r'.repeat(2000);
+    const capped = await fromText(big, undefined, { maxRecordBytes: 4096 });
+    expect(capped.totals.fatal?.message).toContain('carriage return only');
   });
 
   test('a blank first line is fatal: the header must be on line 1', async () => {

@@ -16,6 +16,7 @@ export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
 export const DEFAULT_BATCH_SIZE = 1000;
 /** Bytes handed to the parser at a time, so that a huge input chunk cannot produce a huge burst of rows. */
 const SLICE_BYTES = 64 * 1024;
+const CR_ONLY = 'lines end with a carriage return only (or there is no line break at all): use LF or CRLF line endings';
 
 export interface MembershipFileReading {
   /** Resolves once the header row is mapped (with empty columns when the file has no usable header). */
@@ -82,7 +83,7 @@ export function readMembershipFile(input: Readable, tenant: TenantConfig, option
   function takeHeader(cells: string[], line: number): void {
     headers = cells;
     if (headers.some((h) => h.includes('\r'))) {
-      stop({ line: 1, column: '', value: '', message: 'lines end with a carriage return only: use LF or CRLF line endings' });
+      stop({ line, column: '', value: '', message: CR_ONLY });
       return;
     }
     if (headers.every((h) => h.trim() === '')) {
@@ -125,6 +126,9 @@ export function readMembershipFile(input: Readable, tenant: TenantConfig, option
     const index = (error as CsvError).column;
     const column = typeof index === 'number' && headers ? (headers[index] ?? '').trim() : '';
     const line = parser.currentLine;
+    if (headers === null && guard.newlinesSeen === 0) {
+      return { line, column: '', value: '', message: CR_ONLY };
+    }
     return { line, column, value: '', message: parseErrorMessage(error, line, column, maxRecordBytes) };
   }
 

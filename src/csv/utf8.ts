@@ -101,6 +101,11 @@ export class Utf8Guard {
 
   private started = false;
 
+  /** Newlines (LF) seen so far in the bytes that passed. */
+  get newlinesSeen(): number {
+    return this.newlines;
+  }
+
   push(chunk: Buffer): Buffer | null {
     if (this.failure) return null;
     let buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
