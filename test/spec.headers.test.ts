@@ -72,6 +72,25 @@ describe('mapHeaders', () => {
     expect(mapping.fields).toEqual(['first_name', 'last_name', 'email', 'cost_center', 'business_unit']);
   });
 
+  test("an alias column for a field the tenant maps explicitly is ignored with a warning, not fatal", () => {
+    const tenant = { columns: { 'Work Mail': 'email' }, customSegments: [] };
+    const mapping = mapHeaders(['First Name', 'Last Name', 'Email', 'Work Mail'], tenant);
+    expect(mapping.fatal).toBeUndefined();
+    expect(mapping.fields).toEqual(['first_name', 'last_name', null, 'email']);
+    expect(mapping.warnings).toEqual(['column "Email" (ignored): the tenant config maps "Work Mail" to email']);
+  });
+
+  test('two explicitly mapped columns for one field are fatal', () => {
+    const tenant = { columns: { 'Work Mail': 'email', 'Mail 2': 'email' }, customSegments: [] };
+    expect(mapHeaders(['First Name', 'Last Name', 'Work Mail', 'Mail 2'], tenant).fatal?.message).toContain('both map to email');
+  });
+
+  test('a column the tenant maps to "" is ignored without a warning', () => {
+    const mapping = mapHeaders(['First Name', 'Last Name', 'Email', 'Personal Phone'], { columns: { 'Personal Phone': '' }, customSegments: [] });
+    expect(mapping.fields).toEqual(['first_name', 'last_name', 'email', null]);
+    expect(mapping.warnings).toEqual([]);
+  });
+
   test('custom segments are accepted columns', () => {
     const mapping = mapHeaders(['First Name', 'Last Name', 'Email', 'Cost Center'], { columns: {}, customSegments: ['cost_center'] });
     expect(mapping.columns).toEqual(['first_name', 'last_name', 'email', 'cost_center']);

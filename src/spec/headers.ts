@@ -47,13 +47,24 @@ export interface HeaderMapping {
 
 /**
  * Maps a file's header row to canonical fields. Precedence: the tenant's own column map, then the tenant's
- * custom segment columns, then the built-in names and aliases.
+ * custom segment columns, then the built-in names and aliases. A column the tenant maps to "" is ignored
+ * silently. A built-in match for a field the tenant already feeds from another column is ignored with a
+ * warning (the tenant's mapping is explicit); two explicit or two built-in columns for one field are fatal.
  */
 export function mapHeaders(headers: readonly string[], tenant: TenantColumns): HeaderMapping {
   const tenantMap = new Map<string, string>();
-  for (const [customer, target] of Object.entries(tenant.columns)) tenantMap.set(normalizeHeader(customer), target);
+  for (const [customer, target] of Object.entries(tenant.columns)) tenantMap.set(normalizeHeader(customer), target.trim());
   const segments = new Map<string, string>();
   for (const segment of tenant.customSegments) segments.set(normalizeHeader(segment), segment);
+
+  const matches = headers.map((raw) => {
+    const header = raw.trim();
+    const key = normalizeHeader(header);
+    const explicit = tenantMap.get(key) ?? segments.get(key);
+    return { header, key, target: explicit ?? BUILT_IN.get(key), explicit: explicit !== undefined };
+  });
+  const explicitHeader = new Map<string, string>();
+  for (const m of matches) if (m.explicit && m.target && !explicitHeader.has(m.target)) explicitHeader.set(m.target, m.header);
 
   const fields: (string | null)[] = [];
   const columns: string[] = [];
@@ -61,23 +72,23 @@ export function mapHeaders(headers: readonly string[], tenant: TenantColumns): H
   const headerOf = new Map<string, string>();
   let fatal: HeaderMapping['fatal'];
 
-  headers.forEach((raw, index) => {
-    const header = raw.trim();
-    const key = normalizeHeader(header);
+  matches.forEach(({ header, key, target, explicit }, index) => {
+    fields.push(null);
     if (key === '') {
-      fields.push(null);
       warnings.push(`column ${index + 1} has no header (ignored)`);
       return;
     }
-    const target = tenantMap.get(key) ?? segments.get(key) ?? BUILT_IN.get(key);
+    if (target === '') return; // the tenant ignores this column on purpose
     if (target === undefined) {
-      fields.push(null);
       warnings.push(`unknown column "${header}" (ignored): map it in the tenant's columns or declare it as a custom segment`);
+      return;
+    }
+    if (!explicit && explicitHeader.has(target)) {
+      warnings.push(`column "${header}" (ignored): the tenant config maps "${explicitHeader.get(target)}" to ${target}`);
       return;
     }
     const earlier = headerOf.get(target);
     if (earlier !== undefined) {
-      fields.push(null);
       fatal ??= {
         column: header,
         message: `columns "${earlier}" and "${header}" both map to ${target}: remove one of them or map one to another field in the tenant config`,
@@ -85,7 +96,7 @@ export function mapHeaders(headers: readonly string[], tenant: TenantColumns): H
       return;
     }
     headerOf.set(target, header);
-    fields.push(target);
+    fields[index] = target;
     columns.push(target);
   });
 
