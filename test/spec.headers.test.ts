@@ -85,6 +85,12 @@ describe('mapHeaders', () => {
     expect(mapHeaders(['First Name', 'Last Name', 'Work Mail', 'Mail 2'], tenant).fatal?.message).toContain('both map to email');
   });
 
+  test('a tenant mapping to an undeclared name is read, with a warning (typos show up)', () => {
+    const mapping = mapHeaders(['First Name', 'Last Name', 'Email', 'Role'], { columns: { Role: 'job_funtion' }, customSegments: [] });
+    expect(mapping.fields).toEqual(['first_name', 'last_name', 'email', 'job_funtion']);
+    expect(mapping.warnings).toEqual([expect.stringContaining('"job_funtion", which is neither a field of the spec nor a declared custom segment')]);
+  });
+
   test('a column the tenant maps to "" is ignored without a warning', () => {
     const mapping = mapHeaders(['First Name', 'Last Name', 'Email', 'Personal Phone'], { columns: { 'Personal Phone': '' }, customSegments: [] });
     expect(mapping.fields).toEqual(['first_name', 'last_name', 'email', null]);

@@ -95,6 +95,9 @@ export function mapHeaders(headers: readonly string[], tenant: TenantColumns): H
       };
       return;
     }
+    if (explicit && !FIELD_BY_NAME.has(target) && !tenant.customSegments.includes(target)) {
+      warnings.push(`column "${header}" is mapped to "${target}", which is neither a field of the spec nor a declared custom segment: read as a custom segment`);
+    }
     headerOf.set(target, header);
     fields[index] = target;
     columns.push(target);
