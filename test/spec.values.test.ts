@@ -73,9 +73,9 @@ describe('messages', () => {
   });
 
   test('segment values follow the product wording', () => {
-    expect(segmentProblem('Data Science', 'job_function', ['Engineering'])).toBe(
+    expect(segmentProblem('Data Science', 'job_function')).toBe(
       'new segment value "Data Science" for job_function: add it to the hub before upload',
     );
-    expect(segmentProblem('engineering', 'job_function', ['Engineering'])).toContain('the hub has "Engineering"; values are case-sensitive');
+    expect(segmentProblem('engineering', 'job_function', 'Engineering')).toContain('the hub has "Engineering"; values are case-sensitive');
   });
 });

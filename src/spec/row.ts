@@ -41,7 +41,8 @@ interface ColumnRule {
   kind: Kind;
   required: boolean;
   allowed: ReadonlySet<string> | null;
-  allowedList: readonly string[];
+  /** Lower-cased allowed value -> the allowed value, for the "values are case-sensitive" hint. */
+  allowedByLower: ReadonlyMap<string, string>;
 }
 
 export interface RowValidatorInput {
@@ -79,7 +80,7 @@ export class RowValidator {
         kind,
         required: spec?.required ?? false,
         allowed: allowedList.length > 0 ? new Set(allowedList) : null,
-        allowedList,
+        allowedByLower: new Map(allowedList.map((v) => [v.toLowerCase(), v])),
       });
     });
     this.emailIndex = this.rules.find((r) => r.field === 'email')?.index ?? -1;
@@ -115,7 +116,7 @@ export class RowValidator {
         switch (rule.kind) {
           case Kind.Text:
             if (rule.allowed !== null && !rule.allowed.has(value)) {
-              problem = segmentProblem(value, rule.field, rule.allowedList);
+              problem = segmentProblem(value, rule.field, rule.allowedByLower.get(value.toLowerCase()));
             }
             break;
           case Kind.Email:

@@ -88,9 +88,8 @@ export function yesNoProblem(): string {
   return 'must be "yes" or "no" (any case)';
 }
 
-export function segmentProblem(value: string, field: string, allowed: readonly string[]): string {
-  const lower = value.toLowerCase();
-  const near = allowed.find((a) => a.toLowerCase() === lower);
+/** `near` is the allowed value that differs only in case, when there is one. */
+export function segmentProblem(value: string, field: string, near?: string): string {
   const hint = near === undefined ? '' : ` (the hub has "${near}"; values are case-sensitive)`;
   return `new segment value "${value}" for ${field}: add it to the hub before upload${hint}`;
 }
