@@ -19,7 +19,12 @@ export interface FieldSpec {
   display: string;
   required: boolean;
   rule: FieldRule;
-  /** Other headers that mean this field (matched with normalizeHeader). */
+  /**
+   * Other headers that mean this field (matched with normalizeHeader): the seeds' names, plus a few
+   * unambiguous HRIS spellings. Kept short on purpose: an alias that also matches a second column of the
+   * same file makes the file fail ("both map to ..."), and a loose one (e.g. "Language" -> locale) would
+   * apply a rule to values that were never meant for it.
+   */
   aliases: string[];
   /** Segment text fields: a tenant's data-mapping table may restrict their values. */
   segment: boolean;
@@ -44,25 +49,25 @@ function field(
 
 /** The 19 columns of the seeds' SCIM table in its order, then City and Country (seed 004). */
 export const FIELDS: readonly FieldSpec[] = [
-  field('first_name', 'First Name', 'text', ['First', 'Given Name', 'Legal First Name', 'Preferred First Name'], { required: true, segment: false }),
-  field('last_name', 'Last Name', 'text', ['Last', 'Surname', 'Family Name', 'Legal Last Name'], { required: true, segment: false }),
-  field('email', 'Email Address', 'email', ['Email', 'E-mail', 'Work Email', 'Work Email Address', 'Email ID'], { required: true }),
-  field('employee_id', 'Employee ID', 'text', ['Unique ID', 'Employee Number', 'Worker ID', 'Employee No'], { segment: false }),
-  field('program_eligibility', 'Program Eligibility', 'eligibility', ['Eligibility']),
-  field('status', 'Status', 'status', ['Employee Status', 'Employment Status', 'Worker Status']),
+  field('first_name', 'First Name', 'text', ['Given Name'], { required: true, segment: false }),
+  field('last_name', 'Last Name', 'text', ['Surname', 'Family Name'], { required: true, segment: false }),
+  field('email', 'Email Address', 'email', ['Email', 'Work Email'], { required: true }),
+  field('employee_id', 'Employee ID', 'text', ['Unique ID', 'Employee Number'], { segment: false }),
+  field('program_eligibility', 'Program Eligibility', 'eligibility'),
+  field('status', 'Status', 'status', ['Employee Status']),
   field('job_function', 'Job Function', 'text', ['Job Family', 'Management Level']),
-  field('hire_start_date', 'Hire Start Date', 'date', ['Hire Date', 'Start Date']),
+  field('hire_start_date', 'Hire Start Date', 'date', ['Hire Date']),
   field('business_unit', 'Business Unit', 'text', ['Supervisor Organization', 'Department']),
   field('office_location', 'Office Location', 'text', ['Office']),
-  field('people_manager_status', 'People Manager Status', 'yes_no', ['People Manager', 'Is People Manager']),
-  field('high_potential_status', 'High Potential Status', 'yes_no', ['High Potential']),
+  field('people_manager_status', 'People Manager Status', 'yes_no'),
+  field('high_potential_status', 'High Potential Status', 'yes_no'),
   field('gender', 'Gender', 'text'),
   field('first_level_supervisor', 'First Level Supervisor', 'text'),
   field('second_level_supervisor', 'Second Level Supervisor', 'text'),
   field('third_level_supervisor', 'Third Level Supervisor', 'text'),
-  field('locale', 'Locale', 'locale', ['Language', 'Preferred Language']),
-  field('most_recent_role_start_date', 'Most Recent Role Start Date', 'date', ['Role Start Date']),
-  field('role_reason_change_code', 'Role Reason Change Code', 'text', ['Role Change Reason Code', 'Role Change Reason']),
+  field('locale', 'Locale', 'locale'),
+  field('most_recent_role_start_date', 'Most Recent Role Start Date', 'date'),
+  field('role_reason_change_code', 'Role Reason Change Code', 'text'),
   // In seed 004's list (SFTP guide) but not in the SCIM table's 19 columns.
   field('city', 'City', 'text'),
   field('country', 'Country', 'text'),
