@@ -420,6 +420,8 @@ function serveSftp(sftp: SFTPWrapper, jail: string, logger: Logger): void {
   sftp.on('READLINK', (reqid) => sftp.status(reqid, STATUS.OP_UNSUPPORTED));
   sftp.on('SYMLINK', (reqid) => sftp.status(reqid, STATUS.OP_UNSUPPORTED));
   sftp.on('EXTENDED', (reqid) => sftp.status(reqid, STATUS.OP_UNSUPPORTED));
+  // The client's EOF ends the subsystem: without closing our side, OpenSSH's sftp waits forever on exit.
+  sftp.on('end', () => sftp.end());
   sftp.on('close', () => {
     for (const h of handles.values()) if (h.kind === 'file') void h.fd.close().catch(() => undefined);
     handles.clear();
