@@ -26,7 +26,8 @@ function incompleteTail(buf: Uint8Array): number {
   for (let back = 1; back <= 3 && back <= end; back++) {
     const byte = buf[end - back] as number;
     if ((byte & 0xc0) === 0x80) continue; // continuation byte: look further back
-    if (byte < 0xc0) return 0; // ASCII (or a stray continuation run the validator will reject)
+    // ASCII, or a byte that can never start a sequence (C0, C1, F5-FF): the validator rejects it right away
+    if (byte < 0xc2 || byte > 0xf4) return 0;
     const needed = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : 2;
     return back < needed ? back : 0;
   }
