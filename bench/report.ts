@@ -11,6 +11,8 @@ export interface MeasuredStep {
   load?: number;
   /** Setup steps are shown but not part of the targets. */
   setup?: boolean;
+  /** ingest: the engine's phase timings (ms). */
+  phases?: Record<string, number>;
   /** Why the step has no figures (crashed, timed out, skipped). */
   failure?: string;
   /** Generator's expected diff counts against what the engine reported, when they differ. */

@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: generates (or reuses) the 100k- and 1M-row membership files, then measures, each step in a
  * fresh child process (bench/step.ts) reporting its own wall time and peak RSS:
- *   1. bare csv-parse of the next file (arrays, streamed, counting records)
+ *   1. bare csv-parse of the next file (arrays, streamed, counting records); then the engine's reader alone
+ *      (readMembershipFile: UTF-8, sha256, header mapping, value rules; no database), to split the costs
  *   2. preview of the next file --against the previous one, no database configured (embedded PGlite in memory)
  *   3. ingest of the previous file into a fresh database on PostgreSQL (setup: the stored previous snapshot)
  *   4. preview of the next file against that stored state (PostgreSQL, rolled back)
@@ -185,9 +186,10 @@ async function measureSize(options: Options, rows: number): Promise<{ result: Si
     }
     const countMismatch = expected ? compareCounts(expected, outcome.summary) : undefined;
     const load = Math.max(loadBefore, os.loadavg()[0]!);
-    steps.push({ ...step, rows: outcome.records, wallMs: outcome.wallMs, maxRssKiB: outcome.maxRssKiB, load, countMismatch });
+    steps.push({ ...step, rows: outcome.records, wallMs: outcome.wallMs, maxRssKiB: outcome.maxRssKiB, load, phases: outcome.phases, countMismatch });
     process.stdout.write(
       `${(outcome.wallMs / 1000).toFixed(2)} s, peak RSS ${(outcome.maxRssKiB / 1024).toFixed(0)} MB, load ${load.toFixed(1)}` +
+        (outcome.phases ? ` (engine phases: ${formatPhases(outcome.wallMs, outcome.phases)})` : '') +
         (expected ? (countMismatch ? `; COUNTS DIFFER from the generator: ${countMismatch}` : '; counts match the generator') : '') +
         '\n',
     );
@@ -196,6 +198,7 @@ async function measureSize(options: Options, rows: number): Promise<{ result: Si
   const next = files.next;
   const previous = files.previous;
   await measure({ id: 'parse', label: 'bare csv-parse (arrays)', rows: next.rows }, ['parse', next.path]);
+  await measure({ id: 'read', label: 'engine reader only (validate, no DB)', rows: next.rows }, ['read', next.path]);
   if (options.embeddedPreview) {
     await measure(
       { id: 'preview-embedded', label: 'preview --against previous (no DB: embedded PGlite)', rows: next.rows },
@@ -242,6 +245,15 @@ async function measureSize(options: Options, rows: number): Promise<{ result: Si
     }
   }
   return { result: { rows, fileBytes: next.bytes, steps }, crashed };
+}
+
+/** "read 4.1 s, check 0.3 s, ..., then commit + files + summary 0.9 s" */
+function formatPhases(wallMs: number, phases: Record<string, number>): string {
+  const parts = Object.entries(phases)
+    .filter(([name]) => name !== 'totalMs')
+    .map(([name, ms]) => `${name.replace(/Ms$/, '')} ${(ms / 1000).toFixed(1)} s`);
+  if (phases.totalMs !== undefined) parts.push(`commit + output files + summary ${((wallMs - phases.totalMs) / 1000).toFixed(1)} s`);
+  return parts.join(', ');
 }
 
 function redact(url: string): string {
