@@ -23,9 +23,9 @@ async function withDb(options: Parameters<typeof cliSandbox>[0] = {}): Promise<{
   return { sandbox, db };
 }
 
-beforeAll(() => ensureBuilt());
+beforeAll(() => ensureBuilt(), 180_000);
 
-describe('hris-ingest ingest: sequences against PostgreSQL', () => {
+describe('hris-ingest ingest: sequences against PostgreSQL', { timeout: 120_000 }, () => {
   it('first file -> invites; next file -> updates, deactivation, email change, deletion; then a reactivation', async () => {
     const { sandbox } = await withDb();
     const [first, second, third] = sequence('updates-deletions');

@@ -17,10 +17,10 @@ beforeAll(async () => {
   ensureBuilt();
   // No DATABASE_URL: preview must work with no database at all.
   sandbox = await cliSandbox({ tenants: [{ id: 'seq' }] });
-});
+}, 180_000);
 afterAll(() => sandbox?.dispose());
 
-describe('hris-ingest preview (no database configured)', () => {
+describe('hris-ingest preview (no database configured)', { timeout: 120_000 }, () => {
   it('previews a valid first file: everything invitable is an invite, JSON on the last line', async () => {
     const result = await sandbox.run('preview', first!, '--json');
     expect(result.code, result.stderr).toBe(0);
@@ -116,7 +116,7 @@ describe('hris-ingest preview (no database configured)', () => {
   });
 });
 
-describe('hris-ingest usage errors (exit 1)', () => {
+describe('hris-ingest usage errors (exit 1)', { timeout: 120_000 }, () => {
   it('an invalid PREVIOUS file cannot be the base of a preview: exit 1 naming its errors', async () => {
     const [, , third] = sequence('rejected');
     const result = await sandbox.run('preview', third!, '--against', invalid!, '--json');

@@ -42,9 +42,9 @@ async function heldMassDeletion(sandbox: CliSandbox): Promise<number> {
   return json.runId as number;
 }
 
-beforeAll(() => ensureBuilt());
+beforeAll(() => ensureBuilt(), 180_000);
 
-describe('held runs: runs approve / runs reject', () => {
+describe('held runs: runs approve / runs reject', { timeout: 120_000 }, () => {
   it('a mass deletion is held (exit 3); runs approve applies it and writes its files', async () => {
     const { sandbox } = await withDb();
     const runId = await heldMassDeletion(sandbox);
@@ -99,7 +99,7 @@ describe('held runs: runs approve / runs reject', () => {
   });
 });
 
-describe('runs list / show, preview against stored state, purge', () => {
+describe('runs list / show, preview against stored state, purge', { timeout: 120_000 }, () => {
   it('lists runs newest first, filters by tenant, and preview stores nothing', async () => {
     const { sandbox } = await withDb();
     const [first, second] = sequence('updates-deletions');
