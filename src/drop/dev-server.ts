@@ -199,8 +199,8 @@ function within(jail: string, real: string): boolean {
 async function jailed(jail: string, clientPath: string, followLast: boolean): Promise<string> {
   const virtual = normalizeVirtual(clientPath);
   if (virtual === null) throw new SftpError(STATUS.PERMISSION_DENIED, 'path leaves the drop folder');
-  const local = path.join(jail, virtual);
-  if (local === jail) return jail;
+  if (virtual === '/') return jail;
+  const local = path.join(jail, virtual.slice(1));
   let parent: string;
   try {
     parent = await realpath(path.dirname(local));
@@ -412,8 +412,8 @@ function serveSftp(sftp: SFTPWrapper, jail: string, logger: Logger): void {
   );
   sftp.on('REALPATH', (reqid, clientPath) =>
     op(reqid, 'realpath', async () => {
-      const virtual = normalizeVirtual(clientPath);
-      if (virtual === null) throw new SftpError(STATUS.PERMISSION_DENIED, 'path leaves the drop folder');
+      // Like a chroot, "/.." is "/" here (clients `cd ..` at the top); file operations refuse it.
+      const virtual = path.posix.resolve('/', clientPath);
       sftp.name(reqid, [{ filename: virtual, longname: virtual, attrs: {} as Attributes }]);
     }),
   );
