@@ -428,3 +428,13 @@ function serveSftp(sftp: SFTPWrapper, jail: string, logger: Logger): void {
   });
 }
 
+
+/**
+ * The development drop `npm start` runs when no drop host is configured: dataDir/drop served on
+ * 127.0.0.1:drop.port, keys under dataDir/drop-keys (the poller pins the generated host key).
+ */
+export async function startConfiguredDevDrop(app: import('../config/app.js').AppConfig, logger?: Logger): Promise<DevDrop> {
+  const { devDropPaths } = await import('./dev-keys.js');
+  const { root, keysDir } = devDropPaths(app);
+  return startDevDrop({ root, keysDir, port: app.drop.port, host: '127.0.0.1', ...(logger ? { logger } : {}) });
+}
