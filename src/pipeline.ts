@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import type pg from 'pg';
 import type { TenantConfig } from './config/tenant.js';
 import { readMembershipFile } from './csv/read.js';
 import type { Logger } from './log.js';
@@ -39,6 +40,31 @@ async function readFile(file: FileInput, tenant: TenantConfig): Promise<Membersh
 /** Rows per staging insert: big enough to amortise a round trip, small enough to keep memory flat. */
 const BATCH_SIZE = 2000;
 
+/**
+ * A transaction for staging a file. On a server, the session's temp_buffers are raised first (only
+ * possible before the session touches a temporary table, hence the ignored error on a reused
+ * connection that already has them): with the default 8MB, every scan of a big staging table goes
+ * through temp files. Embedded PGlite keeps its defaults (its memory is this process's).
+ */
+async function stagingTransaction<T>(db: Database, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await db.pool.connect();
+  try {
+    if (!db.embedded) await client.query(`set temp_buffers = '${TEMP_BUFFERS}'`).catch(() => undefined);
+    await client.query('begin');
+    const result = await fn(client);
+    await client.query('commit');
+    return result;
+  } catch (error) {
+    await client.query('rollback').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** Per-session cap for temporary-table buffers on a server (allocated as used). */
+const TEMP_BUFFERS = '512MB';
+
 const baseOptions = (ctx: { logger?: Logger; onProgress?: (n: number) => void }, file: FileInput) => ({
   fileDate: fileDateFromName(file.name),
   logger: ctx.logger,
@@ -57,7 +83,7 @@ export async function ingestFile(
   options: { source?: 'local' | 'drop'; outDir?: string } = {},
 ): Promise<RunSummary> {
   const source = await readFile(file, tenant);
-  const { runId, status } = await transaction(ctx.db.pool, (client) =>
+  const { runId, status } = await stagingTransaction(ctx.db, (client) =>
     processFile(client, tenant, file.name, source, {
       ...baseOptions(ctx, file),
       source: options.source ?? 'local',
@@ -86,6 +112,7 @@ export async function previewFile(
   const db = ctx.db ?? (await openDatabase({}));
   const client = await db.pool.connect();
   try {
+    if (!db.embedded) await client.query(`set temp_buffers = '${TEMP_BUFFERS}'`).catch(() => undefined);
     await client.query('begin');
     const common: Omit<ProcessOptions, 'fileDate'> = {
       source: 'local',
@@ -175,7 +202,7 @@ async function heldRun(client: Parameters<typeof lockTenant>[0], runId: number, 
 /** The platform's member export becomes the tenant's state, every member on the platform. */
 export async function importBaseline(ctx: PipelineContext, tenant: TenantConfig, file: FileInput): Promise<{ members: number; runId: number }> {
   const source = await readFile(file, tenant);
-  const result = await transaction(ctx.db.pool, (client) =>
+  const result = await stagingTransaction(ctx.db, (client) =>
     processFile(client, tenant, file.name, source, {
       ...baseOptions(ctx, file),
       source: 'baseline',

@@ -109,6 +109,7 @@ export async function processFile(
   // Temporary tables get no statistics by themselves; the planner needs them for the joins below.
   await client.query(`analyze ${layout.table}`);
   mark('readMs');
+  timings.stageWaitMs = Math.round(writer.stats.waitMs);
 
   const finish = async (status: RunStatus, fields: { key: KeyField | null; counts?: DiffCounts; reasons?: string[]; warnings?: string[]; duplicateOf?: number }) => {
     await finishRun(client, runId, {

@@ -19,6 +19,8 @@ export interface StageStats {
   validWithoutEmployeeId: number;
   /** Errors written to run_errors so far (the next seq). */
   errorCount: number;
+  /** Time spent waiting for the database to take a batch (the reader was faster). */
+  waitMs: number;
 }
 
 let stageCounter = 0;
@@ -59,7 +61,7 @@ export function rowHashSql(columns: string[], valueOf: (index: number) => string
  * with at most two inserts in flight.
  */
 export class StageWriter {
-  readonly stats: StageStats = { validRows: 0, invalidRows: 0, validWithoutEmployeeId: 0, errorCount: 0 };
+  readonly stats: StageStats = { validRows: 0, invalidRows: 0, validWithoutEmployeeId: 0, errorCount: 0, waitMs: 0 };
   private inFlight: Promise<unknown> = Promise.resolve();
   private readonly insertSql: string;
 
@@ -119,12 +121,18 @@ export class StageWriter {
     current.catch(() => undefined); // awaited below or in finish()
     const previous = this.inFlight;
     this.inFlight = current;
-    await previous;
+    await this.waitFor(previous);
   }
 
   async finish(): Promise<StageStats> {
-    await this.inFlight;
+    await this.waitFor(this.inFlight);
     return this.stats;
+  }
+
+  private async waitFor(pending: Promise<unknown>): Promise<void> {
+    const started = performance.now();
+    await pending;
+    this.stats.waitMs += performance.now() - started;
   }
 
   /** Issues found outside the rows (file-level problems). */
