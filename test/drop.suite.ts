@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -221,6 +221,40 @@ export function dropSuite(label: string, skip: boolean, start: () => Promise<Dro
       expect(next.files).toMatchObject([{ file: name, outcome: 'accepted' }]);
       expect(await runs()).toMatchObject([{ file_name: name, status: 'accepted', rows: 60_000 }]);
       expect(await listRemote('/acme/processed')).toEqual([name]);
+    });
+
+    it('a file that grows during the download is not ingested, and holds back the later files until it is stable again', async () => {
+      const first = 'grow - 2023-09-01.csv';
+      const later = 'grow - 2023-09-02.csv';
+      await upload({ [`/acme/inbox/${first}`]: membersCsv(1, 5000), [`/acme/inbox/${later}`]: membersCsv(1, 5001) });
+      let appended = false;
+      const onEvent = (event: PollEvent) => {
+        if (event.type === 'transfer-progress' && event.file === first && !appended) {
+          appended = true;
+          appendFileSync(local(`/acme/inbox/${first}`), 'Late,Row,late@example.com,E99999,active\n');
+        }
+      };
+      const ctx = poller({ onEvent, fastGet: { concurrency: 1, chunkSize: 32 * 1024 } });
+      await pollOnce(ctx);
+      advance();
+      const tick = await pollOnce(ctx);
+      expect(appended).toBe(true);
+      expect(tick.files).toMatchObject([{ file: first, outcome: 'changed' }]);
+      expect(await runs()).toHaveLength(0);
+
+      // Observed afresh: waiting (and the later file with it), then taken whole and in order.
+      advance();
+      expect((await pollOnce(poller())).files).toMatchObject([{ file: first, outcome: 'waiting' }]);
+      advance();
+      const done = await pollOnce(poller());
+      expect(done.files.map((f) => [f.file, f.outcome])).toEqual([
+        [first, 'accepted'],
+        [later, 'accepted'],
+      ]);
+      expect((await runs()).map((r) => [r.file_name, r.rows])).toEqual([
+        [first, 5001],
+        [later, 5001],
+      ]);
     });
 
     it('moves a rejected file to rejected/ with <name>.errors.csv beside it', async () => {

@@ -255,14 +255,19 @@ async function pollTenant(run: TenantRun): Promise<boolean> {
       return true;
     }
     row ??= await registerFile(db, tenant.id, file);
-    const ok = await takeFile(run, row, file);
-    if (!ok) return false;
+    const next = await takeFile(run, row, file);
+    // Files of a tenant are applied in order: one that could not be taken holds back the later ones.
+    if (next === 'broken') return false;
+    if (next === 'stop') return true;
   }
   return true;
 }
 
-/** Downloads, ingests and archives one stable file. False: stop this tenant for this tick. */
-async function takeFile(run: TenantRun, row: DropFileRow, file: ListedFile & { path: string }): Promise<boolean> {
+/** next: go on with the tenant's next file; stop: retry this file next tick first; broken: the session may be dead. */
+type TakeResult = 'next' | 'stop' | 'broken';
+
+/** Downloads, ingests and archives one stable file. */
+async function takeFile(run: TenantRun, row: DropFileRow, file: ListedFile & { path: string }): Promise<TakeResult> {
   const { ctx, tenant, logger } = run;
   const db = ctx.db.pool;
   const emit = ctx.onEvent ?? (() => undefined);
@@ -278,7 +283,7 @@ async function takeFile(run: TenantRun, row: DropFileRow, file: ListedFile & { p
     await recordOutcome(db, row.id, { kind: 'too_large', reason, pollerId: run.pollerId });
     const movedTo = await settleFile(run, (await findFile(db, tenant.id, file))!);
     result('too_large', { movedTo });
-    return true;
+    return 'next';
   }
 
   const local = path.join(run.workDir, `download-${row.id}.csv`);
@@ -298,15 +303,15 @@ async function takeFile(run: TenantRun, row: DropFileRow, file: ListedFile & { p
       await recordAttemptFailed(db, row.id, `download: ${message}`);
       logger.warn({ file: file.name, err: message }, 'drop download failed; retried next tick');
       result('failed', { error: message });
-      return false;
+      return 'broken';
     }
     if (!transfer.ok) {
       await forgetObservation(db, tenant.id, file.path);
       logger.info({ file: file.name, reason: transfer.reason }, 'drop file still changing; taken when stable');
       result('changed', { error: transfer.reason });
-      return true;
+      return 'stop';
     }
-    if (run.claimLost) return true;
+    if (run.claimLost) return 'stop';
     let summary;
     try {
       summary = await ingestFile(
@@ -320,7 +325,7 @@ async function takeFile(run: TenantRun, row: DropFileRow, file: ListedFile & { p
       await recordAttemptFailed(db, row.id, `ingest: ${message}`);
       logger.error({ file: file.name, err: message }, 'ingest of a drop file failed; retried next tick');
       result('failed', { error: message });
-      return true;
+      return 'stop';
     }
     const recorded = await recordOutcome(db, row.id, {
       kind: summary.status,
@@ -333,15 +338,15 @@ async function takeFile(run: TenantRun, row: DropFileRow, file: ListedFile & { p
     if (!recorded) {
       // Another poller took this tenant over (our claim expired) and recorded the file first.
       result('failed', { error: 'claim lost', ...(summary.runId !== undefined ? { runId: summary.runId } : {}) });
-      return true;
+      return 'stop';
     }
     if (summary.status === 'held') {
       result('held', { ...(summary.runId !== undefined ? { runId: summary.runId } : {}) });
-      return true;
+      return 'next';
     }
     const movedTo = await settleFile(run, (await findFile(db, tenant.id, file))!);
     result(summary.status, { ...(summary.runId !== undefined ? { runId: summary.runId } : {}), movedTo });
-    return true;
+    return 'next';
   } finally {
     await rm(local, { force: true });
   }
