@@ -249,8 +249,11 @@ async function measureSize(options: Options, rows: number): Promise<{ result: Si
 
 /** "read 4.1 s, check 0.3 s, ..., then commit + files + summary 0.9 s" */
 function formatPhases(wallMs: number, phases: Record<string, number>): string {
+  const order = ['readMs', 'checkMs', 'diffMs', 'applyMs'];
+  const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
   const parts = Object.entries(phases)
     .filter(([name]) => name !== 'totalMs')
+    .sort(([a], [b]) => rank(a) - rank(b))
     .map(([name, ms]) => `${name.replace(/Ms$/, '')} ${(ms / 1000).toFixed(1)} s`);
   if (phases.totalMs !== undefined) parts.push(`commit + output files + summary ${((wallMs - phases.totalMs) / 1000).toFixed(1)} s`);
   return parts.join(', ');
