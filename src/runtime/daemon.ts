@@ -14,6 +14,7 @@ import { Metrics } from '../metrics.js';
 import { createNotifier } from '../notify/create.js';
 import { startDeliveryLoop, type DeliveryLoop } from '../notify/delivery.js';
 import type { Database } from '../store/db.js';
+import { purgeOldRuns } from '../store/retention.js';
 import type { TickState } from '../web/health.js';
 import { startWebServer, type WebServer } from '../web/server.js';
 import {
@@ -223,6 +224,26 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       await reporting;
     });
     void scheduler.tickNow();
+
+    // Retention: once shortly after start, then daily (as `hris-ingest purge`).
+    let purging: Promise<void> = Promise.resolve();
+    const purge = () => {
+      purging = purging
+        .then(async () => {
+          const result = await purgeOldRuns(db, app.retentionDays);
+          logger.info({ stage: 'retention', days: app.retentionDays, ...result }, 'old run files and change records purged');
+        })
+        .catch((error: unknown) => logger.warn({ stage: 'retention', err: (error as Error).message }, 'retention purge failed; retried tomorrow'));
+    };
+    const firstPurge = setTimeout(purge, 60_000);
+    const dailyPurge = setInterval(purge, 24 * 3600_000);
+    firstPurge.unref();
+    dailyPurge.unref();
+    closers.push(async () => {
+      clearTimeout(firstPurge);
+      clearInterval(dailyPurge);
+      await purging;
+    });
 
     let web: WebServer | undefined;
     if (app.http.port !== 0) {
