@@ -361,6 +361,8 @@ async function settleFile(run: TenantRun, row: DropFileRow): Promise<string | nu
   }
   const movedTo = await archiveRemoteFile(run.session, run.ctx.db, run.layout, row, run.workDir);
   await markDone(db, row.id, movedTo);
+  // A new upload under the same name must prove itself stable from scratch.
+  await forgetObservation(db, row.tenantId, row.path);
   run.logger.info({ file: row.fileName, outcome: row.outcome, movedTo }, movedTo ? 'drop file archived' : 'drop file already gone');
   return movedTo;
 }
