@@ -122,6 +122,7 @@ export async function previewFile(
       alert: false,
       force: false,
       baseline: false,
+      scratch: true,
       logger: ctx.logger,
       onProgress: ctx.onProgress,
     };

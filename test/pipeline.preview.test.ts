@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { parse } from 'csv-parse/sync';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { importBaseline, ingestFile, previewFile, UnusableFileError, type PipelineContext } from '../src/pipeline.js';
@@ -61,6 +62,31 @@ describe('preview and baseline import', () => {
     expect(await countRows(db, 'runs')).toBe(1);
     expect(await countRows(db, 'tenants', "id like 'preview-%'")).toBe(0);
     expect((await membersOf(db)).size).toBe(11);
+  });
+
+  it('a preview does not wait for an ingest of the same tenant in progress', async () => {
+    if (db.embedded) return; // PGlite serves one connection: nothing runs alongside anyway
+    await ingestFile(ctx, tenantOf(), fileOf('a.csv', csvOf(range(1, 10))));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const text = csvOf(range(1, 11));
+    const slow = {
+      name: 'slow.csv',
+      open: () =>
+        Readable.from(
+          (async function* () {
+            yield Buffer.from(text.slice(0, 200));
+            await gate;
+            yield Buffer.from(text.slice(200));
+          })(),
+        ),
+    };
+    const ingesting = ingestFile(ctx, tenantOf(), slow);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the ingest is inside its transaction now
+    const preview = await previewFile(ctx, tenantOf(), fileOf('p.csv', csvOf(range(1, 12))));
+    expect(preview.counts.invites).toBe(2);
+    release();
+    expect((await ingesting).counts.invites).toBe(1);
   });
 
   it('preview --against with an invalid PREVIOUS fails with the reasons', async () => {

@@ -33,6 +33,8 @@ export interface ProcessOptions {
   force: boolean;
   /** Replace the tenant's state with the file, every member on the platform. */
   baseline: boolean;
+  /** The transaction will be rolled back (preview): the run row must not collide with real runs. */
+  scratch?: boolean;
   logger?: Logger;
   onProgress?: (records: number) => void;
 }
@@ -114,7 +116,7 @@ export async function processFile(
   const finish = async (status: RunStatus, fields: { key: KeyField | null; counts?: DiffCounts; reasons?: string[]; warnings?: string[]; duplicateOf?: number }) => {
     await finishRun(client, runId, {
       status,
-      sha256: totals.sha256,
+      sha256: options.scratch ? `preview:${totals.sha256}` : totals.sha256,
       key: fields.key,
       rows: totals.records,
       counts: fields.counts ?? emptyCounts(),

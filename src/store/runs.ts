@@ -48,10 +48,10 @@ const RUN_COLUMNS = `id::int as id, tenant_id, file_name, file_date, source, sha
   warnings, reasons, columns, base_run_id::int as base_run_id, duplicate_of::int as duplicate_of, created_at`;
 
 export async function ensureTenant(db: Queryable, tenant: { id: string; name: string }): Promise<void> {
-  await db.query('insert into tenants (id, name) values ($1, $2) on conflict (id) do update set name = excluded.name where tenants.name <> excluded.name', [
-    tenant.id,
-    tenant.name,
-  ]);
+  // "do nothing" and a conditional update: an existing row is not locked (a long ingest must not block
+  // a preview or the dashboard of the same tenant).
+  await db.query('insert into tenants (id, name) values ($1, $2) on conflict (id) do nothing', [tenant.id, tenant.name]);
+  await db.query('update tenants set name = $2 where id = $1 and name <> $2', [tenant.id, tenant.name]);
 }
 
 /** One process at a time per tenant (held until the transaction ends). */
