@@ -123,5 +123,7 @@ describe('preview and baseline import', () => {
       /bad\.csv: 2 invalid row\(s\), 4 error\(s\): line 2, email: duplicate email: also on line 3/,
     );
     expect([...(await membersOf(db)).keys()]).toEqual(['E3', 'E4']);
+    await expect(importBaseline(ctx, tenantOf(), fileOf('empty.csv', csvOf([])))).rejects.toThrow(/no member rows/);
+    expect([...(await membersOf(db)).keys()]).toEqual(['E3', 'E4']);
   });
 });

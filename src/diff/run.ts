@@ -178,6 +178,9 @@ export async function processFile(
     }
   }
 
+  if (options.baseline && rows.valid === 0) {
+    throw new UnusableFileError(`${fileName}: the file has no member rows; a baseline would empty the tenant's state`);
+  }
   if (options.baseline || (options.force && !previous)) {
     // The file becomes the state directly (no change records): a baseline puts every member on the
     // platform; a first file taken as given (preview --against PREVIOUS) puts the invitable ones there.
