@@ -77,7 +77,10 @@ export function dropSuite(label: string, skip: boolean, start: () => Promise<Dro
     };
 
     function poller(
-      options: { drop?: Record<string, unknown>; tenants?: TenantConfig[]; connection?: Partial<DropConnection>; db?: TestDatabase | Awaited<ReturnType<typeof openDatabase>> } & Partial<PollerContext> = {},
+      options: { drop?: Record<string, unknown>; tenants?: TenantConfig[]; connection?: Partial<DropConnection>; db?: PollerContext['db'] } & Omit<
+        Partial<PollerContext>,
+        'tenants' | 'connection' | 'db'
+      > = {},
     ): PollerContext {
       const { drop: dropOverrides, tenants, connection, db: database, ...rest } = options;
       return {
@@ -324,7 +327,7 @@ export function dropSuite(label: string, skip: boolean, start: () => Promise<Dro
           }
         };
         const a = poller({ tenants, pollerId: 'poller-a', onEvent });
-        const b = poller({ tenants, pollerId: 'poller-b', onEvent, db: secondPool as TestDatabase });
+        const b = poller({ tenants, pollerId: 'poller-b', onEvent, db: secondPool });
         await Promise.all([pollOnce(a), pollOnce(b)]);
         advance();
         const outcomes: string[] = [];
