@@ -3,7 +3,7 @@ import pg from 'pg';
 import { Metrics } from '../src/metrics.js';
 import { enqueueAlert } from '../src/notify/outbox.js';
 import { startWebServer, type WebServer } from '../src/web/server.js';
-import type { TickState } from '../src/web/health.js';
+import { healthReport, type TickState } from '../src/web/health.js';
 import { freshDatabase, type TestDatabase } from './support/db.js';
 
 /** The value of the sample NAME whose labels include LABELS (label order does not matter). */
@@ -75,6 +75,22 @@ describe('http server: /healthz, /metrics, /runs', () => {
     } finally {
       await other.close();
       await deadPool.end();
+    }
+  });
+
+  it('with a one-connection embedded database, a connection held by a run counts as answering; otherwise the probe times out', async () => {
+    const single = new pg.Pool({ connectionString: db.url, max: 1 });
+    const held = await single.connect();
+    try {
+      await held.query('select 1');
+      const busy = await healthReport(single, tick, { maxTickAgeSeconds: 60, busyIsHealthy: true, databaseTimeoutMs: 500 });
+      expect(busy.checks.database).toEqual({ ok: true, detail: 'busy (its connection is in use by a run)' });
+      const strict = await healthReport(single, tick, { maxTickAgeSeconds: 60, databaseTimeoutMs: 500 });
+      expect(strict.status).toBe('unhealthy');
+      expect(strict.reasons).toEqual(['database: no answer within 500 ms']);
+    } finally {
+      held.release();
+      await single.end();
     }
   });
 

@@ -252,6 +252,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         metrics,
         tickState: () => tickState,
         maxTickAgeSeconds: app.http.maxTickAgeSeconds,
+        databaseBusyIsHealthy: db.embedded,
         host: app.http.host,
         port: app.http.port,
         logger,

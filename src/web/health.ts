@@ -19,7 +19,11 @@ export interface HealthReport {
   reasons: string[];
 }
 
-async function checkDatabase(pool: pg.Pool, timeoutMs: number): Promise<HealthCheck> {
+async function checkDatabase(pool: pg.Pool, timeoutMs: number, busyIsHealthy: boolean): Promise<HealthCheck> {
+  // Embedded PGlite serves one connection: while a run holds it, a probe would only queue behind it.
+  if (busyIsHealthy && pool.idleCount === 0 && pool.totalCount >= (pool.options.max ?? 10)) {
+    return { ok: true, detail: 'busy (its connection is in use by a run)' };
+  }
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
@@ -55,9 +59,9 @@ export function checkTick(state: TickState, maxTickAgeSeconds: number, now = new
 export async function healthReport(
   pool: pg.Pool,
   state: TickState,
-  options: { maxTickAgeSeconds: number; databaseTimeoutMs?: number },
+  options: { maxTickAgeSeconds: number; databaseTimeoutMs?: number; busyIsHealthy?: boolean },
 ): Promise<HealthReport> {
-  const database = await checkDatabase(pool, options.databaseTimeoutMs ?? 5000);
+  const database = await checkDatabase(pool, options.databaseTimeoutMs ?? 5000, options.busyIsHealthy === true);
   const tick = checkTick(state, options.maxTickAgeSeconds);
   const reasons = [database, tick].filter((check) => !check.ok).map((check) => check.detail);
   return { status: reasons.length === 0 ? 'ok' : 'unhealthy', checks: { database, tick }, reasons };

@@ -12,6 +12,8 @@ export interface WebServerOptions {
   metrics: Metrics;
   tickState: () => TickState;
   maxTickAgeSeconds: number;
+  /** Embedded database (one connection): a connection in use counts as answering. */
+  databaseBusyIsHealthy?: boolean;
   host: string;
   /** 0 = any free port (tests). */
   port: number;
@@ -65,7 +67,10 @@ async function handle(options: WebServerOptions, request: http.IncomingMessage, 
   }
   switch (url.pathname) {
     case '/healthz': {
-      const report = await healthReport(options.pool, options.tickState(), { maxTickAgeSeconds: options.maxTickAgeSeconds });
+      const report = await healthReport(options.pool, options.tickState(), {
+        maxTickAgeSeconds: options.maxTickAgeSeconds,
+        busyIsHealthy: options.databaseBusyIsHealthy === true,
+      });
       response
         .writeHead(report.status === 'ok' ? 200 : 503, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' })
         .end(`${JSON.stringify(report)}\n`);
