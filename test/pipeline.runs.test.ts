@@ -121,6 +121,23 @@ describe('runs: guardrails, approve / reject, duplicates, invalid rows, atomicit
     expect(await countRows(db, 'outbox', `run_id = ${rejected.runId}`)).toBe(1);
   });
 
+  it('duplicate keys: every row involved names the others (case-insensitive emails, employee ids)', async () => {
+    const same = Array.from({ length: 8 }, (_, i) => person(10 + i, { email: i % 2 ? 'Dup@Example.com' : 'dup@example.com' }));
+    const rows = [person(1), person(2, { id: 'E1' }), ...same];
+    const rejected = await ingest(rows);
+    expect(rejected.status).toBe('rejected');
+    const messages = rejected.errors.map((e) => `${e.line} ${e.column}: ${e.message}`);
+    expect(messages).toContain('2 employee_id: duplicate employee_id: also on line 3; each employee_id must be unique in the file');
+    expect(messages).toContain('3 employee_id: duplicate employee_id: also on line 2; each employee_id must be unique in the file');
+    expect(messages).toContain(
+      '4 email: duplicate email: also on lines 5, 6, 7, 8, 9 and 2 more (emails match case-insensitively); each email must be unique in the file',
+    );
+    expect(messages).toContain(
+      '11 email: duplicate email: also on lines 4, 5, 6, 7, 8 and 2 more (emails match case-insensitively); each email must be unique in the file',
+    );
+    expect(rejected.errorCount).toBe(10);
+  });
+
   it('policy skip: invalid rows are reported, their members carried forward unchanged and never deleted', async () => {
     const tenant = tenantOf({ invalidRows: 'skip' });
     await ingest(range(1, 10), tenant);

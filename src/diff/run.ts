@@ -13,7 +13,7 @@ import {
   type RunStatus,
 } from '../store/runs.js';
 import { applyRunChanges, rekeyMembers } from './apply.js';
-import { checkDuplicates, chooseKey, requireKey, stageCounts, type KeyField } from './checks.js';
+import { checkDuplicates, chooseKey, requireKey, type KeyField } from './checks.js';
 import { diffAgainstMembers, emptyCounts, type DiffCounts } from './diff.js';
 import { guardrailReasons } from './guardrails.js';
 import type { FileHeader, MembershipSource, ReadTotals } from './source.js';
@@ -156,15 +156,24 @@ export async function processFile(
     return finish('rejected', { key: null, reasons: [`the file could not be read: ${fatal.message} (line ${fatal.line})`] });
   }
 
-  writer.stats.errorCount += await checkDuplicates(client, layout, runId, writer.stats.errorCount);
-  const key = await chooseKey(client, layout, tenant.key, options.baseline ? null : previous?.key_field ?? null);
+  const duplicates = await checkDuplicates(client, layout, runId, writer.stats.errorCount);
+  writer.stats.errorCount += duplicates.errors;
+  const stats = writer.stats;
+  const key = chooseKey(layout, stats, tenant.key, options.baseline ? null : previous?.key_field ?? null);
   const warnings: string[] = [];
   if (!options.baseline && previous?.key_field && previous.key_field !== key) {
     await rekeyMembers(client, tenant.id, key);
     warnings.push(`members are now matched by ${key} (was ${previous.key_field})`);
   }
-  writer.stats.errorCount += await requireKey(client, layout, key, runId, writer.stats.errorCount);
-  const rows = await stageCounts(client, layout, key);
+  const missingKey = await requireKey(client, layout, key, stats, runId, stats.errorCount);
+  stats.errorCount += missingKey.errors;
+  const invalidated = duplicates.invalidated + missingKey.invalidated;
+  const rows = {
+    valid: stats.validRows - invalidated,
+    invalid: stats.invalidRows + invalidated,
+    // rows without a value for the key: the reader's invalid ones, and those requireKey just invalidated
+    invalidWithoutKey: key === 'email' ? stats.invalidWithoutEmail : stats.invalidWithoutEmployeeId + missingKey.invalidated,
+  };
   mark('checkMs');
 
   if (options.baseline || options.force) {

@@ -17,6 +17,9 @@ export interface StageStats {
   invalidRows: number;
   /** Valid rows without an employee_id. */
   validWithoutEmployeeId: number;
+  /** Invalid rows without an employee_id / an email (their member cannot be found by that key). */
+  invalidWithoutEmployeeId: number;
+  invalidWithoutEmail: number;
   /** Errors written to run_errors so far (the next seq). */
   errorCount: number;
   /** Time spent waiting for the database to take a batch (the reader was faster). */
@@ -61,7 +64,15 @@ export function rowHashSql(columns: string[], valueOf: (index: number) => string
  * with at most two inserts in flight.
  */
 export class StageWriter {
-  readonly stats: StageStats = { validRows: 0, invalidRows: 0, validWithoutEmployeeId: 0, errorCount: 0, waitMs: 0 };
+  readonly stats: StageStats = {
+    validRows: 0,
+    invalidRows: 0,
+    validWithoutEmployeeId: 0,
+    invalidWithoutEmployeeId: 0,
+    invalidWithoutEmail: 0,
+    errorCount: 0,
+    waitMs: 0,
+  };
   private inFlight: Promise<unknown> = Promise.resolve();
   private readonly insertSql: string;
 
@@ -98,7 +109,11 @@ export class StageWriter {
     const errorMessages: string[] = [];
     for (const row of batch.invalid) {
       // Invalid rows keep only their key values: enough to carry their members forward.
-      records.push([row.line, 0, lowerOrNull(row.values.email), blankToNull(row.values.employee_id)]);
+      const email = lowerOrNull(row.values.email);
+      const employeeId = blankToNull(row.values.employee_id);
+      if (email === null) this.stats.invalidWithoutEmail++;
+      if (employeeId === null) this.stats.invalidWithoutEmployeeId++;
+      records.push([row.line, 0, email, employeeId]);
       for (const issue of row.issues) {
         errorLines.push(issue.line);
         errorSeqs.push(++this.stats.errorCount);

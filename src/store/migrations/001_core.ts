@@ -54,8 +54,11 @@ create unique index runs_tenant_sha_held on runs (tenant_id, sha256) where statu
 
 -- What a run changes (or, while held, would change). Files are rendered from these rows.
 -- kind store/forget: silent state changes of members not on the platform (no output file).
+-- run_changes and run_errors are written only with their run, in its transaction; no foreign key, so a
+-- first file of a million rows does not pay a million trigger calls. Runs are never deleted (retention
+-- removes these rows and keeps the run).
 create table run_changes (
-  run_id bigint not null references runs(id) on delete cascade,
+  run_id bigint not null,
   kind text not null check (kind in ('invite', 'update', 'deletion', 'store', 'forget')),
   change_type text,                             -- update: update | deactivation | reactivation
   member_key text not null,
@@ -67,7 +70,7 @@ create table run_changes (
 );
 
 create table run_errors (
-  run_id bigint not null references runs(id) on delete cascade,
+  run_id bigint not null,
   seq integer not null,
   line integer,
   column_name text,
