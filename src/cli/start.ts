@@ -72,7 +72,9 @@ function printBanner(daemon: Daemon, tenantCount: number): void {
   if (daemon.alertsDir) lines.push(`  Alerts (Slack not configured) are written to: ${shown(daemon.alertsDir)}`);
   if (daemon.devDrop) {
     lines.push(`  Drop host key (pinned): ${daemon.devDrop.hostKeySha256}`);
-    for (const uploader of daemon.uploaders) {
+    // The example tenant (the one the sample goes to) first.
+    const uploaders = [...daemon.uploaders].sort((a, b) => Number(b.user === 'example') - Number(a.user === 'example'));
+    for (const uploader of uploaders) {
       lines.push(`  Upload a file as tenant "${uploader.user}":`);
       lines.push(`    ${uploader.command}`);
       lines.push(`    sftp> put "YOUR FILE.csv" ${uploader.remoteInbox}/`);
