@@ -252,9 +252,11 @@ function formatPhases(wallMs: number, phases: Record<string, number>): string {
   const order = ['readMs', 'checkMs', 'diffMs', 'applyMs'];
   const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
   const parts = Object.entries(phases)
-    .filter(([name]) => name !== 'totalMs')
+    .filter(([name]) => name !== 'totalMs' && name !== 'stageWaitMs')
     .sort(([a], [b]) => rank(a) - rank(b))
     .map(([name, ms]) => `${name.replace(/Ms$/, '')} ${(ms / 1000).toFixed(1)} s`);
+  // stageWait is part of read: the time the reader waited for PostgreSQL to take the staged batches.
+  if (phases.stageWaitMs !== undefined && parts.length > 0) parts[0] += ` (of which waiting for staging inserts ${(phases.stageWaitMs / 1000).toFixed(1)} s)`;
   if (phases.totalMs !== undefined) parts.push(`commit + output files + summary ${((wallMs - phases.totalMs) / 1000).toFixed(1)} s`);
   return parts.join(', ');
 }
