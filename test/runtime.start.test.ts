@@ -6,7 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV_VARS } from '../src/config/app.js';
-import { ensureBuilt, REPO } from './support/cli.js';
+import { ensureBuilt, REPO, runCli } from './support/cli.js';
 import { serviceMissing } from './support/services.js';
 import { freePort, logLines, personalData, SAMPLE, startService, type Service } from './runtime.support.js';
 
@@ -78,6 +78,9 @@ describe('hris-ingest start (embedded defaults)', () => {
     const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
     expect(health.status).toBe(200);
     expect((await health.json()).status).toBe('ok');
+    const healthCommand = await runCli(['health'], { cwd: dir, env });
+    expect(healthCommand.stdout).toBe('ok\n');
+    expect(healthCommand.code).toBe(0);
     const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
     expect(metrics).toMatch(/^hris_files_total\{[^}]*outcome="accepted"[^}]*\} 1$/m);
     expect(metrics).toMatch(/^hris_rows_processed_total\{[^}]*tenant="example"[^}]*\} 30$/m);
