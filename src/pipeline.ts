@@ -65,8 +65,9 @@ async function stagingTransaction<T>(db: Database, fn: (client: pg.PoolClient) =
 /** Per-session cap for temporary-table buffers on a server (allocated as used). */
 const TEMP_BUFFERS = '512MB';
 
-const baseOptions = (ctx: { logger?: Logger; onProgress?: (n: number) => void }, file: FileInput) => ({
+const baseOptions = (ctx: PipelineContext, file: FileInput) => ({
   fileDate: fileDateFromName(file.name),
+  embedded: ctx.db.embedded,
   logger: ctx.logger,
   onProgress: ctx.onProgress,
 });
@@ -123,6 +124,7 @@ export async function previewFile(
       force: false,
       baseline: false,
       scratch: true,
+      embedded: db.embedded,
       logger: ctx.logger,
       onProgress: ctx.onProgress,
     };

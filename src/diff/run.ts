@@ -35,6 +35,8 @@ export interface ProcessOptions {
   baseline: boolean;
   /** The transaction will be rolled back (preview): the run row must not collide with real runs. */
   scratch?: boolean;
+  /** Embedded PGlite: its memory is this process's, so no bigger work_mem. */
+  embedded?: boolean;
   logger?: Logger;
   onProgress?: (records: number) => void;
 }
@@ -76,7 +78,7 @@ export async function processFile(
   source.header.catch(() => undefined);
 
   // Hash joins and aggregates over the staged file stay in memory (the default 4MB spills to disk).
-  await client.query(`set local work_mem = '64MB'`);
+  if (!options.embedded) await client.query(`set local work_mem = '64MB'`);
   await ensureTenant(client, tenant);
   if (options.lock) await lockTenant(client, tenant.id);
   const previous = await lastAcceptedRun(client, tenant.id);
