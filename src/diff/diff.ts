@@ -112,12 +112,6 @@ export async function diffAgainstMembers(
     select 'change' as what, kind as outcome, change_type, false as on_platform, count(*)::int as n from ins group by kind, change_type
     union all
     select 'outcome', outcome0, null, on_platform, count(*)::int from f group by outcome0, on_platform`;
-  if (process.env.HRIS_EXPLAIN) {
-    await client.query('savepoint explain');
-    const plan = await client.query(`explain (analyze, buffers) ${statement}`, [tenantId, runId]);
-    console.error(plan.rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n'));
-    await client.query('rollback to savepoint explain');
-  }
   const result = await client.query<{ what: string; outcome: string; change_type: string | null; on_platform: boolean; n: number }>(
     statement,
     [tenantId, runId],

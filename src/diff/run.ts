@@ -110,8 +110,6 @@ export async function processFile(
   }
   const totals: ReadTotals = await source.totals;
   await writer.finish();
-  // Temporary tables get no statistics by themselves; the planner needs them for the joins below.
-  await client.query(`analyze ${layout.table}`);
   mark('readMs');
   timings.stageWaitMs = Math.round(writer.stats.waitMs);
 
@@ -158,6 +156,8 @@ export async function processFile(
     return finish('rejected', { key: null, reasons: [`the file could not be read: ${fatal.message} (line ${fatal.line})`] });
   }
 
+  // Temporary tables get no statistics by themselves; the planner needs them for the joins below.
+  await client.query(`analyze ${layout.table}`);
   const duplicates = await checkDuplicates(client, layout, runId, writer.stats.errorCount);
   writer.stats.errorCount += duplicates.errors;
   const stats = writer.stats;
