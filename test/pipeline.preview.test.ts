@@ -82,7 +82,14 @@ describe('preview and baseline import', () => {
         ),
     };
     const ingesting = ingestFile(ctx, tenantOf(), slow);
-    await new Promise((resolve) => setTimeout(resolve, 300)); // the ingest is inside its transaction now
+    // wait until the ingest holds its tenant lock (it is inside its transaction, waiting for the rest of the file)
+    let locked = false;
+    for (let i = 0; i < 400 && !locked; i++) {
+      const held = await db.pool.query("select count(*)::int as n from pg_locks where locktype = 'advisory' and granted");
+      locked = held.rows[0].n > 0;
+      if (!locked) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(locked).toBe(true);
     const preview = await previewFile(ctx, tenantOf(), fileOf('p.csv', csvOf(range(1, 12))));
     expect(preview.counts.invites).toBe(2);
     release();
