@@ -207,7 +207,13 @@ describe('runs: guardrails, approve / reject, duplicates, invalid rows, atomicit
         settled = true;
         return s;
       });
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      let waitingForLock = false;
+      for (let i = 0; i < 400 && !waitingForLock; i++) {
+        const pending = await holder.query("select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted");
+        waitingForLock = pending.rows[0].n > 0;
+        if (!waitingForLock) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(waitingForLock).toBe(true);
       expect(settled).toBe(false);
       await holder.query('commit');
       expect((await waiting).status).toBe('accepted');
