@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type pg from 'pg';
 import type { TenantConfig } from './config/tenant.js';
@@ -101,7 +104,7 @@ export async function ingestFile(
 
 /**
  * Validate and diff, store nothing: the same path as ingest inside a transaction that is rolled back
- * (files are rendered before). Without a database: an in-memory embedded one. With AGAINST, that file
+ * (files are rendered before). Without a database: an embedded one in a temporary folder. With AGAINST, that file
  * is taken as the tenant's first file and FILE is diffed against it.
  */
 export async function previewFile(
@@ -110,7 +113,29 @@ export async function previewFile(
   file: FileInput,
   options: { against?: FileInput; outDir?: string } = {},
 ): Promise<RunSummary> {
-  const db = ctx.db ?? (await openDatabase({}));
+  if (ctx.db) return previewOn(ctx.db, ctx, tenant, file, options);
+  // Without a database: embedded PGlite in a temporary folder. In memory, its data files would live in
+  // this process (3.6 GB peak for a 1M-row preview, against 0.9 GB on disk).
+  const scratchDir = await mkdtemp(path.join(tmpdir(), 'hris-preview-'));
+  try {
+    const db = await openDatabase({ embeddedDir: scratchDir });
+    try {
+      return await previewOn(db, ctx, tenant, file, options);
+    } finally {
+      await db.close();
+    }
+  } finally {
+    await rm(scratchDir, { recursive: true, force: true });
+  }
+}
+
+async function previewOn(
+  db: Database,
+  ctx: { logger?: Logger; onProgress?: (n: number) => void },
+  tenant: TenantConfig,
+  file: FileInput,
+  options: { against?: FileInput; outDir?: string },
+): Promise<RunSummary> {
   const client = await db.pool.connect();
   try {
     if (!db.embedded) await client.query(`set temp_buffers = '${TEMP_BUFFERS}'`).catch(() => undefined);
@@ -151,7 +176,6 @@ export async function previewFile(
   } finally {
     await client.query('rollback').catch(() => undefined);
     client.release();
-    if (!ctx.db) await db.close();
   }
 }
 
