@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ingestFile, type PipelineContext } from '../src/pipeline.js';
 import { freshDatabase, type TestDatabase } from './support/db.js';
-import { changesOf, countRows, csvOf, fileOf, membersOf, person, tenantOf } from './pipeline.support.js';
+import { changesOf, countRows, csvOf, fileOf, HEADER, membersOf, person, tenantOf } from './pipeline.support.js';
 
 describe('diff semantics (DESIGN.md table) through ingest', () => {
   let db: TestDatabase;
@@ -122,6 +122,20 @@ describe('diff semantics (DESIGN.md table) through ingest', () => {
     await ingest([person(1), person(2)]);
     const next = await ingest([person(1), person(2, { eligibility: 'ineligible' })]);
     expect(await changesOf(db, next.runId!)).toEqual([{ kind: 'update', change_type: 'update', member_key: 'E2', changed_fields: ['program_eligibility'] }]);
+  });
+
+  it('a column the file no longer carries is not a change; the stored row keeps it', async () => {
+    const noCity = HEADER.filter((h) => h !== 'City');
+    await ingest([person(1), person(2)]);
+    const next = await ingest([person(1), person(2, { status: 'inactive' })], tenantOf(), noCity);
+    expect(next.counts).toMatchObject({ updates: 1, deactivations: 1, unchanged: 1, invites: 0, deletions: 0 });
+    expect(await changesOf(db, next.runId!)).toEqual([
+      { kind: 'store', change_type: null, member_key: 'E1', changed_fields: null }, // refreshes the stored hash
+      { kind: 'update', change_type: 'deactivation', member_key: 'E2', changed_fields: ['status'] },
+    ]);
+    expect((await membersOf(db)).get('E1')!.data.city).toBe('Paris');
+    const third = await ingest([person(1), person(2, { status: 'inactive', last: 'Renamed' })], tenantOf(), noCity);
+    expect(await changesOf(db, third.runId!)).toEqual([{ kind: 'update', change_type: 'update', member_key: 'E2', changed_fields: ['last_name'] }]);
   });
 
   it('auto key keeps the tenant\'s established key: a row without employee_id is then an error, not a silent switch to email', async () => {

@@ -92,13 +92,15 @@ export async function diffAgainstMembers(
       select x.*, case when x.outcome0 = 'compare' then ${changedFields} end as changed from x
     ), z as (
       select y.*,
-        case when y.outcome0 <> 'compare' then y.outcome0 when cardinality(y.changed) > 0 then 'update' else 'unchanged' end as outcome,
+        -- equal fields under a different hash (the file's column set changed): a silent store refreshes
+        -- the stored hash, so the next file compares by hash again
+        case when y.outcome0 <> 'compare' then y.outcome0 when cardinality(y.changed) > 0 then 'update' else 'refresh' end as outcome,
         ${changeType} as change_type
       from y
     ), ins as (
       insert into run_changes (run_id, kind, change_type, member_key, line, data, row_hash, changed_fields)
       select $2,
-             case z.outcome when 'store_new' then 'store' else z.outcome end,
+             case when z.outcome in ('store_new', 'refresh') then 'store' else z.outcome end,
              case when z.outcome = 'update' then z.change_type end,
              coalesce(z.s_key, z.m_key),
              z.line,
@@ -106,7 +108,7 @@ export async function diffAgainstMembers(
              case when z.outcome in ('deletion', 'forget') then null else z.row_hash end,
              case when z.outcome = 'update' then z.changed end
       from z
-      where z.outcome <> 'unchanged'
+      where z.outcome in ('invite', 'update', 'store', 'store_new', 'refresh', 'deletion', 'forget')
       returning kind, change_type
     )
     select 'change' as what, kind as outcome, change_type, false as on_platform, count(*)::int as n from ins group by kind, change_type
