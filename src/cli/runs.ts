@@ -73,7 +73,9 @@ export function register(program: Command): void {
       const ctx = await loadCliContext();
       const logger = cliLogger(ctx.app);
       const summary = await withDatabase(ctx.app, (db) => rejectRun({ db, logger }, id, options.by ?? operator(), options.reason));
-      process.exitCode = printRunSummary(summary, { json: options.json });
+      printRunSummary(summary, { json: options.json });
+      // The operator's decision took effect: success, so `runs reject N && ...` scripts go on.
+      process.exitCode = EXIT.ok;
     });
 }
 
