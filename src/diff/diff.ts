@@ -84,8 +84,10 @@ export async function diffAgainstMembers(
       from f
       -- offset 0 keeps these as per-row lookups (tid scan, primary key) rather than hashing both tables
       left join lateral (select * from ${layout.table} t where t.ctid = f.tid offset 0) st on true
+      -- '{}' || data: detoasted once here, not once per field compared below
       left join lateral (
-        select data from members where tenant_id = $1 and member_key = f.m_key and f.outcome0 in ('deletion', 'compare') offset 0
+        select '{}'::jsonb || data as data from members
+        where tenant_id = $1 and member_key = f.m_key and f.outcome0 in ('deletion', 'compare') offset 0
       ) mm on true
       where f.outcome0 in ('invite', 'store_new', 'store', 'deletion', 'forget', 'compare')
     ), y as (
