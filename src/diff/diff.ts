@@ -90,7 +90,8 @@ export async function diffAgainstMembers(
         where tenant_id = $1 and member_key = f.m_key and f.outcome0 in ('deletion', 'compare') offset 0
       ) mm on true
       where f.outcome0 in ('invite', 'store_new', 'store', 'deletion', 'forget', 'compare')
-    ), y as (
+    ), y as materialized (
+      -- materialized: the changed fields of the few changing rows are computed once, not per use
       select x.*, case when x.outcome0 = 'compare' then ${changedFields} end as changed from x
     ), z as (
       select y.*,
