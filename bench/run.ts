@@ -33,6 +33,8 @@ interface Options {
   resultsDir: string;
   databaseUrl: string;
   keepDb: boolean;
+  /** Keep the output files the preview and ingest steps wrote (hundreds of MB at 1M). */
+  keepOut: boolean;
   cpuProfile: boolean;
   embeddedPreview: boolean;
   /** VACUUM (ANALYZE) the database between the previous and the next file, as autovacuum would in the weeks between two files. */
@@ -49,6 +51,7 @@ function parseOptions(argv: string[]): Options {
       'data-dir': { type: 'string' },
       'results-dir': { type: 'string' },
       'keep-db': { type: 'boolean', default: false },
+      'keep-out': { type: 'boolean', default: false },
       'cpu-prof': { type: 'boolean', default: false },
       'no-embedded-preview': { type: 'boolean', default: false },
       'no-vacuum': { type: 'boolean', default: false },
@@ -59,7 +62,7 @@ function parseOptions(argv: string[]): Options {
   if (values.help) {
     process.stdout.write(
       [
-        'usage: npm run bench -- [--sizes 100000,1000000] [--quick] [--cpu-prof] [--keep-db] [--no-embedded-preview] [--no-vacuum]',
+        'usage: npm run bench -- [--sizes 100000,1000000] [--quick] [--cpu-prof] [--keep-db] [--keep-out] [--no-embedded-preview] [--no-vacuum]',
         '                        [--data-dir bench/data] [--results-dir bench/results] [--step-timeout MINUTES]',
         'DATABASE_URL: PostgreSQL server for the ingest steps (a fresh database is created and dropped);',
         `default ${DEFAULT_DATABASE_URL}`,
@@ -78,6 +81,7 @@ function parseOptions(argv: string[]): Options {
     resultsDir: path.resolve(values['results-dir'] ?? path.join(ROOT, 'bench', 'results')),
     databaseUrl: process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL,
     keepDb: values['keep-db'],
+    keepOut: values['keep-out'],
     cpuProfile: values['cpu-prof'],
     embeddedPreview: !values['no-embedded-preview'],
     vacuumBetween: !values['no-vacuum'],
@@ -256,6 +260,8 @@ async function measureSize(options: Options, rows: number): Promise<{ result: Si
       else await dropBenchDatabase(options.databaseUrl, database.name).catch(() => undefined);
     }
   }
+  if (options.keepOut) process.stdout.write(`   output files kept in ${path.relative(process.cwd(), outDir)}\n`);
+  else await rm(outDir, { recursive: true, force: true });
   return { result: { rows, fileBytes: next.bytes, steps }, crashed };
 }
 
