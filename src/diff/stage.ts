@@ -61,7 +61,7 @@ export function rowHashSql(columns: string[], valueOf: (index: number) => string
 /**
  * Streams reader batches into the staging table and the row issues into run_errors. Each batch goes
  * as one jsonb array (JSON.stringify is native; pg's array serialisation costs several times more),
- * with at most two inserts in flight.
+ * with one insert on the wire while the next batch is parsed.
  */
 export class StageWriter {
   readonly stats: StageStats = {
@@ -73,6 +73,7 @@ export class StageWriter {
     errorCount: 0,
     waitMs: 0,
   };
+  /** The batch sent and not yet confirmed. */
   private inFlight: Promise<unknown> = Promise.resolve();
   private readonly insertSql: string;
 
@@ -128,31 +129,31 @@ export class StageWriter {
     let json = JSON.stringify(records);
     // PostgreSQL text cannot hold NUL: a NUL in a cell becomes U+FFFD.
     if (json.includes('\\u0000')) json = JSON.stringify(records, (_key, value: unknown) => (typeof value === 'string' ? withoutNul(value) : value));
-    const pending: Promise<unknown>[] = [this.client.query(this.insertSql, [json])];
-    if (errorSeqs.length > 0) {
-      pending.push(insertErrors(this.client, this.runId, errorSeqs, errorLines, errorColumns, errorValues, errorMessages));
-    }
-    const current = Promise.all(pending);
-    current.catch(() => undefined); // awaited below or in finish()
-    const previous = this.inFlight;
-    this.inFlight = current;
-    await this.waitFor(previous);
+    // One statement on the wire at a time (pg queues more only with a deprecation warning); the next
+    // batch is parsed while the server stores this one.
+    await this.settle();
+    const insert = this.client.query(this.insertSql, [json]);
+    this.inFlight =
+      errorSeqs.length > 0
+        ? insert.then(() => insertErrors(this.client, this.runId, errorSeqs, errorLines, errorColumns, errorValues, errorMessages))
+        : insert;
+    this.inFlight.catch(() => undefined); // awaited by the next add() or by finish()
   }
 
   async finish(): Promise<StageStats> {
-    await this.waitFor(this.inFlight);
+    await this.settle();
     return this.stats;
   }
 
-  private async waitFor(pending: Promise<unknown>): Promise<void> {
+  private async settle(): Promise<void> {
     const started = performance.now();
-    await pending;
+    await this.inFlight;
     this.stats.waitMs += performance.now() - started;
   }
 
   /** Issues found outside the rows (file-level problems). */
   async addIssues(issues: { line: number | null; column: string; value: string; message: string }[]): Promise<void> {
-    await this.inFlight;
+    await this.finish();
     if (issues.length === 0) return;
     const seqs = issues.map(() => ++this.stats.errorCount);
     await insertErrors(
