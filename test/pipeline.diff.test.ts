@@ -138,6 +138,18 @@ describe('diff semantics (DESIGN.md table) through ingest', () => {
     expect(await changesOf(db, third.runId!)).toEqual([{ kind: 'update', change_type: 'update', member_key: 'E2', changed_fields: ['last_name'] }]);
   });
 
+  it('a tenant switching its key setting re-keys the stored members (rows kept)', async () => {
+    await ingest([person(1), person(2)], tenantOf({ key: 'email' }));
+    expect([...(await membersOf(db)).keys()]).toEqual(['m1@example.com', 'm2@example.com']);
+    const next = await ingest([person(1, { email: 'new1@example.com' }), person(2)], tenantOf({ key: 'employee_id' }));
+    expect(next.key).toBe('employee_id');
+    expect(next.warnings).toContain('members are now matched by employee_id (was email)');
+    expect(await changesOf(db, next.runId!)).toEqual([{ kind: 'update', change_type: 'update', member_key: 'E1', changed_fields: ['email'] }]);
+    const members = await membersOf(db);
+    expect([...members.keys()]).toEqual(['E1', 'E2']);
+    expect(members.get('E2')!.data.first_name).toBe('First2');
+  });
+
   it('auto key keeps the tenant\'s established key: a row without employee_id is then an error, not a silent switch to email', async () => {
     await ingest([person(1), person(2)]);
     const next = await ingest([person(1), person(2, { id: '' })]);

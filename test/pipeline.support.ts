@@ -53,9 +53,18 @@ export interface StoredMember {
 
 export async function membersOf(db: Database, tenantId = 'acme'): Promise<Map<string, StoredMember>> {
   const result = await db.pool.query<StoredMember>(
-    'select member_key, email, on_platform, data from members where tenant_id = $1 order by member_key',
+    `select m.member_key, m.email, m.on_platform, r.data
+     from members m left join member_rows r on r.tenant_id = m.tenant_id and r.member_key = m.member_key
+     where m.tenant_id = $1 order by m.member_key`,
     [tenantId],
   );
+  // every member has its row, and no row is left without its member
+  const orphans = await db.pool.query<{ n: number }>(
+    `select count(*)::int as n from member_rows r
+     where r.tenant_id = $1 and not exists (select 1 from members m where m.tenant_id = r.tenant_id and m.member_key = r.member_key)`,
+    [tenantId],
+  );
+  if (orphans.rows[0]!.n > 0 || result.rows.some((r) => r.data === null)) throw new Error('members and member_rows disagree');
   return new Map(result.rows.map((r) => [r.member_key, r]));
 }
 

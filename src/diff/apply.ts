@@ -3,29 +3,37 @@ import type { Queryable } from '../store/db.js';
 /**
  * Moves the tenant's snapshot by a run's changes, set-based: only what changed is written.
  * Invites put the member on the platform; updates and silent stores keep its flag; the stored row
- * keeps fields the file no longer carries (the file's columns overwrite theirs).
+ * (member_rows) keeps fields the file no longer carries (the file's columns overwrite theirs).
  */
 export async function applyRunChanges(client: Queryable, tenantId: string, runId: number): Promise<void> {
   await client.query(
-    `insert into members as mm (tenant_id, member_key, email, employee_id, data, row_hash, on_platform, updated_run_id)
-     select $1, c.member_key, lower(coalesce(c.data->>'email', '')), nullif(c.data->>'employee_id', ''), c.data, c.row_hash,
+    `insert into members as mm (tenant_id, member_key, email, employee_id, row_hash, on_platform, updated_run_id)
+     select $1, c.member_key, lower(coalesce(c.data->>'email', '')), nullif(c.data->>'employee_id', ''), c.row_hash,
             c.kind = 'invite', c.run_id
      from run_changes c
      where c.run_id = $2 and c.kind in ('invite', 'update', 'store')
      on conflict (tenant_id, member_key) do update set
        email = excluded.email,
        employee_id = excluded.employee_id,
-       data = mm.data || excluded.data,
        row_hash = excluded.row_hash,
        on_platform = mm.on_platform or excluded.on_platform,
        updated_run_id = excluded.updated_run_id`,
     [tenantId, runId],
   );
   await client.query(
-    `delete from members mm using run_changes c
-     where c.run_id = $2 and c.kind in ('deletion', 'forget') and mm.tenant_id = $1 and mm.member_key = c.member_key`,
+    `insert into member_rows as r (tenant_id, member_key, data)
+     select $1, c.member_key, c.data from run_changes c
+     where c.run_id = $2 and c.kind in ('invite', 'update', 'store')
+     on conflict (tenant_id, member_key) do update set data = r.data || excluded.data`,
     [tenantId, runId],
   );
+  for (const table of ['members', 'member_rows']) {
+    await client.query(
+      `delete from ${table} t using run_changes c
+       where c.run_id = $2 and c.kind in ('deletion', 'forget') and t.tenant_id = $1 and t.member_key = c.member_key`,
+      [tenantId, runId],
+    );
+  }
 }
 
 /** Stored members keyed by one field are re-keyed by the other (the tenant's key setting changed). */
@@ -40,6 +48,12 @@ export async function rekeyMembers(client: Queryable, tenantId: string, key: 'em
       `cannot match stored members by ${key}: ${missing.rows[0]!.n} of them have none; import a baseline with ${key} or keep the previous key`,
     );
   }
+  // member_rows first, while members still carries the old keys to join on
+  await client.query(
+    `update member_rows r set member_key = m.${expression} from members m
+     where r.tenant_id = $1 and m.tenant_id = $1 and m.member_key = r.member_key and m.member_key is distinct from m.${expression}`,
+    [tenantId],
+  );
   await client.query(`update members set member_key = ${expression} where tenant_id = $1 and member_key is distinct from ${expression}`, [
     tenantId,
   ]);

@@ -86,7 +86,7 @@ export async function diffAgainstMembers(
       left join lateral (select * from ${layout.table} t where t.ctid = f.tid offset 0) st on true
       -- '{}' || data: detoasted once here, not once per field compared below
       left join lateral (
-        select '{}'::jsonb || data as data from members
+        select '{}'::jsonb || data as data from member_rows
         where tenant_id = $1 and member_key = f.m_key and f.outcome0 in ('deletion', 'compare') offset 0
       ) mm on true
       where f.outcome0 in ('invite', 'store_new', 'store', 'deletion', 'forget', 'compare')

@@ -206,14 +206,20 @@ export async function processFile(
           layout.eligibility >= 0 ? `coalesce(s.${stageColumn(layout.eligibility)}, '') <> 'ineligible'` : 'true',
         ].join(' and ');
     await client.query('delete from members where tenant_id = $1', [tenant.id]);
+    await client.query('delete from member_rows where tenant_id = $1', [tenant.id]);
     const inserted = await client.query<{ on_platform: boolean; n: number }>(
       `with ins as (
-         insert into members (tenant_id, member_key, email, employee_id, data, row_hash, on_platform, updated_run_id)
-         select $1, s.${key}, s.email, s.employee_id, ${stageRowJson(layout, 's')}, s.row_hash, ${onPlatform}, $2
+         insert into members (tenant_id, member_key, email, employee_id, row_hash, on_platform, updated_run_id)
+         select $1, s.${key}, s.email, s.employee_id, s.row_hash, ${onPlatform}, $2
          from ${layout.table} s where s.valid
          returning on_platform
        ) select on_platform, count(*)::int as n from ins group by on_platform`,
       [tenant.id, runId],
+    );
+    await client.query(
+      `insert into member_rows (tenant_id, member_key, data)
+       select $1, s.${key}, ${stageRowJson(layout, 's')} from ${layout.table} s where s.valid`,
+      [tenant.id],
     );
     const onPlatformCount = inserted.rows.find((r) => r.on_platform)?.n ?? 0;
     const others = inserted.rows.find((r) => !r.on_platform)?.n ?? 0;

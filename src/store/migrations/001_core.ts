@@ -6,21 +6,28 @@ create table tenants (
   created_at timestamptz not null default now()
 );
 
--- The last accepted row of every member of a tenant, and whether the member is on the platform.
+-- Every member of a tenant the store knows (its last accepted row is in member_rows) and whether the
+-- member is on the platform. Narrow on purpose: the diff scans all of a tenant's members (key, hash,
+-- flag) and reads member_rows only for the few that change.
 create table members (
   tenant_id text not null references tenants(id),
   member_key text not null,          -- employee_id, or lower-cased email
   email text not null,               -- lower-cased
   employee_id text,
-  data jsonb not null,               -- canonical field -> value (trimmed, normalised)
   row_hash text not null,            -- hash of the file's columns and values, for a fast unchanged check
   on_platform boolean not null default false,
   updated_run_id bigint,
   primary key (tenant_id, member_key)
-)
--- The diff scans every member's key, hash and flag; data is read only for the few that change. A low
--- toast target moves data out of line, so that scan reads ~100 bytes per member instead of ~700.
-with (toast_tuple_target = 128);
+);
+
+-- The last accepted row of each member (canonical field -> trimmed, normalised value). Written only
+-- with its members row, in the same statement sequence (no foreign key: no per-row trigger on big loads).
+create table member_rows (
+  tenant_id text not null,
+  member_key text not null,
+  data jsonb not null,
+  primary key (tenant_id, member_key)
+);
 
 create table runs (
   id bigserial primary key,
