@@ -1,52 +1,14 @@
 import { EXIT } from './context.js';
+import type { RunStatus, RunSummary } from '../store/runs.js';
 
-/** The run outcome the CLI prints: structurally the engine's RunSummary (src/pipeline.ts). */
-export type SummaryStatus = 'accepted' | 'rejected' | 'held' | 'duplicate';
-export interface SummaryCounts {
-  invites: number;
-  updates: number;
-  deactivations: number;
-  reactivations: number;
-  deletions: number;
-  unchanged: number;
-  notInvitable: number;
-}
-export interface SummaryIssue {
-  line: number;
-  column: string;
-  value: string;
-  message: string;
-}
-export interface PrintableSummary {
-  runId?: number;
-  tenant: string;
-  file: string;
-  status: SummaryStatus;
-  rows: number;
-  key: 'employee_id' | 'email';
-  counts: SummaryCounts;
-  errors: SummaryIssue[];
-  errorCount: number;
-  warnings: string[];
-  reasons: string[];
-  files: { invites?: string; updates?: string; deletions?: string; errors?: string };
-}
+/** The run outcome the CLI prints: the engine's RunSummary. */
+export type PrintableSummary = RunSummary;
+type SummaryStatus = RunStatus;
 
 /** The --json object: every field always present (a file that was not written is null). */
-export interface JsonSummary {
-  runId?: number;
-  tenant: string;
-  file: string;
-  status: SummaryStatus;
-  rows: number;
-  key: 'employee_id' | 'email';
-  counts: SummaryCounts;
-  errors: SummaryIssue[];
-  errorCount: number;
-  warnings: string[];
-  reasons: string[];
+export type JsonSummary = Omit<RunSummary, 'files'> & {
   files: { invites: string | null; updates: string | null; deletions: string | null; errors: string | null };
-}
+};
 
 const MAX_JSON_ERRORS = 100;
 const MAX_HUMAN_ERRORS = 10;

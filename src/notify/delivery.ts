@@ -19,7 +19,7 @@ import type { DiffCounts } from '../diff/diff.js';
 import { silentLogger, type Logger } from '../log.js';
 import { renderRunFilesWith } from '../output/render.js';
 import type { Database, Queryable } from '../store/db.js';
-import type { RunStatus } from '../store/runs.js';
+import { fullCounts, type RunStatus } from '../store/runs.js';
 import { dropRecoveredMessage, dropUnreachableMessage, runMessage, testMessage, type RunView } from './messages.js';
 import { NotifyError, type AlertFile, type AlertMessage, type Notifier, type PostedMessage } from './notifier.js';
 
@@ -287,15 +287,7 @@ export async function loadRunView(db: Queryable, runId: number, statusAtAlert?: 
       status,
       currentStatus: run.status,
       rows: run.rows,
-      counts: {
-        invites: counts.invites ?? 0,
-        updates: counts.updates ?? 0,
-        deactivations: counts.deactivations ?? 0,
-        reactivations: counts.reactivations ?? 0,
-        deletions: counts.deletions ?? 0,
-        unchanged: counts.unchanged ?? 0,
-        notInvitable: counts.notInvitable ?? 0,
-      },
+      counts: fullCounts(counts),
       errorCount: run.error_count,
       errors: errors.rows.map((e) => ({ line: e.line, column: e.column_name, value: e.value, message: e.message })),
       reasons: run.reasons,

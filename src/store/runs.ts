@@ -149,7 +149,8 @@ export async function decideRun(
   );
 }
 
-function fullCounts(counts: Partial<DiffCounts>): DiffCounts {
+/** Counts with every outcome present (older or partial rows default to 0). */
+export function fullCounts(counts: Partial<DiffCounts>): DiffCounts {
   return {
     invites: counts.invites ?? 0,
     updates: counts.updates ?? 0,
