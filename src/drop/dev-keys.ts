@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import type { AppConfig } from '../config/app.js';
@@ -26,19 +26,51 @@ export async function ensureDevDropKeys(dir: string): Promise<DevDropKeys> {
   return { host: await ensureKeyPair(dir, 'host_ed25519'), poller: await ensureKeyPair(dir, 'poller_ed25519') };
 }
 
-async function ensureKeyPair(dir: string, name: string): Promise<KeyPair> {
+/** Key pairs being loaded or generated in this process, so concurrent callers share one result. */
+const inFlight = new Map<string, Promise<KeyPair>>();
+
+function ensureKeyPair(dir: string, name: string): Promise<KeyPair> {
   const privateFile = path.join(dir, name);
+  let pending = inFlight.get(privateFile);
+  if (!pending) {
+    pending = loadOrGenerateKeyPair(privateFile).finally(() => inFlight.delete(privateFile));
+    inFlight.set(privateFile, pending);
+  }
+  return pending;
+}
+
+async function loadOrGenerateKeyPair(privateFile: string): Promise<KeyPair> {
   const publicFile = `${privateFile}.pub`;
   try {
-    const [privateKey, publicKey] = await Promise.all([readFile(privateFile, 'utf8'), readFile(publicFile, 'utf8')]);
+    // The private key is renamed into place last, so once it exists its public half does too.
+    const privateKey = await readFile(privateFile, 'utf8');
+    const publicKey = await readFile(publicFile, 'utf8');
     return { privateKey, publicKey: publicKey.trim(), fingerprint: fingerprintOfPublicKeyLine(publicKey) };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  const generated = ssh2.utils.generateKeyPairSync('ed25519', { comment: `hris-dev-drop ${name}` });
-  await writeFile(privateFile, generated.private, { mode: 0o600 });
-  await writeFile(publicFile, `${generated.public.trim()}\n`, { mode: 0o644 });
+  const generated = generateParsableKeyPair(`hris-dev-drop ${path.basename(privateFile)}`);
+  // Written to temporary names and renamed, so a reader never sees a half-written key.
+  const suffix = `.tmp-${process.pid}-${Date.now()}`;
+  await writeFile(publicFile + suffix, `${generated.public.trim()}\n`, { mode: 0o644 });
+  await writeFile(privateFile + suffix, generated.private, { mode: 0o600 });
+  await rename(publicFile + suffix, publicFile);
+  await rename(privateFile + suffix, privateFile);
   return { privateKey: generated.private, publicKey: generated.public.trim(), fingerprint: fingerprintOfPublicKeyLine(generated.public) };
+}
+
+/**
+ * ssh2's generator now and then (about 1 in 250 here) emits an ed25519 key its own parser rejects
+ * ("Malformed OpenSSH private key"); such a key is thrown away and another generated.
+ */
+export function generateParsableKeyPair(comment: string): { private: string; public: string } {
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    const generated = ssh2.utils.generateKeyPairSync('ed25519', { comment });
+    if (!(ssh2.utils.parseKey(generated.private) instanceof Error) && !(ssh2.utils.parseKey(generated.public) instanceof Error)) {
+      return generated;
+    }
+  }
+  throw new Error('could not generate a usable ed25519 key pair for the development drop');
 }
 
 export function devDropPaths(app: AppConfig): { root: string; keysDir: string } {

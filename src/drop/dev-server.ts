@@ -4,7 +4,7 @@ import { chmod, lstat, mkdir, open, readdir, readFile, realpath, rename, rmdir, 
 import path from 'node:path';
 import ssh2, { type Attributes, type Connection, type FileEntry, type ParsedKey, type SFTPWrapper } from 'ssh2';
 import { silentLogger, type Logger } from '../log.js';
-import { DEV_DROP_POLLER_USER, ensureDevDropKeys } from './dev-keys.js';
+import { DEV_DROP_POLLER_USER, ensureDevDropKeys, generateParsableKeyPair } from './dev-keys.js';
 import { fingerprintOfPublicKeyLine } from './fingerprint.js';
 
 const { Server, utils } = ssh2;
@@ -69,7 +69,7 @@ export async function startDevDrop(options: DevDropOptions): Promise<DevDrop> {
     users.push({ name: DEV_DROP_POLLER_USER, publicKeys: [keys.poller.publicKey], home: '/' });
     users.push(...(await usersFromKeysDir(path.join(options.keysDir, 'users'))));
   }
-  if (!hostKey) hostKey = utils.generateKeyPairSync('ed25519').private;
+  if (!hostKey) hostKey = generateParsableKeyPair('hris-dev-drop host').private;
   const parsedHost = utils.parseKey(hostKey);
   if (parsedHost instanceof Error) throw new Error(`dev drop host key: ${parsedHost.message}`);
   const hostKeySha256 = fingerprintOfPublicKeyLine(`${parsedHost.type} ${parsedHost.getPublicSSH().toString('base64')}`);

@@ -2,10 +2,9 @@ import { constants } from 'node:fs';
 import { access, copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ssh2 from 'ssh2';
 import type { AppConfig } from '../config/app.js';
 import type { TenantConfig } from '../config/tenant.js';
-import { devDropPaths, ensureDevDropKeys } from '../drop/dev-keys.js';
+import { devDropPaths, ensureDevDropKeys, generateParsableKeyPair } from '../drop/dev-keys.js';
 import { fingerprintOfPublicKeyLine } from '../drop/fingerprint.js';
 import { tenantLayout } from '../drop/layout.js';
 
@@ -74,7 +73,7 @@ export async function ensureUploaderAccess(app: AppConfig, tenant: TenantConfig)
   try {
     await access(keyFile, constants.R_OK);
   } catch {
-    const generated = ssh2.utils.generateKeyPairSync('ed25519', { comment: `${tenant.id}@hris-dev-drop` });
+    const generated = generateParsableKeyPair(`${tenant.id}@hris-dev-drop`);
     await writeFile(keyFile, generated.private, { mode: 0o600 });
     await writeFile(`${keyFile}.pub`, `${generated.public.trim()}\n`, { mode: 0o644 });
   }
