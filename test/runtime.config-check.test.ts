@@ -7,6 +7,8 @@ import { freshDatabase, type TestDatabase } from './support/db.js';
 import { startFakeSlack, type FakeSlack } from './support/fake-slack.js';
 import { serviceMissing } from './support/services.js';
 import { keygen, sshdInstalled, startSshd, type SshdHandle } from './support/sshd.js';
+import { passwordPostgresUnavailable, startPasswordPostgres } from './support/password-postgres.js';
+import { execFileSync } from 'node:child_process';
 
 function lines(stdout: string): string[] {
   return stdout.trimEnd().split('\n');
@@ -98,6 +100,34 @@ describe('hris-ingest config check', () => {
     expect(result.code).toBe(1);
     expect(failures(result.stdout)).toEqual([expect.stringMatching(/^slack: FAIL: Slack rejected the bot token \(invalid_auth\): set SLACK_BOT_TOKEN/)]);
     expect(result.stdout).not.toContain('xoxb-wrong');
+  });
+
+  it.skipIf(skipSsh)('a wrong passphrase of the private key is one clear line, exit 1', async () => {
+    const encrypted = path.join(keys, 'encrypted_key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'the-right-one', '-f', encrypted]);
+    const result = await check({ ...goodEnv(), DROP_PRIVATE_KEY_FILE: encrypted, DROP_PASSPHRASE: 'not-the-passphrase' });
+    expect(result.code).toBe(1);
+    expect(failures(result.stdout)).toEqual(['drop: FAIL: the private key passphrase is wrong: check DROP_PASSPHRASE']);
+    expect(result.stdout).not.toContain('not-the-passphrase');
+  });
+
+  const pgUnavailable = passwordPostgresUnavailable();
+  const skipPasswordPg = pgUnavailable !== undefined && serviceMissing('password-protected PostgreSQL', pgUnavailable);
+  it.skipIf(skipPasswordPg)('a wrong database password is one clear line, exit 1, and the password is not printed', async () => {
+    const server = await startPasswordPostgres();
+    try {
+      const right = await check({ ...goodEnv(), DATABASE_URL: server.url });
+      expect(right.code, right.stdout).toBe(0);
+      const wrongUrl = server.url.replace(server.password, 'wrong-password');
+      const wrong = await check({ ...goodEnv(), DATABASE_URL: wrongUrl });
+      expect(wrong.code).toBe(1);
+      const failed = failures(wrong.stdout);
+      expect(failed).toHaveLength(1);
+      expect(failed[0]).toMatch(/^database: FAIL: cannot connect to .* \(DATABASE_URL\): password authentication failed \(check the user and password in DATABASE_URL\)$/);
+      expect(wrong.stdout + wrong.stderr).not.toContain('wrong-password');
+    } finally {
+      await server.stop();
+    }
   });
 
   it('names the file, path and fix of invalid configuration, and an unreachable database', async () => {

@@ -117,6 +117,7 @@ function describeDropError(message: string, user: string, where: string): string
     return `login refused: ${where} did not accept user "${user}" with the configured private key (DROP_USER, DROP_PRIVATE_KEY_FILE / DROP_PRIVATE_KEY); check the key's public half is authorised for that user`;
   }
   if (/no passphrase given|Encrypted private/i.test(message)) return 'the private key is encrypted: set DROP_PASSPHRASE';
+  if (/bad passphrase/i.test(message)) return 'the private key passphrase is wrong: check DROP_PASSPHRASE';
   if (/bad decrypt|Cannot parse privateKey|Unsupported key format/i.test(message)) {
     return `the private key cannot be read (${oneLine(message)}): check DROP_PRIVATE_KEY_FILE / DROP_PRIVATE_KEY and DROP_PASSPHRASE`;
   }
