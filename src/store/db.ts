@@ -21,11 +21,17 @@ export interface OpenDatabaseOptions {
   /** Run migrations after connecting (default true). */
   migrate?: boolean;
   poolSize?: number;
+  /**
+   * Embedded: connections the socket server accepts at once (default 1). PGlite has one session, so
+   * more than one is only safe when at most one of them is in a transaction at a time (tests that
+   * run the CLI as a child process against the test's database).
+   */
+  embeddedMaxConnections?: number;
 }
 
 /** Opens the database and runs pending migrations. */
 export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<Database> {
-  const database = options.url ? openServer(options.url, options.poolSize ?? 5) : await openEmbedded(options.embeddedDir);
+  const database = options.url ? openServer(options.url, options.poolSize ?? 5) : await openEmbedded(options.embeddedDir, options.embeddedMaxConnections ?? 1);
   if (options.migrate !== false) {
     try {
       await migrate(database.pool);
@@ -44,12 +50,12 @@ function openServer(url: string, poolSize: number): Database {
   return { pool, url, embedded: false, close: () => pool.end() };
 }
 
-async function openEmbedded(dataDir?: string): Promise<Database> {
+async function openEmbedded(dataDir: string | undefined, maxConnections: number): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
   if (dataDir) await mkdir(dataDir, { recursive: true });
   const pglite = await PGlite.create(dataDir ? { dataDir } : {});
-  const server = new PGLiteSocketServer({ db: pglite, port: 0, host: '127.0.0.1' });
+  const server = new PGLiteSocketServer({ db: pglite, port: 0, host: '127.0.0.1', maxConnections });
   await server.start();
   const [host, port] = server.getServerConn().split(':');
   const url = `postgres://postgres@${host}:${port}/postgres`;

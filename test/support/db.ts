@@ -39,7 +39,9 @@ export interface TestDatabase extends Database {
  */
 export async function freshDatabase(): Promise<TestDatabase> {
   if (!(await postgresServerReachable())) {
-    const db = await openDatabase({});
+    // CLI tests run the built command as a child process against this database, so the socket
+    // server must accept its connection beside the test's own (idle while the child runs).
+    const db = await openDatabase({ embeddedMaxConnections: 4 });
     return { ...db, dispose: () => db.close() };
   }
   const name = `hris_test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
