@@ -49,20 +49,11 @@ const BATCH_SIZE = 2000;
  * connection that already has them): with the default 8MB, every scan of a big staging table goes
  * through temp files. Embedded PGlite keeps its defaults (its memory is this process's).
  */
-async function stagingTransaction<T>(db: Database, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await db.pool.connect();
-  try {
-    if (!db.embedded) await client.query(`set temp_buffers = '${TEMP_BUFFERS}'`).catch(() => undefined);
-    await client.query('begin');
-    const result = await fn(client);
-    await client.query('commit');
-    return result;
-  } catch (error) {
-    await client.query('rollback').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+function stagingTransaction<T>(db: Database, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  if (db.embedded) return transaction(db.pool, fn);
+  return transaction(db.pool, fn, async (client) => {
+    await client.query(`set temp_buffers = '${TEMP_BUFFERS}'`).catch(() => undefined);
+  });
 }
 
 /** Per-session cap for temporary-table buffers on a server (allocated as used). */

@@ -5,10 +5,8 @@ import { parse } from 'csv-parse/sync';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ingestFile, renderRunFiles, type PipelineContext } from '../src/pipeline.js';
 import { freshDatabase, type TestDatabase } from './support/db.js';
-import { csvOf, fileOf, person, tenantOf, type Person } from './pipeline.support.js';
+import { csvOf, fileOf, person, tenantOf, range } from './pipeline.support.js';
 
-const range = (from: number, to: number, overrides: Person = {}) =>
-  Array.from({ length: to - from + 1 }, (_, i) => person(from + i, overrides));
 
 describe('output files', () => {
   let db: TestDatabase;

@@ -6,10 +6,8 @@ import { parse } from 'csv-parse/sync';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { importBaseline, ingestFile, previewFile, UnusableFileError, type PipelineContext } from '../src/pipeline.js';
 import { freshDatabase, type TestDatabase } from './support/db.js';
-import { countRows, csvOf, fileOf, membersOf, person, tenantOf, type Person } from './pipeline.support.js';
+import { countRows, csvOf, fileOf, membersOf, person, tenantOf, range } from './pipeline.support.js';
 
-const range = (from: number, to: number, overrides: Person = {}) =>
-  Array.from({ length: to - from + 1 }, (_, i) => person(from + i, overrides));
 
 describe('preview and baseline import', () => {
   let db: TestDatabase;

@@ -3,10 +3,8 @@ import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { approveRun, ingestFile, rejectRun, type PipelineContext } from '../src/pipeline.js';
 import { freshDatabase, type TestDatabase } from './support/db.js';
-import { changesOf, countRows, csvOf, fileOf, HEADER, membersOf, person, tenantOf, type Person } from './pipeline.support.js';
+import { changesOf, countRows, csvOf, fileOf, HEADER, membersOf, person, tenantOf, range, type Person } from './pipeline.support.js';
 
-const range = (from: number, to: number, overrides: Person = {}) =>
-  Array.from({ length: to - from + 1 }, (_, i) => person(from + i, overrides));
 
 describe('runs: guardrails, approve / reject, duplicates, invalid rows, atomicity', () => {
   let db: TestDatabase;

@@ -22,6 +22,11 @@ export function person(n: number, overrides: Person = {}): Person {
   return { first: `First${n}`, last: `Last${n}`, email: `m${n}@example.com`, id: `E${n}`, status: 'active', eligibility: 'eligible', city: 'Paris', ...overrides };
 }
 
+/** Members from..to (inclusive), each with the same overrides. */
+export function range(from: number, to: number, overrides: Person = {}): Person[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => person(from + i, overrides));
+}
+
 const quote = (value: string) => (/[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
 
 export function csvOf(people: Person[], header: string[] = HEADER): string {

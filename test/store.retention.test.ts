@@ -4,10 +4,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ingestFile, purgeOldRuns, type PipelineContext } from '../src/pipeline.js';
 import { freshDatabase, type TestDatabase } from './support/db.js';
-import { countRows, csvOf, fileOf, person, tenantOf, type Person } from './pipeline.support.js';
+import { countRows, csvOf, fileOf, person, tenantOf, range } from './pipeline.support.js';
 
-const range = (from: number, to: number, overrides: Person = {}) =>
-  Array.from({ length: to - from + 1 }, (_, i) => person(from + i, overrides));
 const exists = (file: string) => access(file).then(() => true, () => false);
 
 describe('retention', () => {

@@ -99,6 +99,18 @@ interface TenantRun {
   workDir: string;
 }
 
+function newTenantRun(
+  ctx: PollerContext,
+  pollerId: string,
+  logger: Logger,
+  tenant: TenantConfig,
+  session: DropSession,
+  workDir: string,
+  results: FileResult[] = [],
+): TenantRun {
+  return { ctx, pollerId, logger: logger.child({ tenant: tenant.id }), tenant, layout: tenantLayout(tenant), session, results, claimLost: false, workDir };
+}
+
 /**
  * One tick: connect, then for every tenant (up to schedule.maxParallelTenants at once, one poller per
  * tenant across replicas) settle earlier outcomes, observe the inbox and take the stable files in order.
@@ -174,17 +186,7 @@ async function pollTenantClaimed(
     return true;
   }
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'hris-drop-'));
-  const run: TenantRun = {
-    ctx,
-    pollerId,
-    logger: logger.child({ tenant: tenant.id }),
-    tenant,
-    layout: tenantLayout(tenant),
-    session,
-    results,
-    claimLost: false,
-    workDir,
-  };
+  const run = newTenantRun(ctx, pollerId, logger, tenant, session, workDir, results);
   const heartbeat = setInterval(
     () => {
       extendClaim(ctx.db.pool, tenant.id, pollerId, claimSeconds)
@@ -400,17 +402,7 @@ export async function settleHeldFile(ctx: PollerContext, runId: number): Promise
   let session: DropSession | undefined;
   try {
     session = await connectDrop(ctx.connection ?? (await resolveDropConnection(ctx.app)), logger);
-    const run: TenantRun = {
-      ctx,
-      pollerId,
-      logger: logger.child({ tenant: tenant.id }),
-      tenant,
-      layout: tenantLayout(tenant),
-      session,
-      results: [],
-      claimLost: false,
-      workDir,
-    };
+    const run = newTenantRun(ctx, pollerId, logger, tenant, session, workDir);
     await settleTenant(run, await filesOfRun(ctx.db.pool, runId));
     return true;
   } catch (error) {

@@ -74,10 +74,18 @@ async function openEmbedded(dataDir: string | undefined, maxConnections: number)
   };
 }
 
-/** Runs FN in a transaction on one client. */
-export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Runs FN in a transaction on one client. BEFORE runs on the session first, outside the transaction
+ * (session settings that must precede it).
+ */
+export async function transaction<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T>,
+  before?: (client: pg.PoolClient) => Promise<void>,
+): Promise<T> {
   const client = await pool.connect();
   try {
+    if (before) await before(client);
     await client.query('begin');
     const result = await fn(client);
     await client.query('commit');
