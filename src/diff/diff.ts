@@ -21,6 +21,15 @@ export interface DiffResult {
   carried: number;
 }
 
+/** What the filter (src/diff/filter.ts) left out of the staged file, and the table of members no row mentioned. */
+export interface LeftOut {
+  /** Rows of members on the platform, unchanged. */
+  unchanged: number;
+  /** Rows of members not on the platform, unchanged and not invitable. */
+  notInvitable: number;
+  absentTable: string;
+}
+
 export function emptyCounts(): DiffCounts {
   return { invites: 0, updates: 0, deactivations: 0, reactivations: 0, deletions: 0, unchanged: 0, notInvitable: 0 };
 }
@@ -36,6 +45,7 @@ export async function diffAgainstMembers(
   key: KeyField,
   tenantId: string,
   runId: number,
+  filtered: LeftOut | null = null,
 ): Promise<DiffResult> {
   const col = (index: number, alias: string) => `${alias}.${stageColumn(index)}`;
   const statusOf = (alias: string) => (layout.status >= 0 ? col(layout.status, alias) : 'null');
@@ -58,7 +68,14 @@ export async function diffAgainstMembers(
   const statement = `
     with m as (
       select mm.member_key, mm.on_platform, mm.row_hash, c.k is not null as carried
-      from members mm
+      from ${
+        filtered
+          ? // only the members the file's staged rows name, and those no row mentions: the others were left out as unchanged
+            `(select k from (select distinct ${key} as k from ${layout.table} where ${key} is not null) s
+              union all select k from ${filtered.absentTable}) named
+             cross join lateral (select * from members where tenant_id = $1 and member_key = named.k offset 0) mm`
+          : 'members mm'
+      }
       left join (select distinct ${key} as k from ${layout.table} where not valid and ${key} is not null) c on c.k = mm.member_key
       where mm.tenant_id = $1
     ), f as materialized (
@@ -158,5 +175,10 @@ export async function diffAgainstMembers(
     }
   }
   counts.unchanged -= counts.updates;
+  if (filtered) {
+    counts.unchanged += filtered.unchanged;
+    counts.notInvitable += filtered.notInvitable;
+    onPlatformBefore += filtered.unchanged;
+  }
   return { counts, onPlatformBefore, carried };
 }

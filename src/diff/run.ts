@@ -14,11 +14,13 @@ import {
 } from '../store/runs.js';
 import { applyRunChanges, rekeyMembers } from './apply.js';
 import { checkDuplicates, chooseKey, requireKey, type KeyField } from './checks.js';
-import { diffAgainstMembers, emptyCounts, type DiffCounts } from './diff.js';
+import { diffAgainstMembers, emptyCounts, type DiffCounts, type LeftOut } from './diff.js';
 import { guardrailReasons } from './guardrails.js';
 import type { FileHeader, MembershipSource, ReadTotals } from './source.js';
 import { stageColumn } from './sql.js';
-import { createStage, stageRowJson, StageWriter } from './stage.js';
+import { RowFilter } from './filter.js';
+import { KnownMembers } from './known.js';
+import { createStage, stageRowJson, StageWriter, type StageLayout } from './stage.js';
 
 export interface ProcessOptions {
   source: RunSource;
@@ -35,6 +37,11 @@ export interface ProcessOptions {
   baseline: boolean;
   /** The transaction will be rolled back (preview): the run row must not collide with real runs. */
   scratch?: boolean;
+  /**
+   * Leave unchanged rows of members on the platform out of the database work (default true). Off only to
+   * check that the result is the same either way (test/diff.filter.test.ts).
+   */
+  leaveOutUnchanged?: boolean;
   /** Embedded PGlite: its memory is this process's, so no bigger work_mem. */
   embedded?: boolean;
   logger?: Logger;
@@ -45,6 +52,8 @@ export interface ProcessResult {
   runId: number;
   status: RunStatus;
   members?: number;
+  /** Rows left out of the database work as unchanged (src/diff/filter.ts). */
+  leftOut: number;
 }
 
 /** A file that cannot be used as the state it was meant to set (baseline, preview --against). */
@@ -101,7 +110,9 @@ export async function processFile(
     headerFailure = (error as Error).message;
   }
   const layout = await createStage(client, header.columns);
-  const writer = new StageWriter(client, layout, runId);
+  const filter = await unchangedRowFilter(client, tenant, previous, layout, options);
+  if (filter) mark('knownMs');
+  const writer = new StageWriter(client, layout, runId, filter && { filter, tenantId: tenant.id });
   let records = 0;
   if (!headerFailure) {
     for await (const batch of source.batches) {
@@ -130,12 +141,12 @@ export async function processFile(
       timings: { ...timings, totalMs: Math.round(now() - started) },
     });
     if (options.alert) await enqueueAlert(client, { kind: 'run', tenantId: tenant.id, runId });
-    await client.query(`drop table if exists ${layout.table}`);
+    await client.query(`drop table if exists ${layout.table}, ${layout.table}_absent`);
     options.logger?.info(
       { tenant: tenant.id, file: fileName, runId, status, rows: totals.records, errors: writer.stats.errorCount, ms: Math.round(now() - started) },
       'run finished',
     );
-    return { runId, status };
+    return { runId, status, leftOut: filter?.skipped ?? 0 };
   };
 
   if (options.duplicateCheck) {
@@ -227,7 +238,7 @@ export async function processFile(
       ? { ...emptyCounts(), unchanged: onPlatformCount }
       : { ...emptyCounts(), invites: onPlatformCount, notInvitable: others };
     await finish('accepted', { key, counts, reasons: options.baseline ? [`baseline: ${onPlatformCount} members on the platform`] : [] });
-    return { runId, status: 'accepted', members: onPlatformCount + others };
+    return { runId, status: 'accepted', members: onPlatformCount + others, leftOut: 0 };
   }
 
   if (rows.invalid > 0 && tenant.invalidRows === 'reject') {
@@ -241,7 +252,14 @@ export async function processFile(
     });
   }
 
-  const diff = await diffAgainstMembers(client, layout, key, tenant.id, runId);
+  let filtered: LeftOut | null = null;
+  if (filter) {
+    const absentTable = `${layout.table}_absent`;
+    await filter.writeAbsent(client, absentTable);
+    filtered = { unchanged: filter.skippedOnPlatform, notInvitable: filter.skippedQuiet, absentTable };
+    mark('absentMs');
+  }
+  const diff = await diffAgainstMembers(client, layout, key, tenant.id, runId, filtered);
   mark('diffMs');
   const reasons = guardrailReasons(tenant.guardrails as Guardrails, {
     records: totals.records,
@@ -267,4 +285,24 @@ export async function processFile(
     mark('applyMs');
   }
   return finish(status, { key, counts: diff.counts, reasons, warnings });
+}
+
+/**
+ * The filter that leaves unchanged rows out of the database work, when the file is diffed against stored
+ * members under the key they are stored by (not for a first file, a baseline, or a change of key).
+ */
+async function unchangedRowFilter(
+  client: Queryable,
+  tenant: TenantConfig,
+  previous: { key_field: KeyField | null } | null,
+  layout: StageLayout,
+  options: ProcessOptions,
+): Promise<RowFilter | null> {
+  if (!previous?.key_field || options.baseline || options.force || options.leaveOutUnchanged === false) return null;
+  const key = tenant.key === 'auto' ? previous.key_field : tenant.key;
+  if (key !== previous.key_field) return null;
+  const known = await KnownMembers.load(client, tenant.id);
+  if (known.size === 0) return null;
+  const other = key === 'email' ? layout.employeeId : layout.email;
+  return new RowFilter(known, key, other >= 0);
 }

@@ -1,4 +1,6 @@
 import type { Queryable } from '../store/db.js';
+import type { RowFilter } from './filter.js';
+import { RowHasher } from './row-hash.js';
 import type { ReadBatch } from './source.js';
 import { literal, stageColumn } from './sql.js';
 
@@ -26,6 +28,12 @@ export interface StageStats {
   waitMs: number;
 }
 
+/** Leaving unchanged rows out of the database (src/diff/filter.ts), for a tenant with stored members. */
+export interface StageFilter {
+  filter: RowFilter;
+  tenantId: string;
+}
+
 let stageCounter = 0;
 
 /** A session-local staging table for one file; dropped at the end of the transaction. */
@@ -48,20 +56,10 @@ export async function createStage(client: Queryable, columns: string[]): Promise
 }
 
 /**
- * SQL for the hash of a staged row: its column names and values, in column-name order, so that the
- * same content hashes the same whatever the column order of the file. Computed by the server while
- * Node parses the next batch.
- */
-export function rowHashSql(columns: string[], valueOf: (index: number) => string): string {
-  if (columns.length === 0) return `md5('')`;
-  const order = columns.map((name, index) => ({ name, index })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return `md5(concat_ws(E'\\x1e', ${order.map((o) => `${literal(o.name)}, ${valueOf(o.index)}`).join(', ')}))`;
-}
-
-/**
  * Streams reader batches into the staging table and the row issues into run_errors. Each batch goes
  * as one jsonb array (JSON.stringify is native; pg's array serialisation costs several times more),
- * with one insert on the wire while the next batch is parsed.
+ * with one insert on the wire while the next batch is parsed. Every valid row gets its row hash here;
+ * with a filter, the rows it leaves out are counted but not sent.
  */
 export class StageWriter {
   readonly stats: StageStats = {
@@ -76,30 +74,39 @@ export class StageWriter {
   /** The batch sent and not yet confirmed. */
   private inFlight: Promise<unknown> = Promise.resolve();
   private readonly insertSql: string;
+  private readonly hasher: RowHasher;
 
   constructor(
     private readonly client: Queryable,
     private readonly layout: StageLayout,
     private readonly runId: number,
+    private readonly filter: StageFilter | null = null,
   ) {
-    // Row array: [line, valid (0/1), email, employee_id, c0 .. cN]
-    const cell = (index: number) => `(e->>${index + 4})`;
-    const cells = layout.columns.map((_, i) => cell(i));
+    this.hasher = new RowHasher(layout.columns);
+    // Row array: [line, valid (0/1), email, employee_id, row hash, c0 .. cN]
+    const cells = layout.columns.map((_, i) => `(e->>${i + 5})`);
     this.insertSql =
-      `insert into ${layout.table} select (e->>0)::int, (e->>1) = '1', e->>2, e->>3, ` +
-      `case when (e->>1) = '1' then ${rowHashSql(layout.columns, cell)} end${cells.length ? `, ${cells.join(', ')}` : ''} ` +
-      `from jsonb_array_elements($1::jsonb) e`;
+      `insert into ${layout.table} select (e->>0)::int, (e->>1) = '1', e->>2, e->>3, e->>4` +
+      `${cells.length ? `, ${cells.join(', ')}` : ''} from jsonb_array_elements($1::jsonb) e`;
   }
 
   async add(batch: ReadBatch): Promise<void> {
     const { columns } = this.layout;
     if (batch.rows.length + batch.invalid.length === 0) return;
     const records: unknown[] = [];
+    const filter = this.filter?.filter;
+    const hasher = this.hasher;
     for (const row of batch.rows) {
-      const record: unknown[] = [row.line, 1, lowerOrNull(row.values.email), null];
+      const email = lowerOrNull(row.values.email);
       const employeeId = blankToNull(row.values.employee_id);
-      record[3] = employeeId;
       if (employeeId === null) this.stats.validWithoutEmployeeId++;
+      hasher.hash(row.values);
+      if (filter) {
+        const invitable = row.values.status !== 'inactive' && row.values.program_eligibility !== 'ineligible';
+        const byEmail = filter.key === 'email';
+        if (filter.takeValid(row.line, byEmail ? email : employeeId, byEmail ? employeeId : email, hasher, invitable)) continue;
+      }
+      const record: unknown[] = [row.line, 1, email, employeeId, hasher.hex()];
       for (const column of columns) record.push(row.values[column] ?? '');
       records.push(record);
     }
@@ -114,7 +121,11 @@ export class StageWriter {
       const employeeId = blankToNull(row.values.employee_id);
       if (email === null) this.stats.invalidWithoutEmail++;
       if (employeeId === null) this.stats.invalidWithoutEmployeeId++;
-      records.push([row.line, 0, email, employeeId]);
+      if (filter) {
+        if (filter.key === 'email') filter.takeInvalid(email, employeeId);
+        else filter.takeInvalid(employeeId, email);
+      }
+      records.push([row.line, 0, email, employeeId, null]);
       for (const issue of row.issues) {
         errorLines.push(issue.line);
         errorSeqs.push(++this.stats.errorCount);
@@ -125,6 +136,7 @@ export class StageWriter {
     }
     this.stats.validRows += batch.rows.length;
     this.stats.invalidRows += batch.invalid.length;
+    if (records.length === 0 && !filter?.pendingRecalls) return;
 
     let json = JSON.stringify(records);
     // PostgreSQL text cannot hold NUL: a NUL in a cell becomes U+FFFD.
@@ -132,17 +144,24 @@ export class StageWriter {
     // One statement on the wire at a time (pg queues more only with a deprecation warning); the next
     // batch is parsed while the server stores this one.
     await this.settle();
-    const insert = this.client.query(this.insertSql, [json]);
-    this.inFlight =
-      errorSeqs.length > 0
-        ? insert.then(() => insertErrors(this.client, this.runId, errorSeqs, errorLines, errorColumns, errorValues, errorMessages))
-        : insert;
+    let work: Promise<unknown> = records.length > 0 ? this.client.query(this.insertSql, [json]) : Promise.resolve();
+    if (errorSeqs.length > 0) {
+      work = work.then(() => insertErrors(this.client, this.runId, errorSeqs, errorLines, errorColumns, errorValues, errorMessages));
+    }
+    if (filter?.pendingRecalls) work = work.then(() => this.flushRecalls());
+    this.inFlight = work;
     this.inFlight.catch(() => undefined); // awaited by the next add() or by finish()
   }
 
   async finish(): Promise<StageStats> {
     await this.settle();
+    await this.flushRecalls();
     return this.stats;
+  }
+
+  private flushRecalls(): Promise<void> {
+    if (!this.filter) return Promise.resolve();
+    return this.filter.filter.flushRecalls(this.client, this.filter.tenantId, this.layout.table, this.layout.columns);
   }
 
   private async settle(): Promise<void> {
