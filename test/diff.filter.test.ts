@@ -150,6 +150,17 @@ describe('leaving unchanged rows out of the database changes nothing in the resu
     await both([first, next], {}, ['first_name', 'last_name', 'email', 'employee_id', 'status', 'city']);
   });
 
+  it('a changed key setting: rows are matched by the new key before the store is re-keyed, recalls included', async () => {
+    await both([rows(1, 10)], { key: 'email' });
+    const [rekeyed] = await both([[...rows(1, 10), { values: member(6, { email: 'six@example.com' }) }]], { key: 'employee_id' });
+    expect(rekeyed!.status).toBe('rejected'); // E6 twice
+    expect(rekeyed!.errors.map((e) => e.line)).toEqual([7, 12]);
+    const [accepted] = await both([[...rows(1, 9), { values: member(10, { city: 'Lyon' }) }]], { key: 'employee_id' });
+    expect(accepted!.key).toBe('employee_id');
+    expect(accepted!.leftOut).toBe(9);
+    expect(accepted!.members.map((m) => m.member_key)).toContain('E10');
+  });
+
   it('hashes stored by an earlier version (md5) are refreshed by the next file, which then leaves rows out', async () => {
     const [filtered] = tenants();
     const ingest = (entries: Entry[]) => transaction(db.pool, (c) => processFile(c, filtered, 'f.csv', source(entries), OPTIONS));

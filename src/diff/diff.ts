@@ -35,9 +35,10 @@ export function emptyCounts(): DiffCounts {
 }
 
 /**
- * The diff of the staged file against the tenant's stored members, as one set-based statement:
- * a full outer join writes run_changes (invite / update / deletion, and store / forget for silent
- * state changes of members not on the platform) and returns the counts of every outcome.
+ * The diff of the staged file against the tenant's stored members, as one set-based statement: writes
+ * run_changes (invite / update / deletion, and store / forget for silent state changes of members not on
+ * the platform) and returns the counts of every outcome. FILTERED: what the filter left out, and the
+ * table of members no row mentions (null for a first file: nothing is stored).
  */
 export async function diffAgainstMembers(
   client: Queryable,
@@ -63,39 +64,41 @@ export async function diffAgainstMembers(
               else 'update' end`
       : `'update'`;
 
-  // f: the outcome of every member, from narrow columns only (key, hash, flags), materialised once;
-  // the wide rows are fetched again only for the few that change.
+  // f: the outcome of every member, from narrow columns only, materialised once: the staged valid rows
+  // (what is known of their member was filled in while reading), the members named only by invalid rows
+  // (carried forward), and those no row names (absent). The wide rows are fetched only for the few that
+  // change.
   const statement = `
-    with m as (
-      select mm.member_key, mm.on_platform, mm.row_hash, c.k is not null as carried
-      from ${
-        filtered
-          ? // only the members the file's staged rows name, and those no row mentions: the others were left out as unchanged
-            `(select k from (select distinct ${key} as k from ${layout.table} where ${key} is not null) s
-              union all select k from ${filtered.absentTable}) named
-             cross join lateral (select * from members where tenant_id = $1 and member_key = named.k offset 0) mm`
-          : 'members mm'
-      }
-      left join (select distinct ${key} as k from ${layout.table} where not valid and ${key} is not null) c on c.k = mm.member_key
-      where mm.tenant_id = $1
-    ), f as materialized (
-      select s.line, s.tid, s.s_key, m.member_key as m_key, coalesce(m.on_platform, false) as on_platform,
+    with f as materialized (
+      select s.line, s.tid, s.s_key, case when s.m_on_platform is not null then s.s_key end as m_key,
+        coalesce(s.m_on_platform, false) as on_platform,
         case
-          when s.line is null then
-            case when m.carried then 'carried' when m.on_platform then 'deletion' else 'forget' end
-          when m.member_key is null then
+          when s.m_on_platform is null then
             case when s.invitable then 'invite' else 'store_new' end
-          when not m.on_platform then
-            case when s.invitable then 'invite' when s.row_hash is distinct from m.row_hash then 'store' else 'quiet' end
-          when s.row_hash = m.row_hash then 'unchanged'
+          when not s.m_on_platform then
+            case when s.invitable then 'invite' when s.m_same then 'quiet' else 'store' end
+          when s.m_same then 'unchanged'
           else 'compare'
         end as outcome0
       from (
-        select t.ctid as tid, t.line, t.${key} as s_key, t.row_hash,
+        select t.ctid as tid, t.line, t.${key} as s_key, t.m_on_platform, t.m_same,
                coalesce(${statusOf('t')}, '') <> 'inactive' and coalesce(${eligibilityOf('t')}, '') <> 'ineligible' as invitable
         from ${layout.table} t where t.valid
       ) s
-      full join m on m.member_key = s.s_key
+      union all
+      select null, null, null, c.k, c.on_platform, 'carried'
+      from (
+        select t.${key} as k, bool_or(t.m_on_platform) as on_platform from ${layout.table} t
+        where not t.valid and t.${key} is not null and t.m_on_platform is not null group by t.${key}
+      ) c
+      where not exists (select 1 from ${layout.table} v where v.valid and v.${key} = c.k)${
+        filtered
+          ? `
+      union all
+      select null, null, null, a.k, a.on_platform, case when a.on_platform then 'deletion' else 'forget' end
+      from ${filtered.absentTable} a`
+          : ''
+      }
     ), x as (
       select f.outcome0, f.s_key, f.m_key, st.*, mm.data as m_data
       from f

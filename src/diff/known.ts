@@ -27,7 +27,11 @@ export class KnownMembers {
   private mask = 0;
   size = 0;
 
-  static async load(client: Queryable, tenantId: string): Promise<KnownMembers> {
+  /**
+   * KEY_COLUMN: what identifies a member in the file: its stored key, or (the tenant's key setting just
+   * changed, before the store is re-keyed) its email or employee_id column.
+   */
+  static async load(client: Queryable, tenantId: string, keyColumn: 'member_key' | 'email' | 'employee_id' = 'member_key'): Promise<KnownMembers> {
     const known = new KnownMembers();
     const total = await client.query<{ n: number }>('select count(*)::int as n from members where tenant_id = $1', [tenantId]);
     known.allocate(total.rows[0]?.n ?? 0);
@@ -37,11 +41,11 @@ export class KnownMembers {
       // Hashes not of this version's form (16 hex digits) become dots: never equal.
       const page: { keys: string | null; lengths: string | null; hashes: string | null; flags: string | null; last: string | null } | undefined = (
         await client.query(
-          `select string_agg(member_key, '') as keys, string_agg(length(member_key)::text, ',') as lengths,
+          `select string_agg(k, '') as keys, string_agg(length(k)::text, ',') as lengths,
                   string_agg(case when length(row_hash) = 16 then row_hash else '................' end, '') as hashes,
                   string_agg(case when on_platform then '1' else '0' end, '') as flags,
                   max(member_key) as last
-           from (select member_key, row_hash, on_platform from members
+           from (select coalesce(${keyColumn}, '') as k, member_key, row_hash, on_platform from members
                  where tenant_id = $1 and ($2::text is null or member_key > $2)
                  order by member_key limit ${PAGE}) p`,
           [tenantId, after],
@@ -153,9 +157,9 @@ export class KnownMembers {
     return this.lines[i]!;
   }
 
-  /** Keys of the members no row of the file mentioned. */
-  *unseenKeys(): Generator<string> {
-    for (let i = 0; i < this.size; i++) if ((this.flags[i]! & SEEN) === 0) yield this.keyOf(i);
+  /** The members no row of the file mentioned. */
+  *unseen(): Generator<number> {
+    for (let i = 0; i < this.size; i++) if ((this.flags[i]! & SEEN) === 0) yield i;
   }
 }
 

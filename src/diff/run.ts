@@ -110,7 +110,7 @@ export async function processFile(
     headerFailure = (error as Error).message;
   }
   const layout = await createStage(client, header.columns);
-  const filter = await unchangedRowFilter(client, tenant, previous, layout, options);
+  const filter = await memberFilter(client, tenant, previous, layout, options);
   if (filter) mark('knownMs');
   const writer = new StageWriter(client, layout, runId, filter && { filter, tenantId: tenant.id });
   let records = 0;
@@ -288,21 +288,27 @@ export async function processFile(
 }
 
 /**
- * The filter that leaves unchanged rows out of the database work, when the file is diffed against stored
- * members under the key they are stored by (not for a first file, a baseline, or a change of key).
+ * The filter that matches the file's rows against the stored members and leaves unchanged rows out (not
+ * for a first file or a baseline, which do not diff against stored members).
  */
-async function unchangedRowFilter(
+async function memberFilter(
   client: Queryable,
   tenant: TenantConfig,
   previous: { key_field: KeyField | null } | null,
   layout: StageLayout,
   options: ProcessOptions,
 ): Promise<RowFilter | null> {
-  if (!previous?.key_field || options.baseline || options.force || options.leaveOutUnchanged === false) return null;
+  if (options.baseline) return null;
+  if (!previous?.key_field) {
+    const stored = await client.query('select 1 from members where tenant_id = $1 limit 1', [tenant.id]);
+    if (stored.rows.length > 0) throw new Error(`tenant ${tenant.id} has stored members but no accepted run to tell how they are keyed`);
+    return null;
+  }
   const key = tenant.key === 'auto' ? previous.key_field : tenant.key;
-  if (key !== previous.key_field) return null;
-  const known = await KnownMembers.load(client, tenant.id);
-  if (known.size === 0) return null;
+  // A changed key setting re-keys the store only once the run is known to go ahead; until then the
+  // members are matched by the column that holds the new key.
+  const keyColumn = key === previous.key_field ? 'member_key' : key;
+  const known = await KnownMembers.load(client, tenant.id, keyColumn);
   const other = key === 'email' ? layout.employeeId : layout.email;
-  return new RowFilter(known, key, other >= 0);
+  return new RowFilter(known, key, { watchOther: other >= 0, leaveOut: options.leaveOutUnchanged !== false, keyColumn });
 }

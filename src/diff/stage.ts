@@ -1,5 +1,5 @@
 import type { Queryable } from '../store/db.js';
-import type { RowFilter } from './filter.js';
+import { KNOWN, LEFT_OUT, ON_PLATFORM, SAME, type RowFilter } from './filter.js';
 import { RowHasher } from './row-hash.js';
 import type { ReadBatch } from './source.js';
 import { literal, stageColumn } from './sql.js';
@@ -28,7 +28,7 @@ export interface StageStats {
   waitMs: number;
 }
 
-/** Leaving unchanged rows out of the database (src/diff/filter.ts), for a tenant with stored members. */
+/** Matching rows against the stored members, leaving unchanged ones out (src/diff/filter.ts). */
 export interface StageFilter {
   filter: RowFilter;
   tenantId: string;
@@ -41,7 +41,10 @@ export async function createStage(client: Queryable, columns: string[]): Promise
   const table = `ingest_stage_${++stageCounter}`;
   const valueColumns = columns.map((_, i) => `${stageColumn(i)} text`).join(', ');
   await client.query(
-    `create temp table ${table} (line integer not null, valid boolean not null, email text, employee_id text, row_hash text${
+    // m_on_platform: null = no stored member with the row's key, else the member's flag; m_same: the
+    // row hash equals the stored one (both filled in by the filter while reading).
+    `create temp table ${table} (line integer not null, valid boolean not null, email text, employee_id text, row_hash text, ` +
+      `m_on_platform boolean, m_same boolean${
       valueColumns ? `, ${valueColumns}` : ''
     }) on commit drop`,
   );
@@ -83,10 +86,13 @@ export class StageWriter {
     private readonly filter: StageFilter | null = null,
   ) {
     this.hasher = new RowHasher(layout.columns);
-    // Row array: [line, valid (0/1), email, employee_id, row hash, c0 .. cN]
-    const cells = layout.columns.map((_, i) => `(e->>${i + 5})`);
+    // Row array: [line, valid (0/1), email, employee_id, row hash, member state (filter bits), c0 .. cN]
+    const cells = layout.columns.map((_, i) => `(e->>${i + 6})`);
+    const state = `(e->>5)::int`;
     this.insertSql =
-      `insert into ${layout.table} select (e->>0)::int, (e->>1) = '1', e->>2, e->>3, e->>4` +
+      `insert into ${layout.table} select (e->>0)::int, (e->>1) = '1', e->>2, e->>3, e->>4, ` +
+      `case when ${state} & ${KNOWN} <> 0 then ${state} & ${ON_PLATFORM} <> 0 end, ` +
+      `case when ${state} & ${KNOWN} <> 0 then ${state} & ${SAME} <> 0 end` +
       `${cells.length ? `, ${cells.join(', ')}` : ''} from jsonb_array_elements($1::jsonb) e`;
   }
 
@@ -101,12 +107,14 @@ export class StageWriter {
       const employeeId = blankToNull(row.values.employee_id);
       if (employeeId === null) this.stats.validWithoutEmployeeId++;
       hasher.hash(row.values);
+      let state = 0;
       if (filter) {
         const invitable = row.values.status !== 'inactive' && row.values.program_eligibility !== 'ineligible';
         const byEmail = filter.key === 'email';
-        if (filter.takeValid(row.line, byEmail ? email : employeeId, byEmail ? employeeId : email, hasher, invitable)) continue;
+        state = filter.takeValid(row.line, byEmail ? email : employeeId, byEmail ? employeeId : email, hasher, invitable);
+        if (state === LEFT_OUT) continue;
       }
-      const record: unknown[] = [row.line, 1, email, employeeId, hasher.hex()];
+      const record: unknown[] = [row.line, 1, email, employeeId, hasher.hex(), state];
       for (const column of columns) record.push(row.values[column] ?? '');
       records.push(record);
     }
@@ -121,11 +129,9 @@ export class StageWriter {
       const employeeId = blankToNull(row.values.employee_id);
       if (email === null) this.stats.invalidWithoutEmail++;
       if (employeeId === null) this.stats.invalidWithoutEmployeeId++;
-      if (filter) {
-        if (filter.key === 'email') filter.takeInvalid(email, employeeId);
-        else filter.takeInvalid(employeeId, email);
-      }
-      records.push([row.line, 0, email, employeeId, null]);
+      let state = 0;
+      if (filter) state = filter.key === 'email' ? filter.takeInvalid(email, employeeId) : filter.takeInvalid(employeeId, email);
+      records.push([row.line, 0, email, employeeId, null, state]);
       for (const issue of row.issues) {
         errorLines.push(issue.line);
         errorSeqs.push(++this.stats.errorCount);

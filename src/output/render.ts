@@ -2,17 +2,16 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { once } from 'node:events';
-import { pipeline } from 'node:stream/promises';
-import { stringify } from 'csv-stringify';
 import Cursor from 'pg-cursor';
 import type pg from 'pg';
 import type { Database } from '../store/db.js';
 import type { RunSummary } from '../store/runs.js';
+import { csvLine } from './csv-line.js';
 import { outputFileName, type OutputKind } from './names.js';
 
 type Files = RunSummary['files'];
 
-const CURSOR_ROWS = 1000;
+const CURSOR_ROWS = 2000;
 
 /**
  * Renders a stored run's files into OUT_DIR (streamed from run_changes / run_errors with a cursor) and
@@ -85,24 +84,24 @@ function pgLiteral(value: string): string {
 /** Streams a query's rows into a CSV file (written to a temp name, then renamed). */
 async function writeCsv(client: pg.PoolClient, file: string, header: string[], sql: string, params: unknown[]): Promise<RenderedFile> {
   const temp = `${file}.part`;
-  const stringifier = stringify({ header: true, columns: header, escape_formulas: true });
-  const written = pipeline(stringifier, createWriteStream(temp));
+  const out = createWriteStream(temp);
+  const closed = once(out, 'close');
+  closed.catch(() => undefined);
   const cursor = client.query(new Cursor<string[]>(sql, params, { rowMode: 'array' }));
   let rows = 0;
   try {
+    out.write(csvLine(header));
     for (;;) {
       const batch = await cursor.read(CURSOR_ROWS);
       if (batch.length === 0) break;
-      for (const row of batch) {
-        rows++;
-        if (!stringifier.write(row)) await once(stringifier, 'drain');
-      }
+      rows += batch.length;
+      if (!out.write(batch.map(csvLine).join(''))) await once(out, 'drain');
     }
-    stringifier.end();
-    await written;
+    out.end();
+    await closed;
   } catch (error) {
-    stringifier.destroy();
-    await written.catch(() => undefined);
+    out.destroy();
+    await closed.catch(() => undefined);
     await rm(temp, { force: true });
     throw error;
   } finally {
