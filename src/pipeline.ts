@@ -1,3 +1,4 @@
+import './runtime/heap.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -36,8 +37,9 @@ export class RunDecisionError extends Error {
   override name = 'RunDecisionError';
 }
 
-async function readFile(file: FileInput, tenant: TenantConfig): Promise<MembershipSource> {
-  return readMembershipFile(file.open(), tenant, { batchSize: BATCH_SIZE });
+/** The file's reader, started when called. */
+function readerOf(file: FileInput, tenant: TenantConfig): () => MembershipSource {
+  return () => readMembershipFile(file.open(), tenant, { batchSize: BATCH_SIZE });
 }
 
 /** Rows per staging insert: big enough to amortise a round trip, small enough to keep memory flat. */
@@ -77,9 +79,8 @@ export async function ingestFile(
   file: FileInput,
   options: { source?: 'local' | 'drop'; outDir?: string } = {},
 ): Promise<RunSummary> {
-  const source = await readFile(file, tenant);
   const { runId, status } = await stagingTransaction(ctx.db, (client) =>
-    processFile(client, tenant, file.name, source, {
+    processFile(client, tenant, file.name, readerOf(file, tenant), {
       ...baseOptions(ctx, file),
       source: options.source ?? 'local',
       lock: true,
@@ -147,13 +148,13 @@ async function previewOn(
     // Against a previous file: a scratch tenant (rolled back) so the stored state is never touched.
     const target = options.against ? { ...tenant, id: `preview-${randomBytes(6).toString('hex')}` } : tenant;
     if (options.against) {
-      await processFile(client, target, options.against.name, await readFile(options.against, tenant), {
+      await processFile(client, target, options.against.name, readerOf(options.against, tenant), {
         ...common,
         fileDate: fileDateFromName(options.against.name),
         force: true,
       });
     }
-    const { runId } = await processFile(client, target, file.name, await readFile(file, tenant), {
+    const { runId } = await processFile(client, target, file.name, readerOf(file, tenant), {
       ...common,
       fileDate: fileDateFromName(file.name),
     });
@@ -219,9 +220,8 @@ async function heldRun(client: Parameters<typeof lockTenant>[0], runId: number, 
 
 /** The platform's member export becomes the tenant's state, every member on the platform. */
 export async function importBaseline(ctx: PipelineContext, tenant: TenantConfig, file: FileInput): Promise<{ members: number; runId: number }> {
-  const source = await readFile(file, tenant);
   const result = await stagingTransaction(ctx.db, (client) =>
-    processFile(client, tenant, file.name, source, {
+    processFile(client, tenant, file.name, readerOf(file, tenant), {
       ...baseOptions(ctx, file),
       source: 'baseline',
       lock: true,

@@ -40,7 +40,7 @@ describe('engine fed rows directly', () => {
   afterEach(async () => db.dispose());
 
   const run = async (rows: Record<string, string>[], invalid: InvalidRow[] = [], t = tenant) => {
-    const { runId } = await transaction(db.pool, (c) => processFile(c, t, 'f.csv', source(COLUMNS, rows, invalid), options));
+    const { runId } = await transaction(db.pool, (c) => processFile(c, t, 'f.csv', () => source(COLUMNS, rows, invalid), options));
     return loadRunSummary(db.pool, runId);
   };
 

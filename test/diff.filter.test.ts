@@ -82,8 +82,8 @@ describe('leaving unchanged rows out of the database changes nothing in the resu
     const [filtered, plain] = tenants(overrides);
     const results = [];
     for (const entries of files) {
-      const a = await transaction(db.pool, (c) => processFile(c, filtered, 'f.csv', source(entries, columns), OPTIONS));
-      const b = await transaction(db.pool, (c) => processFile(c, plain, 'f.csv', source(entries, columns), { ...OPTIONS, leaveOutUnchanged: false }));
+      const a = await transaction(db.pool, (c) => processFile(c, filtered, 'f.csv', () => source(entries, columns), OPTIONS));
+      const b = await transaction(db.pool, (c) => processFile(c, plain, 'f.csv', () => source(entries, columns), { ...OPTIONS, leaveOutUnchanged: false }));
       const left = await outcome(a.runId, filtered.id);
       const right = await outcome(b.runId, plain.id);
       expect(left).toEqual(right);
@@ -163,7 +163,7 @@ describe('leaving unchanged rows out of the database changes nothing in the resu
 
   it('hashes stored by an earlier version (md5) are refreshed by the next file, which then leaves rows out', async () => {
     const [filtered] = tenants();
-    const ingest = (entries: Entry[]) => transaction(db.pool, (c) => processFile(c, filtered, 'f.csv', source(entries), OPTIONS));
+    const ingest = (entries: Entry[]) => transaction(db.pool, (c) => processFile(c, filtered, 'f.csv', () => source(entries), OPTIONS));
     await ingest(rows(1, 12));
     await db.pool.query(`update members set row_hash = md5(member_key) where tenant_id = 'filtered'`);
     const refreshed = await ingest(rows(1, 12));

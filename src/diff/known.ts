@@ -1,7 +1,7 @@
 import type { Queryable } from '../store/db.js';
 
-/** Members fetched per query while loading (one aggregated row each). */
-const PAGE = 100_000;
+/** Heap blocks of the members table read per query while loading (about 100k members of one tenant). */
+const CHUNK_BLOCKS = 1600;
 
 const SEEN = 1;
 const SKIPPED = 2;
@@ -9,20 +9,21 @@ const HAS_HASH = 4;
 const ON_PLATFORM = 8;
 
 /**
- * The tenant's stored members, held compactly in memory (keys in one string per page, hashes
+ * The tenant's stored members, held compactly in memory (keys in one string per loaded chunk, hashes
  * and flags in typed arrays: about 35 bytes a member), so that the engine can tell while reading a file
  * which rows are unchanged and leave them out of the database work. Exact: keys are compared in full.
  */
 export class KnownMembers {
-  private readonly pages: string[] = [];
-  /** Start of member i's key within its page string; lengths follow from the next start. */
-  private starts = new Int32Array(0);
-  private lengths = new Int32Array(0);
-  private high = new Uint32Array(0);
-  private low = new Uint32Array(0);
-  private flags = new Uint8Array(0);
+  private readonly chunks: string[] = [];
+  /** Member i's key: chunks[chunkOf[i]] from starts[i], lengths[i] UTF-16 code units. */
+  private chunkOf = new Uint16Array(1024);
+  private starts = new Int32Array(1024);
+  private lengths = new Int32Array(1024);
+  private high = new Uint32Array(1024);
+  private low = new Uint32Array(1024);
+  private flags = new Uint8Array(1024);
   /** Line of the file row a member was skipped on. */
-  private lines = new Int32Array(0);
+  private lines = new Int32Array(1024);
   private table = new Int32Array(0);
   private mask = 0;
   size = 0;
@@ -33,49 +34,35 @@ export class KnownMembers {
    */
   static async load(client: Queryable, tenantId: string, keyColumn: 'member_key' | 'email' | 'employee_id' = 'member_key'): Promise<KnownMembers> {
     const known = new KnownMembers();
-    const total = await client.query<{ n: number }>('select count(*)::int as n from members where tenant_id = $1', [tenantId]);
-    known.allocate(total.rows[0]?.n ?? 0);
-    let after: string | null = null;
-    for (;;) {
-      // One row per page, so that a million members cost ten rows to parse rather than a million.
+    // In ranges of the table's heap (tid range scans; for a tenant with few of the table's rows the
+    // planner takes the primary key instead), one aggregated row each: a million members cost ten rows
+    // to parse rather than a million, and no sort. The tenant is locked: its members do not change meanwhile.
+    const size = await client.query<{ blocks: number }>(`select (pg_relation_size('members') / current_setting('block_size')::int)::int as blocks`);
+    const blocks = size.rows[0]?.blocks ?? 0;
+    for (let from = 0; from <= blocks; from += CHUNK_BLOCKS) {
+      const last = from + CHUNK_BLOCKS > blocks;
       // Hashes not of this version's form (16 hex digits) become dots: never equal.
-      const page: { keys: string | null; lengths: string | null; hashes: string | null; flags: string | null; last: string | null } | undefined = (
+      const chunk: { keys: string | null; lengths: string | null; hashes: string | null; flags: string | null } | undefined = (
         await client.query(
           `select string_agg(k, '') as keys, string_agg(length(k)::text, ',') as lengths,
                   string_agg(case when length(row_hash) = 16 then row_hash else '................' end, '') as hashes,
-                  string_agg(case when on_platform then '1' else '0' end, '') as flags,
-                  max(member_key) as last
-           from (select coalesce(${keyColumn}, '') as k, member_key, row_hash, on_platform from members
-                 where tenant_id = $1 and ($2::text is null or member_key > $2)
-                 order by member_key limit ${PAGE}) p`,
-          [tenantId, after],
+                  string_agg(case when on_platform then '1' else '0' end, '') as flags
+           from (select coalesce(${keyColumn}, '') as k, row_hash, on_platform from members
+                 where tenant_id = $1 and ctid >= $2::tid${last ? '' : ' and ctid < $3::tid'}) c`,
+          [tenantId, `(${from},0)`, ...(last ? [] : [`(${from + CHUNK_BLOCKS},0)`])],
         )
       ).rows[0];
-      if (!page?.lengths) break;
-      known.addPage(page.keys ?? '', page.lengths, page.hashes ?? '', page.flags ?? '');
-      after = page.last;
-      if (known.size > known.starts.length) throw new Error('members changed while loading them (is the tenant locked?)');
+      if (chunk?.lengths) known.addChunk(chunk.keys ?? '', chunk.lengths, chunk.hashes ?? '', chunk.flags ?? '');
     }
+    known.index();
     return known;
   }
 
-  private allocate(n: number): void {
-    this.starts = new Int32Array(n);
-    this.lengths = new Int32Array(n);
-    this.high = new Uint32Array(n);
-    this.low = new Uint32Array(n);
-    this.flags = new Uint8Array(n);
-    this.lines = new Int32Array(n);
-    let capacity = 16;
-    while (capacity < n * 2) capacity *= 2;
-    this.table = new Int32Array(capacity).fill(-1);
-    this.mask = capacity - 1;
-  }
-
-  /** KEYS: the page's keys back to back; LENGTHS: each key's length as PostgreSQL counts it (code points). */
-  private addPage(keys: string, lengths: string, hashes: string, onPlatform: string): void {
-    const page = this.pages.length;
-    this.pages.push(keys);
+  /** KEYS: the chunk's keys back to back; LENGTHS: each key's length as PostgreSQL counts it (code points). */
+  private addChunk(keys: string, lengths: string, hashes: string, onPlatform: string): void {
+    const chunk = this.chunks.length;
+    if (chunk > 0xffff) throw new Error('too many chunks of members');
+    this.chunks.push(keys);
     // Without surrogate pairs, code points = UTF-16 code units (the usual case: one native check).
     const simple = !/[\uD800-\uDFFF]/.test(keys);
     let at = 0;
@@ -84,13 +71,14 @@ export class KnownMembers {
       let codePoints = 0;
       for (let c = lengths.charCodeAt(digit); digit < lengths.length && c !== 44; c = lengths.charCodeAt(++digit)) codePoints = codePoints * 10 + c - 48;
       digit++; // the comma
-      const i = this.size++;
-      if (i >= this.starts.length) return; // caught by load()
       let end = at + codePoints;
       if (!simple) {
         end = at;
         for (let c = 0; c < codePoints; c++) end += keys.codePointAt(end)! > 0xffff ? 2 : 1;
       }
+      if (this.size === this.starts.length) this.grow();
+      const i = this.size++;
+      this.chunkOf[i] = chunk;
       this.starts[i] = at;
       this.lengths[i] = end - at;
       const high = hexAt(hashes, j * 16);
@@ -101,11 +89,37 @@ export class KnownMembers {
         this.flags[i] = HAS_HASH;
       }
       if (onPlatform.charCodeAt(j) === 49) this.flags[i]! |= ON_PLATFORM;
-      if (page !== Math.floor(i / PAGE)) throw new Error('member pages out of step');
-      let slot = keyHash(keys, at, end) & this.mask;
+      at = end;
+    }
+  }
+
+  private grow(): void {
+    const capacity = this.starts.length * 2;
+    const grown = <T extends Uint16Array | Int32Array | Uint32Array | Uint8Array>(old: T, make: (n: number) => T): T => {
+      const next = make(capacity);
+      next.set(old);
+      return next;
+    };
+    this.chunkOf = grown(this.chunkOf, (n) => new Uint16Array(n));
+    this.starts = grown(this.starts, (n) => new Int32Array(n));
+    this.lengths = grown(this.lengths, (n) => new Int32Array(n));
+    this.high = grown(this.high, (n) => new Uint32Array(n));
+    this.low = grown(this.low, (n) => new Uint32Array(n));
+    this.flags = grown(this.flags, (n) => new Uint8Array(n));
+    this.lines = grown(this.lines, (n) => new Int32Array(n));
+  }
+
+  /** The open-addressing table from key to member, once all are loaded. */
+  private index(): void {
+    let capacity = 16;
+    while (capacity < this.size * 2) capacity *= 2;
+    this.table = new Int32Array(capacity).fill(-1);
+    this.mask = capacity - 1;
+    for (let i = 0; i < this.size; i++) {
+      const start = this.starts[i]!;
+      let slot = keyHash(this.chunks[this.chunkOf[i]!]!, start, start + this.lengths[i]!) & this.mask;
       while (this.table[slot] !== -1) slot = (slot + 1) & this.mask;
       this.table[slot] = i;
-      at = end;
     }
   }
 
@@ -116,14 +130,14 @@ export class KnownMembers {
     for (;;) {
       const i = this.table[slot]!;
       if (i === -1) return -1;
-      if (this.lengths[i] === key.length && this.pages[Math.floor(i / PAGE)]!.startsWith(key, this.starts[i])) return i;
+      if (this.lengths[i] === key.length && this.chunks[this.chunkOf[i]!]!.startsWith(key, this.starts[i])) return i;
       slot = (slot + 1) & this.mask;
     }
   }
 
   keyOf(i: number): string {
     const start = this.starts[i]!;
-    return this.pages[Math.floor(i / PAGE)]!.slice(start, start + this.lengths[i]!);
+    return this.chunks[this.chunkOf[i]!]!.slice(start, start + this.lengths[i]!);
   }
 
   hashEquals(i: number, high: number, low: number): boolean {
