@@ -38,7 +38,7 @@ export class RowFilter {
   skippedQuiet = 0;
   private recallLines: number[] = [];
   private recallKeys: string[] = [];
-  private readonly watch: ValueWatch | null;
+  private watch: ValueWatch | null;
 
   constructor(
     private readonly known: KnownMembers,
@@ -160,5 +160,8 @@ export class RowFilter {
     }
     await flush();
     await client.query(`analyze ${absentTable}`);
+    // Everything the filter knows is in the database now.
+    this.known.release();
+    this.watch = null;
   }
 }

@@ -14,18 +14,18 @@ const ON_PLATFORM = 8;
  * which rows are unchanged and leave them out of the database work. Exact: keys are compared in full.
  */
 export class KnownMembers {
-  private readonly chunks: string[] = [];
-  /** Member i's key: chunks[chunkOf[i]] from starts[i], lengths[i] UTF-16 code units. */
-  private chunkOf = new Uint16Array(1024);
+  /** The chunks' keys while loading; then one string of all keys. */
+  private chunks: string[] = [];
+  private keys = '';
+  private loaded = 0;
+  /** Member i's key: keys[starts[i], starts[i + 1]) (UTF-16 code units). */
   private starts = new Int32Array(1024);
-  private lengths = new Int32Array(1024);
   private high = new Uint32Array(1024);
   private low = new Uint32Array(1024);
   private flags = new Uint8Array(1024);
   /** Line of the file row a member was skipped on. */
   private lines = new Int32Array(1024);
   private table = new Int32Array(0);
-  private mask = 0;
   size = 0;
 
   /**
@@ -60,9 +60,9 @@ export class KnownMembers {
 
   /** KEYS: the chunk's keys back to back; LENGTHS: each key's length as PostgreSQL counts it (code points). */
   private addChunk(keys: string, lengths: string, hashes: string, onPlatform: string): void {
-    const chunk = this.chunks.length;
-    if (chunk > 0xffff) throw new Error('too many chunks of members');
     this.chunks.push(keys);
+    const offset = this.loaded;
+    this.loaded += keys.length;
     // Without surrogate pairs, code points = UTF-16 code units (the usual case: one native check).
     const simple = !/[\uD800-\uDFFF]/.test(keys);
     let at = 0;
@@ -76,11 +76,9 @@ export class KnownMembers {
         end = at;
         for (let c = 0; c < codePoints; c++) end += keys.codePointAt(end)! > 0xffff ? 2 : 1;
       }
-      if (this.size === this.starts.length) this.grow();
+      if (this.size + 1 >= this.starts.length) this.grow();
       const i = this.size++;
-      this.chunkOf[i] = chunk;
-      this.starts[i] = at;
-      this.lengths[i] = end - at;
+      this.starts[i] = offset + at;
       const high = hexAt(hashes, j * 16);
       const low = hexAt(hashes, j * 16 + 8);
       if (high >= 0 && low >= 0) {
@@ -100,44 +98,46 @@ export class KnownMembers {
       next.set(old);
       return next;
     };
-    this.chunkOf = grown(this.chunkOf, (n) => new Uint16Array(n));
     this.starts = grown(this.starts, (n) => new Int32Array(n));
-    this.lengths = grown(this.lengths, (n) => new Int32Array(n));
     this.high = grown(this.high, (n) => new Uint32Array(n));
     this.low = grown(this.low, (n) => new Uint32Array(n));
     this.flags = grown(this.flags, (n) => new Uint8Array(n));
     this.lines = grown(this.lines, (n) => new Int32Array(n));
   }
 
-  /** The open-addressing table from key to member, once all are loaded. */
+  /** One string of all keys, and the open-addressing table from key to member (load at most 0.7). */
   private index(): void {
-    let capacity = 16;
-    while (capacity < this.size * 2) capacity *= 2;
-    this.table = new Int32Array(capacity).fill(-1);
-    this.mask = capacity - 1;
+    this.keys = this.chunks.join('');
+    this.chunks = [];
+    this.starts[this.size] = this.keys.length;
+    this.table = new Int32Array(Math.ceil(this.size / 0.7) + 1).fill(-1);
     for (let i = 0; i < this.size; i++) {
-      const start = this.starts[i]!;
-      let slot = keyHash(this.chunks[this.chunkOf[i]!]!, start, start + this.lengths[i]!) & this.mask;
-      while (this.table[slot] !== -1) slot = (slot + 1) & this.mask;
+      let slot = this.slotOf(keyHash(this.keys, this.starts[i]!, this.starts[i + 1]!));
+      while (this.table[slot] !== -1) slot = slot + 1 === this.table.length ? 0 : slot + 1;
       this.table[slot] = i;
     }
+  }
+
+  /** HASH scaled onto the table (multiply-shift: any table size). */
+  private slotOf(hash: number): number {
+    return Math.floor((hash / 4294967296) * this.table.length);
   }
 
   /** The member with KEY, or -1. */
   find(key: string): number {
     if (this.size === 0) return -1;
-    let slot = keyHash(key, 0, key.length) & this.mask;
+    let slot = this.slotOf(keyHash(key, 0, key.length));
     for (;;) {
       const i = this.table[slot]!;
       if (i === -1) return -1;
-      if (this.lengths[i] === key.length && this.chunks[this.chunkOf[i]!]!.startsWith(key, this.starts[i])) return i;
-      slot = (slot + 1) & this.mask;
+      const start = this.starts[i]!;
+      if (this.starts[i + 1]! - start === key.length && this.keys.startsWith(key, start)) return i;
+      slot = slot + 1 === this.table.length ? 0 : slot + 1;
     }
   }
 
   keyOf(i: number): string {
-    const start = this.starts[i]!;
-    return this.chunks[this.chunkOf[i]!]!.slice(start, start + this.lengths[i]!);
+    return this.keys.slice(this.starts[i]!, this.starts[i + 1]!);
   }
 
   hashEquals(i: number, high: number, low: number): boolean {
@@ -169,6 +169,18 @@ export class KnownMembers {
   unskip(i: number): number {
     this.flags[i]! &= ~SKIPPED;
     return this.lines[i]!;
+  }
+
+  /** Lets go of the memory (the file has been read and the absent members written). */
+  release(): void {
+    this.keys = '';
+    this.starts = new Int32Array(0);
+    this.high = new Uint32Array(0);
+    this.low = new Uint32Array(0);
+    this.flags = new Uint8Array(0);
+    this.lines = new Int32Array(0);
+    this.table = new Int32Array(0);
+    this.size = 0;
   }
 
   /** The members no row of the file mentioned. */
