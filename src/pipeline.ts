@@ -131,7 +131,9 @@ async function previewOn(
   const client = await db.pool.connect();
   try {
     if (!db.embedded) await client.query(`set temp_buffers = '${TEMP_BUFFERS}'`).catch(() => undefined);
-    await client.query('begin');
+    // One snapshot for the whole preview: it takes no tenant lock, and the stored members are read in
+    // several statements (src/diff/known.ts) while an ingest of the same tenant may commit.
+    await client.query('begin isolation level repeatable read');
     const common: Omit<ProcessOptions, 'fileDate'> = {
       source: 'local',
       lock: false,
