@@ -49,8 +49,6 @@ export async function diffAgainstMembers(
   filtered: LeftOut | null = null,
 ): Promise<DiffResult> {
   const col = (index: number, alias: string) => `${alias}.${stageColumn(index)}`;
-  const statusOf = (alias: string) => (layout.status >= 0 ? col(layout.status, alias) : 'null');
-  const eligibilityOf = (alias: string) => (layout.eligibility >= 0 ? col(layout.eligibility, alias) : 'null');
   const changedFields = layout.columns.length
     ? `array_remove(array[${layout.columns
         .map((name, i) => `case when ${col(i, 'x')} is distinct from coalesce(x.m_data->>${literal(name)}, '') then ${literal(name)} end`)
@@ -81,8 +79,7 @@ export async function diffAgainstMembers(
           else 'compare'
         end as outcome0
       from (
-        select t.ctid as tid, t.line, t.${key} as s_key, t.m_on_platform, t.m_same,
-               coalesce(${statusOf('t')}, '') <> 'inactive' and coalesce(${eligibilityOf('t')}, '') <> 'ineligible' as invitable
+        select t.ctid as tid, t.line, t.${key} as s_key, t.m_on_platform, t.m_same, t.invitable
         from ${layout.table} t where t.valid
       ) s
       union all

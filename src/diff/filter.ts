@@ -4,7 +4,7 @@ import type { KnownMembers } from './known.js';
 import type { Hash64 } from './row-hash.js';
 import { EARLIER_STAGED, FIRST, ValueWatch } from './value-watch.js';
 
-/** Rows sent back to the database at a time (recalled rows, absent keys). */
+/** Absent keys sent to the database at a time. */
 const CHUNK = 5000;
 
 /** What takeValid / takeInvalid tell about a row's member (bits). */
@@ -13,6 +13,14 @@ export const ON_PLATFORM = 2;
 export const SAME = 4;
 /** The row is left out of the staging table. */
 export const LEFT_OUT = 8;
+
+/** A left-out row that must be staged after all, from its stored member (whose content it equals). */
+export interface RecalledRow {
+  line: number;
+  /** The member's key, as the file's key column holds it. */
+  key: string;
+  invitable: boolean;
+}
 
 /**
  * Matches the file's rows against the stored members (src/diff/known.ts) while the file is read, so that
@@ -36,9 +44,9 @@ export class RowFilter {
   skippedOnPlatform = 0;
   /** Rows left out (and not recalled) of members not on the platform: not invitable. */
   skippedQuiet = 0;
-  private recallLines: number[] = [];
-  private recallKeys: string[] = [];
+  private recalled: RecalledRow[] = [];
   private watch: ValueWatch | null;
+  private readonly byEmail: boolean;
 
   constructor(
     private readonly known: KnownMembers,
@@ -53,6 +61,12 @@ export class RowFilter {
     },
   ) {
     this.watch = options.watchOther && options.leaveOut ? new ValueWatch(known.size) : null;
+    this.byEmail = key === 'email';
+  }
+
+  /** The members' column holding the file's key values (for staging recalled rows from the store). */
+  get keyColumn(): 'member_key' | 'email' | 'employee_id' {
+    return this.options.keyColumn;
   }
 
   get skipped(): number {
@@ -60,10 +74,12 @@ export class RowFilter {
   }
 
   /**
-   * A valid row: LEFT_OUT, or what is known of its member (KNOWN, ON_PLATFORM, SAME bits). KEY / OTHER:
-   * its normalised key and other unique value; INVITABLE: its status and eligibility allow an invite.
+   * A valid row: LEFT_OUT, or what is known of its member (KNOWN, ON_PLATFORM, SAME bits). EMAIL (lower-cased)
+   * and EMPLOYEE_ID: null when blank; INVITABLE: its status and eligibility allow an invite.
    */
-  takeValid(line: number, key: string | null, other: string | null, hash: Hash64, invitable: boolean): number {
+  takeValid(line: number, email: string | null, employeeId: string | null, hash: Hash64, invitable: boolean): number {
+    const key = this.byEmail ? email : employeeId;
+    const other = this.byEmail ? employeeId : email;
     let member = -1;
     let state = 0;
     let skip = false;
@@ -86,14 +102,16 @@ export class RowFilter {
       }
     }
     if (!skip) return state;
-    this.known.markSkipped(member, line);
+    this.known.markSkipped(member, line, invitable);
     if (state & ON_PLATFORM) this.skippedOnPlatform++;
     else this.skippedQuiet++;
     return LEFT_OUT;
   }
 
   /** An invalid row (always staged, with its key values): what is known of its member. */
-  takeInvalid(key: string | null, other: string | null): number {
+  takeInvalid(email: string | null, employeeId: string | null): number {
+    const key = this.byEmail ? email : employeeId;
+    const other = this.byEmail ? employeeId : email;
     let state = 0;
     if (key !== null) {
       const member = this.known.find(key);
@@ -116,31 +134,21 @@ export class RowFilter {
 
   private recall(member: number): void {
     if (!this.known.isSkipped(member)) return;
-    this.recallLines.push(this.known.unskip(member));
-    this.recallKeys.push(this.known.keyOf(member));
+    const { line, invitable } = this.known.unskip(member);
+    this.recalled.push({ line, key: this.known.keyOf(member), invitable });
     if (this.known.isOnPlatform(member)) this.skippedOnPlatform--;
     else this.skippedQuiet--;
   }
 
-  get pendingRecalls(): number {
-    return this.recallLines.length;
+  get hasRecalls(): boolean {
+    return this.recalled.length > 0;
   }
 
-  /** Stages the recalled rows again from the stored members (their content equals the stored row). */
-  async flushRecalls(client: Queryable, tenantId: string, stageTable: string, columns: readonly string[]): Promise<void> {
-    while (this.recallLines.length > 0) {
-      const lines = this.recallLines.splice(0, CHUNK);
-      const keys = this.recallKeys.splice(0, CHUNK);
-      const cells = columns.map((_, i) => `coalesce(d.data->>$${i + 4}, '')`);
-      await client.query(
-        `insert into ${stageTable}
-         select r.line, true, m.email, m.employee_id, m.row_hash, m.on_platform, true${cells.length ? `, ${cells.join(', ')}` : ''}
-         from unnest($1::int[], $2::text[]) r(line, k)
-         join members m on m.tenant_id = $3 and m.${this.options.keyColumn} = r.k
-         join member_rows d on d.tenant_id = $3 and d.member_key = m.member_key`,
-        [lines, keys, tenantId, ...columns],
-      );
-    }
+  /** The rows recalled since the last call, for the stage writer to stage from the stored members. */
+  takeRecalls(): RecalledRow[] {
+    const recalled = this.recalled;
+    this.recalled = [];
+    return recalled;
   }
 
   /** The members no row mentioned, into a temporary table ABSENT (k, on_platform): deletions and forgets. */

@@ -1,4 +1,5 @@
 import type { Queryable } from '../store/db.js';
+import { stringHash, tableSlot } from './row-hash.js';
 
 /** Heap blocks of the members table read per query while loading (about 100k members of one tenant). */
 const CHUNK_BLOCKS = 1600;
@@ -7,6 +8,8 @@ const SEEN = 1;
 const SKIPPED = 2;
 const HAS_HASH = 4;
 const ON_PLATFORM = 8;
+/** The row left out was invitable (status and eligibility allow an invite). */
+const INVITABLE = 16;
 
 /**
  * The tenant's stored members, held compactly in memory (keys in one string per loaded chunk, hashes
@@ -112,21 +115,16 @@ export class KnownMembers {
     this.starts[this.size] = this.keys.length;
     this.table = new Int32Array(Math.ceil(this.size / 0.7) + 1).fill(-1);
     for (let i = 0; i < this.size; i++) {
-      let slot = this.slotOf(keyHash(this.keys, this.starts[i]!, this.starts[i + 1]!));
+      let slot = tableSlot(stringHash(this.keys, this.starts[i]!, this.starts[i + 1]!), this.table.length);
       while (this.table[slot] !== -1) slot = slot + 1 === this.table.length ? 0 : slot + 1;
       this.table[slot] = i;
     }
   }
 
-  /** HASH scaled onto the table (multiply-shift: any table size). */
-  private slotOf(hash: number): number {
-    return Math.floor((hash / 4294967296) * this.table.length);
-  }
-
   /** The member with KEY, or -1. */
   find(key: string): number {
     if (this.size === 0) return -1;
-    let slot = this.slotOf(keyHash(key, 0, key.length));
+    let slot = tableSlot(stringHash(key), this.table.length);
     for (;;) {
       const i = this.table[slot]!;
       if (i === -1) return -1;
@@ -160,15 +158,15 @@ export class KnownMembers {
     return (this.flags[i]! & SKIPPED) !== 0;
   }
 
-  markSkipped(i: number, line: number): void {
-    this.flags[i]! |= SKIPPED | SEEN;
+  markSkipped(i: number, line: number, invitable: boolean): void {
+    this.flags[i]! |= SKIPPED | SEEN | (invitable ? INVITABLE : 0);
     this.lines[i] = line;
   }
 
-  /** Takes back a skip (the row must be looked at after all); returns the line it was on. */
-  unskip(i: number): number {
+  /** Takes back a skip (the row must be looked at after all): the line it was on, and whether it was invitable. */
+  unskip(i: number): { line: number; invitable: boolean } {
     this.flags[i]! &= ~SKIPPED;
-    return this.lines[i]!;
+    return { line: this.lines[i]!, invitable: (this.flags[i]! & INVITABLE) !== 0 };
   }
 
   /** Lets go of the memory (the file has been read and the absent members written). */
@@ -187,16 +185,6 @@ export class KnownMembers {
   *unseen(): Generator<number> {
     for (let i = 0; i < this.size; i++) if ((this.flags[i]! & SEEN) === 0) yield i;
   }
-}
-
-/** FNV-1a over the UTF-16 code units of TEXT[start, end), with a final avalanche for the low bits the table uses. */
-function keyHash(text: string, start: number, end: number): number {
-  let h = 0x811c9dc5;
-  for (let i = start; i < end; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  return h >>> 0;
 }
 
 /** The 8 hex digits of TEXT at AT as an unsigned number, or -1 when they are not 8 lower-case hex digits. */

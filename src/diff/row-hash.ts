@@ -22,15 +22,16 @@ export interface Hash64 {
 let lane1 = 0;
 let lane2 = 0;
 
-function absorb(s: string): void {
+/** Mixes S[start, end) into the lanes, preceded by its length. */
+function absorb(s: string, start = 0, end = s.length): void {
   let h1 = lane1;
   let h2 = lane2;
-  const n = s.length;
+  const n = end - start;
   h1 = Math.imul(h1 ^ n, 0x9e3779b1);
   h1 ^= h1 >>> 15;
   h2 = Math.imul(h2 ^ n, 0x85ebca77);
   h2 ^= h2 >>> 13;
-  for (let i = 0; i < n; i++) {
+  for (let i = start; i < end; i++) {
     const c = s.charCodeAt(i);
     h1 = Math.imul(h1 ^ c, 0x9e3779b1);
     h1 ^= h1 >>> 15;
@@ -91,12 +92,20 @@ export class RowHasher implements Hash64 {
   }
 }
 
-/** 64-bit fingerprint of one string (the engine's in-memory sets of values), into OUT. */
-export function fingerprint(value: string, out: Hash64): void {
+const scratch: Hash64 = { high: 0, low: 0 };
+
+/** 32-bit hash of TEXT[start, end) for the engine's in-memory tables (keys, watched values). */
+export function stringHash(text: string, start = 0, end = text.length): number {
   lane1 = 0x2545f491;
   lane2 = 0x6c8e9cf5;
-  absorb(value);
-  finish(out);
+  absorb(text, start, end);
+  finish(scratch);
+  return scratch.high;
+}
+
+/** HASH (unsigned 32-bit) scaled onto a table of SIZE slots (multiply-shift: any size, no modulo). */
+export function tableSlot(hash: number, size: number): number {
+  return Math.floor((hash / 4294967296) * size);
 }
 
 export function toHex(high: number, low: number): string {

@@ -17,7 +17,6 @@ import { checkDuplicates, chooseKey, requireKey, type KeyField } from './checks.
 import { diffAgainstMembers, emptyCounts, type DiffCounts, type LeftOut } from './diff.js';
 import { guardrailReasons } from './guardrails.js';
 import type { FileHeader, MembershipSource, ReadTotals } from './source.js';
-import { stageColumn } from './sql.js';
 import { RowFilter } from './filter.js';
 import { KnownMembers } from './known.js';
 import { createStage, stageRowJson, StageWriter } from './stage.js';
@@ -223,12 +222,7 @@ export async function processFile(
   if (options.baseline || (options.force && !previous)) {
     // The file becomes the state directly (no change records): a baseline puts every member on the
     // platform; a first file taken as given (preview --against PREVIOUS) puts the invitable ones there.
-    const onPlatform = options.baseline
-      ? 'true'
-      : [
-          layout.status >= 0 ? `coalesce(s.${stageColumn(layout.status)}, '') <> 'inactive'` : 'true',
-          layout.eligibility >= 0 ? `coalesce(s.${stageColumn(layout.eligibility)}, '') <> 'ineligible'` : 'true',
-        ].join(' and ');
+    const onPlatform = options.baseline ? 'true' : 's.invitable';
     await client.query('delete from members where tenant_id = $1', [tenant.id]);
     await client.query('delete from member_rows where tenant_id = $1', [tenant.id]);
     const inserted = await client.query<{ on_platform: boolean; n: number }>(

@@ -1,5 +1,5 @@
 import type { Queryable } from '../store/db.js';
-import { KNOWN, LEFT_OUT, ON_PLATFORM, SAME, type RowFilter } from './filter.js';
+import { KNOWN, LEFT_OUT, ON_PLATFORM, SAME, type RecalledRow, type RowFilter } from './filter.js';
 import { RowHasher } from './row-hash.js';
 import type { ReadBatch } from './source.js';
 import { literal, stageColumn } from './sql.js';
@@ -11,7 +11,6 @@ export interface StageLayout {
   email: number;
   employeeId: number;
   status: number;
-  eligibility: number;
 }
 
 export interface StageStats {
@@ -36,15 +35,31 @@ export interface StageFilter {
 
 let stageCounter = 0;
 
+/** The staging table's fixed columns; the file's columns (c0 .. cN, text) follow. */
+const STAGE_COLUMNS = [
+  'line integer not null,',
+  'valid boolean not null,',
+  'email text,',
+  'employee_id text,',
+  'row_hash text,',
+  'm_on_platform boolean,',
+  'm_same boolean,',
+  'invitable boolean',
+];
+
+/** "Invitable" (DESIGN.md): status is not inactive and eligibility not ineligible (missing or blank counts as active / eligible). */
+export function isInvitable(values: Readonly<Record<string, string>>): boolean {
+  return values.status !== 'inactive' && values.program_eligibility !== 'ineligible';
+}
+
 /** A session-local staging table for one file; dropped at the end of the transaction. */
 export async function createStage(client: Queryable, columns: string[]): Promise<StageLayout> {
   const table = `ingest_stage_${++stageCounter}`;
   const valueColumns = columns.map((_, i) => `${stageColumn(i)} text`).join(', ');
   await client.query(
     // m_on_platform: null = no stored member with the row's key, else the member's flag; m_same: the
-    // row hash equals the stored one (both filled in by the filter while reading).
-    `create temp table ${table} (line integer not null, valid boolean not null, email text, employee_id text, row_hash text, ` +
-      `m_on_platform boolean, m_same boolean${
+    // row hash equals the stored one (both filled in by the filter while reading); invitable: valid rows.
+    `create temp table ${table} (${STAGE_COLUMNS.join(' ')}${
       valueColumns ? `, ${valueColumns}` : ''
     }) on commit drop`,
   );
@@ -54,7 +69,6 @@ export async function createStage(client: Queryable, columns: string[]): Promise
     email: columns.indexOf('email'),
     employeeId: columns.indexOf('employee_id'),
     status: columns.indexOf('status'),
-    eligibility: columns.indexOf('program_eligibility'),
   };
 }
 
@@ -86,13 +100,13 @@ export class StageWriter {
     private readonly filter: StageFilter | null = null,
   ) {
     this.hasher = new RowHasher(layout.columns);
-    // Row array: [line, valid (0/1), email, employee_id, row hash, member state (filter bits), c0 .. cN]
-    const cells = layout.columns.map((_, i) => `(e->>${i + 6})`);
+    // Row array: [line, valid (0/1), email, employee_id, row hash, member state (filter bits), invitable (0/1), c0 .. cN]
+    const cells = layout.columns.map((_, i) => `(e->>${i + 7})`);
     const state = `(e->>5)::int`;
     this.insertSql =
       `insert into ${layout.table} select (e->>0)::int, (e->>1) = '1', e->>2, e->>3, e->>4, ` +
       `case when ${state} & ${KNOWN} <> 0 then ${state} & ${ON_PLATFORM} <> 0 end, ` +
-      `case when ${state} & ${KNOWN} <> 0 then ${state} & ${SAME} <> 0 end` +
+      `case when ${state} & ${KNOWN} <> 0 then ${state} & ${SAME} <> 0 end, (e->>6) = '1'` +
       `${cells.length ? `, ${cells.join(', ')}` : ''} from jsonb_array_elements($1::jsonb) e`;
   }
 
@@ -107,14 +121,10 @@ export class StageWriter {
       const employeeId = blankToNull(row.values.employee_id);
       if (employeeId === null) this.stats.validWithoutEmployeeId++;
       hasher.hash(row.values);
-      let state = 0;
-      if (filter) {
-        const invitable = row.values.status !== 'inactive' && row.values.program_eligibility !== 'ineligible';
-        const byEmail = filter.key === 'email';
-        state = filter.takeValid(row.line, byEmail ? email : employeeId, byEmail ? employeeId : email, hasher, invitable);
-        if (state === LEFT_OUT) continue;
-      }
-      const record: unknown[] = [row.line, 1, email, employeeId, hasher.hex(), state];
+      const invitable = isInvitable(row.values);
+      const state = filter ? filter.takeValid(row.line, email, employeeId, hasher, invitable) : 0;
+      if (state === LEFT_OUT) continue;
+      const record: unknown[] = [row.line, 1, email, employeeId, hasher.hex(), state, invitable ? 1 : 0];
       for (const column of columns) record.push(row.values[column] ?? '');
       records.push(record);
     }
@@ -129,9 +139,8 @@ export class StageWriter {
       const employeeId = blankToNull(row.values.employee_id);
       if (email === null) this.stats.invalidWithoutEmail++;
       if (employeeId === null) this.stats.invalidWithoutEmployeeId++;
-      let state = 0;
-      if (filter) state = filter.key === 'email' ? filter.takeInvalid(email, employeeId) : filter.takeInvalid(employeeId, email);
-      records.push([row.line, 0, email, employeeId, null, state]);
+      const state = filter ? filter.takeInvalid(email, employeeId) : 0;
+      records.push([row.line, 0, email, employeeId, null, state, null]);
       for (const issue of row.issues) {
         errorLines.push(issue.line);
         errorSeqs.push(++this.stats.errorCount);
@@ -142,7 +151,7 @@ export class StageWriter {
     }
     this.stats.validRows += batch.rows.length;
     this.stats.invalidRows += batch.invalid.length;
-    if (records.length === 0 && !filter?.pendingRecalls) return;
+    if (records.length === 0 && !filter?.hasRecalls) return;
 
     let json = JSON.stringify(records);
     // PostgreSQL text cannot hold NUL: a NUL in a cell becomes U+FFFD.
@@ -154,20 +163,33 @@ export class StageWriter {
     if (errorSeqs.length > 0) {
       work = work.then(() => insertErrors(this.client, this.runId, errorSeqs, errorLines, errorColumns, errorValues, errorMessages));
     }
-    if (filter?.pendingRecalls) work = work.then(() => this.flushRecalls());
+    const recalled = filter?.takeRecalls() ?? [];
+    if (recalled.length > 0) work = work.then(() => this.stageRecalled(recalled));
     this.inFlight = work;
     this.inFlight.catch(() => undefined); // awaited by the next add() or by finish()
   }
 
   async finish(): Promise<StageStats> {
     await this.settle();
-    await this.flushRecalls();
+    const recalled = this.filter?.filter.takeRecalls() ?? [];
+    if (recalled.length > 0) await this.stageRecalled(recalled);
     return this.stats;
   }
 
-  private flushRecalls(): Promise<void> {
-    if (!this.filter) return Promise.resolve();
-    return this.filter.filter.flushRecalls(this.client, this.filter.tenantId, this.layout.table, this.layout.columns);
+  /** Rows the filter left out and then recalled, staged from their stored members (same content). */
+  private async stageRecalled(recalled: RecalledRow[]): Promise<void> {
+    const { filter, tenantId } = this.filter!;
+    const { table, columns } = this.layout;
+    const cells = columns.map((_, i) => `coalesce(d.data->>$${i + 5}, '')`);
+    const names = columns.map((_, i) => `, ${stageColumn(i)}`).join('');
+    await this.client.query(
+      `insert into ${table} (line, valid, email, employee_id, row_hash, m_on_platform, m_same, invitable${names})
+       select r.line, true, m.email, m.employee_id, m.row_hash, m.on_platform, true, r.invitable${cells.map((c) => `, ${c}`).join('')}
+       from unnest($1::int[], $2::text[], $3::boolean[]) r(line, k, invitable)
+       join members m on m.tenant_id = $4 and m.${filter.keyColumn} = r.k
+       join member_rows d on d.tenant_id = $4 and d.member_key = m.member_key`,
+      [recalled.map((r) => r.line), recalled.map((r) => r.key), recalled.map((r) => r.invitable), tenantId, ...columns],
+    );
   }
 
   private async settle(): Promise<void> {
@@ -213,14 +235,13 @@ function insertErrors(
   );
 }
 
+// The reader's values are trimmed already.
 function lowerOrNull(value: string | undefined): string | null {
-  const trimmed = value?.trim() ?? '';
-  return trimmed === '' ? null : trimmed.toLowerCase();
+  return value ? value.toLowerCase() : null;
 }
 
 function blankToNull(value: string | undefined): string | null {
-  const trimmed = value?.trim() ?? '';
-  return trimmed === '' ? null : trimmed;
+  return value ? value : null;
 }
 
 /** jsonb object of a staged row: column name -> value. */

@@ -1,4 +1,4 @@
-import { fingerprint } from './row-hash.js';
+import { stringHash, tableSlot } from './row-hash.js';
 
 /** `add` found no earlier row with the value. */
 export const FIRST = -1;
@@ -19,7 +19,6 @@ export class ValueWatch {
   /** Per slot: EMPTY, the known-member index of a left-out first row, or EARLIER_STAGED. */
   private refs: Int32Array;
   private used = 0;
-  private readonly out = { high: 0, low: 0 };
 
   /** EXPECTED: about how many values will come (sizes the table once, for a file like the last one). */
   constructor(expected = 0) {
@@ -33,10 +32,9 @@ export class ValueWatch {
    * Returns FIRST, or what the earlier row was: its REF (and from now on the value counts as staged).
    */
   add(value: string, ref: number): number {
-    fingerprint(value, this.out);
-    const print = this.out.high;
+    const print = stringHash(value);
     const { prints, refs } = this;
-    let slot = slotOf(print, refs.length);
+    let slot = tableSlot(print, refs.length);
     for (;;) {
       const earlier = refs[slot]!;
       if (earlier === EMPTY) break;
@@ -58,14 +56,10 @@ export class ValueWatch {
     this.refs = new Int32Array(refs.length * 2).fill(EMPTY);
     for (let i = 0; i < refs.length; i++) {
       if (refs[i] === EMPTY) continue;
-      let slot = slotOf(prints[i]!, this.refs.length);
+      let slot = tableSlot(prints[i]!, this.refs.length);
       while (this.refs[slot] !== EMPTY) slot = slot + 1 === this.refs.length ? 0 : slot + 1;
       this.prints[slot] = prints[i]!;
       this.refs[slot] = refs[i]!;
     }
   }
-}
-
-function slotOf(hash: number, size: number): number {
-  return Math.floor((hash / 4294967296) * size);
 }
