@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import pg from 'pg';
+import { lockDataDir } from './data-dir-lock.js';
 import { migrate } from './migrate.js';
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -53,25 +54,31 @@ function openServer(url: string, poolSize: number): Database {
 async function openEmbedded(dataDir: string | undefined, maxConnections: number): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
-  if (dataDir) await mkdir(dataDir, { recursive: true });
-  const pglite = await PGlite.create(dataDir ? { dataDir } : {});
-  const server = new PGLiteSocketServer({ db: pglite, port: 0, host: '127.0.0.1', maxConnections });
-  await server.start();
-  const [host, port] = server.getServerConn().split(':');
-  const url = `postgres://postgres@${host}:${port}/postgres`;
-  // PGlite serves one connection at a time.
-  const pool = new pg.Pool({ connectionString: url, max: 1 });
-  pool.on('error', () => undefined);
-  return {
-    pool,
-    url,
-    embedded: true,
-    async close() {
-      await pool.end();
-      await server.stop();
-      await pglite.close();
-    },
+  const cleanup: (() => Promise<unknown>)[] = [];
+  const undo = async () => {
+    for (const step of cleanup.reverse()) await step().catch(() => undefined);
   };
+  try {
+    if (dataDir) {
+      await mkdir(dataDir, { recursive: true });
+      cleanup.push(await lockDataDir(dataDir));
+    }
+    const pglite = await PGlite.create(dataDir ? { dataDir } : {});
+    cleanup.push(() => pglite.close());
+    const server = new PGLiteSocketServer({ db: pglite, port: 0, host: '127.0.0.1', maxConnections });
+    await server.start();
+    cleanup.push(() => server.stop());
+    const [host, port] = server.getServerConn().split(':');
+    const url = `postgres://postgres@${host}:${port}/postgres`;
+    // PGlite serves one connection at a time.
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    pool.on('error', () => undefined);
+    cleanup.push(() => pool.end());
+    return { pool, url, embedded: true, close: undo };
+  } catch (error) {
+    await undo();
+    throw error;
+  }
 }
 
 /**
