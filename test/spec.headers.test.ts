@@ -60,7 +60,7 @@ describe('mapHeaders', () => {
     expect(mapping.fields).toEqual(['email', null, 'first_name', 'last_name', null]);
     expect(mapping.columns).toEqual(['email', 'first_name', 'last_name']);
     expect(mapping.warnings).toEqual([
-      'unknown column "Favourite Colour" (ignored): map it in the tenant\'s columns or declare it as a custom segment',
+      'unknown column "Favourite Colour" (column 2, ignored): map it in the tenant\'s columns or declare it as a custom segment',
       'column 5 has no header (ignored)',
     ]);
     expect(mapping.fatal).toBeUndefined();
@@ -77,7 +77,7 @@ describe('mapHeaders', () => {
     const mapping = mapHeaders(['First Name', 'Last Name', 'Email', 'Work Mail'], tenant);
     expect(mapping.fatal).toBeUndefined();
     expect(mapping.fields).toEqual(['first_name', 'last_name', null, 'email']);
-    expect(mapping.warnings).toEqual(['column "Email" (ignored): the tenant config maps "Work Mail" to email']);
+    expect(mapping.warnings).toEqual(['column 3 "Email" (ignored): the tenant config maps "Work Mail" to email']);
   });
 
   test('two explicitly mapped columns for one field are fatal', () => {

@@ -80,11 +80,11 @@ export function mapHeaders(headers: readonly string[], tenant: TenantColumns): H
     }
     if (target === '') return; // the tenant ignores this column on purpose
     if (target === undefined) {
-      warnings.push(`unknown column "${header}" (ignored): map it in the tenant's columns or declare it as a custom segment`);
+      warnings.push(`unknown column "${header}" (column ${index + 1}, ignored): map it in the tenant's columns or declare it as a custom segment`);
       return;
     }
     if (!explicit && explicitHeader.has(target)) {
-      warnings.push(`column "${header}" (ignored): the tenant config maps "${explicitHeader.get(target)}" to ${target}`);
+      warnings.push(`column ${index + 1} "${header}" (ignored): the tenant config maps "${explicitHeader.get(target)}" to ${target}`);
       return;
     }
     const earlier = headerOf.get(target);
@@ -96,7 +96,7 @@ export function mapHeaders(headers: readonly string[], tenant: TenantColumns): H
       return;
     }
     if (explicit && !FIELD_BY_NAME.has(target) && !tenant.customSegments.includes(target)) {
-      warnings.push(`column "${header}" is mapped to "${target}", which is neither a field of the spec nor a declared custom segment: read as a custom segment`);
+      warnings.push(`column ${index + 1} "${header}" is mapped to "${target}", which is neither a field of the spec nor a declared custom segment: read as a custom segment`);
     }
     headerOf.set(target, header);
     fields[index] = target;
