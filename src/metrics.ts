@@ -1,5 +1,6 @@
 import client from 'prom-client';
 import type pg from 'pg';
+import { allConnectionsInUse } from './store/db.js';
 
 /** The outcome of one file as the metrics count it (a run status, or a drop-level refusal). */
 export type FileOutcome = 'accepted' | 'rejected' | 'held' | 'duplicate' | 'too_large' | 'failed';
@@ -66,7 +67,9 @@ export class Metrics {
         help: 'Alerts recorded but not yet delivered.',
         registers: [registry],
         async collect() {
-          // An unreachable database keeps the last value; /healthz reports the database itself.
+          // An unreachable or busy database keeps the last value (a scrape must not wait for a run to
+          // give back the embedded database's one connection); /healthz reports the database itself.
+          if (allConnectionsInUse(pool)) return;
           const result = await pool.query<{ n: string }>('select count(*) as n from outbox where delivered_at is null').catch(() => undefined);
           if (result) this.set(Number(result.rows[0]?.n ?? 0));
         },
@@ -77,6 +80,7 @@ export class Metrics {
         labelNames: ['tenant'],
         registers: [registry],
         async collect() {
+          if (allConnectionsInUse(pool)) return;
           const result = await pool
             .query<{ tenant_id: string; at: Date }>(
               `select tenant_id, max(coalesce(finished_at, created_at)) as at from runs

@@ -124,6 +124,24 @@ describe('http server: /healthz, /metrics, /runs', () => {
     expect(sample(await (await fetch(`${web.url}/metrics`)).text(), 'hris_outbox_backlog', {})).toBe(0);
   });
 
+  it('a scrape while a run holds the only connection answers at once, with the last database values', async () => {
+    const single = new pg.Pool({ connectionString: db.url, max: 1 });
+    const own = new Metrics({ pool: single });
+    await enqueueAlert(db.pool, { kind: 'test' });
+    expect(sample(await own.registry.metrics(), 'hris_outbox_backlog', {})).toBe(1);
+    await enqueueAlert(db.pool, { kind: 'test' });
+    const held = await single.connect();
+    try {
+      // A query here would wait for the release below: the scrape would never return.
+      const text = await own.registry.metrics();
+      expect(sample(text, 'hris_outbox_backlog', {})).toBe(1); // not 2: the last value, no query
+    } finally {
+      held.release();
+    }
+    expect(sample(await own.registry.metrics(), 'hris_outbox_backlog', {})).toBe(2);
+    await single.end();
+  });
+
   it('lists recent runs read-only, escaping what it shows', async () => {
     await db.pool.query(`insert into tenants (id, name) values ('acme', 'Acme'), ('other', 'Other')`);
     await db.pool.query(

@@ -82,6 +82,14 @@ async function openEmbedded(dataDir: string | undefined, maxConnections: number)
 }
 
 /**
+ * Every connection of POOL is checked out: a query now would wait for one to come back (with embedded
+ * PGlite's single connection, for the whole run that holds it).
+ */
+export function allConnectionsInUse(pool: pg.Pool): boolean {
+  return pool.idleCount === 0 && pool.totalCount >= (pool.options.max ?? 10);
+}
+
+/**
  * Runs FN in a transaction on one client. BEFORE runs on the session first, outside the transaction
  * (session settings that must precede it).
  */

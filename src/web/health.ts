@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { allConnectionsInUse } from '../store/db.js';
 
 /** What the runtime knows about its own ticks; read by /healthz. */
 export interface TickState {
@@ -21,7 +22,7 @@ export interface HealthReport {
 
 async function checkDatabase(pool: pg.Pool, timeoutMs: number, busyIsHealthy: boolean): Promise<HealthCheck> {
   // Embedded PGlite serves one connection: while a run holds it, a probe would only queue behind it.
-  if (busyIsHealthy && pool.idleCount === 0 && pool.totalCount >= (pool.options.max ?? 10)) {
+  if (busyIsHealthy && allConnectionsInUse(pool)) {
     return { ok: true, detail: 'busy (its connection is in use by a run)' };
   }
   let timer: NodeJS.Timeout | undefined;
