@@ -4,7 +4,7 @@
 # test/docker.build.test.ts follows this file's COPY/RUN steps on a clean copy of the repo.
 
 # ---- build: full dependencies, compile TypeScript ------------------------------------------
-FROM node:22-bookworm-slim AS build
+FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -13,13 +13,13 @@ COPY src ./src
 RUN npm run build
 
 # ---- deps: production dependencies only ----------------------------------------------------
-FROM node:22-bookworm-slim AS deps
+FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
 # ---- runtime ---------------------------------------------------------------------------------
-FROM node:22-bookworm-slim AS runtime
+FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     HRIS_CONFIG_DIR=/app/config \
     HRIS_DATA_DIR=/app/data \
