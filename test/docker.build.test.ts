@@ -40,10 +40,10 @@ describe('Dockerfile', () => {
     if (temp) await rm(temp, { recursive: true, force: true });
   });
 
-  it('is multi-stage: builds on the current LTS, then production dependencies only, non-root, HEALTHCHECK, CMD hris-ingest start', () => {
+  it('is multi-stage: builds on a Node LTS the package supports, then production dependencies only, non-root, HEALTHCHECK, CMD hris-ingest start', () => {
     const froms = instructions.filter((i): i is Extract<Instruction, { kind: 'FROM' }> => i.kind === 'FROM');
     expect(froms.length).toBeGreaterThanOrEqual(2);
-    for (const from of froms) expect(from.image).toMatch(/^node:(22|24)(\.|-|$)/);
+    for (const from of froms) expect(from.image).toMatch(/^node:(20|22|24)(\.|-|$)/);
     const runs = instructions.filter((i) => i.kind === 'RUN').map((i) => (i as { command: string }).command);
     expect(runs.some((c) => /npm ci --omit=dev/.test(c))).toBe(true);
     expect(runs.some((c) => /npm run build/.test(c))).toBe(true);
@@ -168,10 +168,20 @@ describe('Dockerfile', () => {
 });
 
 describe('.env.example and docker-compose.example.yml', () => {
+  const envExample = readFileSync(path.join(REPO, '.env.example'), 'utf8');
+
   it('.env.example lists every environment variable the app reads', () => {
-    const text = readFileSync(path.join(REPO, '.env.example'), 'utf8');
-    const listed = new Set([...text.matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
+    const listed = new Set([...envExample.matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
     for (const name of [...Object.keys(ENV_VARS), 'HRIS_CONFIG_DIR']) expect(listed, name).toContain(name);
+  });
+
+  it('no live line of .env.example overrides an ENV of the image (`docker run --env-file .env`)', () => {
+    // --env-file wins over the image's ENV: a copied HTTP_HOST=127.0.0.1 would make the published port unreachable.
+    const imageEnv = new Set(instructions.flatMap((i) => (i.kind === 'ENV' ? Object.keys(i.vars) : [])));
+    expect(imageEnv).toContain('HTTP_HOST');
+    // An env-file line is NAME=VALUE, or NAME alone (the value passed through from the host).
+    const live = [...envExample.matchAll(/^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=|$)/gm)].map((m) => m[1]!);
+    expect(live.filter((name) => imageEnv.has(name))).toEqual([]);
   });
 
   it('the compose example runs PostgreSQL, an SFTP server on 2022 and the poller wired to both', () => {
