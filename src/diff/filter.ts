@@ -1,6 +1,8 @@
 import type { Queryable } from '../store/db.js';
 import type { KeyField } from './checks.js';
+import type { LeftOut } from './diff.js';
 import type { KnownMembers } from './known.js';
+import type { StageLayout } from './stage.js';
 import type { Hash64 } from './row-hash.js';
 import { EARLIER_STAGED, FIRST, ValueWatch } from './value-watch.js';
 
@@ -13,6 +15,14 @@ export const ON_PLATFORM = 2;
 export const SAME = 4;
 /** The row is left out of the staging table. */
 export const LEFT_OUT = 8;
+
+/** The stored members in memory, and how the file's rows are matched to them. */
+export interface KnownIndex {
+  members: KnownMembers;
+  key: KeyField;
+  /** The members' column that holds the file's key values (not member_key while the store awaits re-keying). */
+  keyColumn: 'member_key' | KeyField;
+}
 
 /** A left-out row that must be staged after all, from its stored member (whose content it equals). */
 export interface RecalledRow {
@@ -48,25 +58,20 @@ export class RowFilter {
   private watch: ValueWatch | null;
   private readonly byEmail: boolean;
 
-  constructor(
-    private readonly known: KnownMembers,
-    readonly key: KeyField,
-    private readonly options: {
-      /** Whether the file has a column for the other unique field (employee_id under the email key, or email). */
-      watchOther: boolean;
-      /** Leave unchanged rows out (off: every row is staged, as a check that the result is the same). */
-      leaveOut: boolean;
-      /** The members' column that holds the file's key values (not member_key while the store awaits re-keying). */
-      keyColumn: 'member_key' | 'email' | 'employee_id';
-    },
-  ) {
-    this.watch = options.watchOther && options.leaveOut ? new ValueWatch(known.size) : null;
-    this.byEmail = key === 'email';
-  }
-
+  private readonly known: KnownMembers;
+  private readonly leaveOut: boolean;
   /** The members' column holding the file's key values (for staging recalled rows from the store). */
-  get keyColumn(): 'member_key' | 'email' | 'employee_id' {
-    return this.options.keyColumn;
+  readonly keyColumn: KnownIndex['keyColumn'];
+
+  /** LEAVE_OUT false: every row is staged (a check that the result is the same either way). */
+  constructor(index: KnownIndex, layout: StageLayout, options: { leaveOut: boolean }) {
+    this.known = index.members;
+    this.keyColumn = index.keyColumn;
+    this.leaveOut = options.leaveOut;
+    this.byEmail = index.key === 'email';
+    // The other unique field, when the file has it: employee_id under the email key, else email.
+    const hasOther = (this.byEmail ? layout.employeeId : layout.email) >= 0;
+    this.watch = hasOther && options.leaveOut ? new ValueWatch(index.members.size) : null;
   }
 
   get skipped(): number {
@@ -90,7 +95,7 @@ export class RowFilter {
         if (this.known.isSeen(member)) this.recall(member);
         else {
           this.known.markSeen(member);
-          skip = this.options.leaveOut && (state & SAME) !== 0 && (!invitable || (state & ON_PLATFORM) !== 0);
+          skip = this.leaveOut && (state & SAME) !== 0 && (!invitable || (state & ON_PLATFORM) !== 0);
         }
       }
     }
@@ -151,8 +156,11 @@ export class RowFilter {
     return recalled;
   }
 
-  /** The members no row mentioned, into a temporary table ABSENT (k, on_platform): deletions and forgets. */
-  async writeAbsent(client: Queryable, absentTable: string): Promise<void> {
+  /**
+   * The members no row mentioned, into a temporary table ABSENT_TABLE (k, on_platform): deletions and
+   * forgets. The file has been read: returns what was left out, for the diff.
+   */
+  async writeAbsent(client: Queryable, absentTable: string): Promise<LeftOut> {
     await client.query(`create temp table ${absentTable} (k text primary key, on_platform boolean not null) on commit drop`);
     let keys: string[] = [];
     let flags: boolean[] = [];
@@ -171,5 +179,6 @@ export class RowFilter {
     // Everything the filter knows is in the database now.
     this.known.release();
     this.watch = null;
+    return { unchanged: this.skippedOnPlatform, notInvitable: this.skippedQuiet, absentTable };
   }
 }

@@ -14,10 +14,10 @@ import {
 } from '../store/runs.js';
 import { applyRunChanges, rekeyMembers } from './apply.js';
 import { checkDuplicates, chooseKey, requireKey, type KeyField } from './checks.js';
-import { diffAgainstMembers, emptyCounts, type DiffCounts, type LeftOut } from './diff.js';
+import { diffAgainstMembers, emptyCounts, type DiffCounts } from './diff.js';
 import { guardrailReasons } from './guardrails.js';
 import type { FileHeader, MembershipSource, ReadTotals } from './source.js';
-import { RowFilter } from './filter.js';
+import { RowFilter, type KnownIndex } from './filter.js';
 import { KnownMembers } from './known.js';
 import { createStage, stageRowJson, StageWriter } from './stage.js';
 
@@ -117,13 +117,7 @@ export async function processFile(
     headerFailure = (error as Error).message;
   }
   const layout = await createStage(client, header.columns);
-  const filter = known
-    ? new RowFilter(known.members, known.key, {
-        watchOther: (known.key === 'email' ? layout.employeeId : layout.email) >= 0,
-        leaveOut: options.leaveOutUnchanged !== false,
-        keyColumn: known.keyColumn,
-      })
-    : null;
+  const filter = known ? new RowFilter(known, layout, { leaveOut: options.leaveOutUnchanged !== false }) : null;
   const writer = new StageWriter(client, layout, runId, filter && { filter, tenantId: tenant.id });
   let records = 0;
   if (!headerFailure) {
@@ -259,13 +253,8 @@ export async function processFile(
     });
   }
 
-  let filtered: LeftOut | null = null;
-  if (filter) {
-    const absentTable = `${layout.table}_absent`;
-    await filter.writeAbsent(client, absentTable);
-    filtered = { unchanged: filter.skippedOnPlatform, notInvitable: filter.skippedQuiet, absentTable };
-    mark('absentMs');
-  }
+  const filtered = filter ? await filter.writeAbsent(client, `${layout.table}_absent`) : null;
+  if (filter) mark('absentMs');
   const diff = await diffAgainstMembers(client, layout, key, tenant.id, runId, filtered);
   mark('diffMs');
   const reasons = guardrailReasons(tenant.guardrails as Guardrails, {
@@ -303,7 +292,7 @@ async function loadKnownMembers(
   tenant: TenantConfig,
   previous: { key_field: KeyField | null } | null,
   options: ProcessOptions,
-): Promise<{ members: KnownMembers; key: KeyField; keyColumn: 'member_key' | KeyField } | null> {
+): Promise<KnownIndex | null> {
   if (options.baseline) return null;
   if (!previous?.key_field) {
     const stored = await client.query('select 1 from members where tenant_id = $1 limit 1', [tenant.id]);
