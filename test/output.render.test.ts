@@ -1,42 +1,28 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ingestFile, renderRunFiles, type PipelineContext } from '../src/pipeline.js';
-import { freshDatabase, type TestDatabase } from './support/db.js';
-import { csvOf, fileOf, person, tenantOf, range } from './pipeline.support.js';
-
+import { describe, expect, it } from 'vitest';
+import { ingestFile, renderRunFiles } from '../src/pipeline.js';
+import { csvOf, fileOf, person, range, tenantOf, useEngine } from './pipeline.support.js';
 
 describe('output files', () => {
-  let db: TestDatabase;
-  let ctx: PipelineContext;
-  let out: string;
-  beforeEach(async () => {
-    db = await freshDatabase();
-    ctx = { db };
-    out = await mkdtemp(path.join(tmpdir(), 'engine-out-'));
-  });
-  afterEach(async () => {
-    await db.dispose();
-    await rm(out, { recursive: true, force: true });
-  });
-  const read = async (name: string) => parse(await readFile(path.join(out, name), 'utf8')) as string[][];
+  const engine = useEngine({ outDir: 'engine-out-' });
+  const read = async (name: string) => parse(await readFile(path.join(engine.out, name), 'utf8')) as string[][];
 
   it('writes the three files named with tenant and file date, in canonical columns, updates with what changed', async () => {
-    await ingestFile(ctx, tenantOf(), fileOf('Acme - Membership - 01.13.2023.csv', csvOf(range(1, 12))));
+    await ingestFile(engine.ctx, tenantOf(), fileOf('Acme - Membership - 01.13.2023.csv', csvOf(range(1, 12))));
     const next = [
       ...range(1, 10).map((p, i) => (i === 0 ? { ...p, city: 'Lyon', email: 'x1@example.com' } : i === 1 ? { ...p, status: 'inactive' } : p)),
       person(13),
     ];
-    const summary = await ingestFile(ctx, tenantOf(), fileOf('Acme - Membership - 02.13.2023.csv', csvOf(next)), { outDir: out });
+    const summary = await ingestFile(engine.ctx, tenantOf(), fileOf('Acme - Membership - 02.13.2023.csv', csvOf(next)), { outDir: engine.out });
     expect(summary.status).toBe('accepted');
     expect(summary.files).toEqual({
-      invites: path.join(out, 'acme 2023-02-13 potential invites.csv'),
-      updates: path.join(out, 'acme 2023-02-13 profile updates.csv'),
-      deletions: path.join(out, 'acme 2023-02-13 profile deletions.csv'),
+      invites: path.join(engine.out, 'acme 2023-02-13 potential invites.csv'),
+      updates: path.join(engine.out, 'acme 2023-02-13 profile updates.csv'),
+      deletions: path.join(engine.out, 'acme 2023-02-13 profile deletions.csv'),
     });
-    expect((await readdir(out)).sort()).toEqual([
+    expect((await readdir(engine.out)).sort()).toEqual([
       'acme 2023-02-13 potential invites.csv', 'acme 2023-02-13 profile deletions.csv', 'acme 2023-02-13 profile updates.csv',
     ]);
     const columns = ['first_name', 'last_name', 'email', 'employee_id', 'status', 'program_eligibility', 'city'];
@@ -55,7 +41,7 @@ describe('output files', () => {
       ['First11', 'Last11', 'm11@example.com', 'E11', 'active', 'eligible', 'Paris'],
       ['First12', 'Last12', 'm12@example.com', 'E12', 'active', 'eligible', 'Paris'],
     ]);
-    const recorded = await db.pool.query('select kind, row_count from run_files where run_id = $1 order by kind', [summary.runId]);
+    const recorded = await engine.db.pool.query('select kind, row_count from run_files where run_id = $1 order by kind', [summary.runId]);
     expect(recorded.rows).toEqual([
       { kind: 'deletions', row_count: 2 }, { kind: 'invites', row_count: 1 }, { kind: 'updates', row_count: 2 },
     ]);
@@ -63,7 +49,7 @@ describe('output files', () => {
 
   it('only the file\'s columns: employee_id appears when the file has it', async () => {
     const header = ['First Name', 'Last Name', 'Email Address'];
-    const summary = await ingestFile(ctx, tenantOf(), fileOf('members.csv', csvOf(range(1, 2), header)), { outDir: out });
+    const summary = await ingestFile(engine.ctx, tenantOf(), fileOf('members.csv', csvOf(range(1, 2), header)), { outDir: engine.out });
     expect(summary.key).toBe('email');
     const invites = parse(await readFile(summary.files.invites!, 'utf8')) as string[][];
     expect(invites[0]).toEqual(['first_name', 'last_name', 'email']);
@@ -77,7 +63,7 @@ describe('output files', () => {
       person(2, { first: '-2', city: '@SUM(A1)' }),
       person(3, { first: 'Ann', city: 'Plain, with comma' }),
     ];
-    const summary = await ingestFile(ctx, tenantOf(), fileOf('m.csv', csvOf(people)), { outDir: out });
+    const summary = await ingestFile(engine.ctx, tenantOf(), fileOf('m.csv', csvOf(people)), { outDir: engine.out });
     const rows = parse(await readFile(summary.files.invites!, 'utf8')) as string[][];
     expect(rows.slice(1).map((r) => [r[0], r[6]])).toEqual([
       [`'=HYPERLINK("http://x")`, "'+33 Paris"],
@@ -88,7 +74,7 @@ describe('output files', () => {
 
   it('a rejected run gets a validation errors file (line, column, value, message), and can be re-rendered', async () => {
     const bad = csvOf([person(1), person(2, { status: 'Active' }), person(3, { email: '=bad' })]);
-    const summary = await ingestFile(ctx, tenantOf(), fileOf('acme 2023-03-01.csv', bad), { outDir: out });
+    const summary = await ingestFile(engine.ctx, tenantOf(), fileOf('acme 2023-03-01.csv', bad), { outDir: engine.out });
     expect(summary.status).toBe('rejected');
     expect(Object.keys(summary.files)).toEqual(['errors']);
     const rows = parse(await readFile(summary.files.errors!, 'utf8')) as string[][];
@@ -99,16 +85,16 @@ describe('output files', () => {
     ]);
     expect(path.basename(summary.files.errors!)).toBe('acme 2023-03-01 validation errors.csv');
     await rm(summary.files.errors!);
-    const again = await renderRunFiles(db, summary.runId!, out);
+    const again = await renderRunFiles(engine.db, summary.runId!, engine.out);
     expect(again.errors).toBe(summary.files.errors);
     expect((parse(await readFile(again.errors!, 'utf8')) as string[][]).length).toBe(3);
   });
 
   it('duplicates render nothing', async () => {
-    await ingestFile(ctx, tenantOf(), fileOf('a.csv', csvOf(range(1, 3))));
-    const dup = await ingestFile(ctx, tenantOf(), fileOf('b.csv', csvOf(range(1, 3))), { outDir: out });
+    await ingestFile(engine.ctx, tenantOf(), fileOf('a.csv', csvOf(range(1, 3))));
+    const dup = await ingestFile(engine.ctx, tenantOf(), fileOf('b.csv', csvOf(range(1, 3))), { outDir: engine.out });
     expect(dup.status).toBe('duplicate');
     expect(dup.files).toEqual({});
-    expect(await readdir(out)).toEqual([]);
+    expect(await readdir(engine.out)).toEqual([]);
   });
 });

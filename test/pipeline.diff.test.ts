@@ -1,30 +1,23 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ingestFile, type PipelineContext } from '../src/pipeline.js';
-import { freshDatabase, type TestDatabase } from './support/db.js';
-import { changesOf, countRows, csvOf, fileOf, HEADER, membersOf, person, tenantOf } from './pipeline.support.js';
+import { describe, expect, it } from 'vitest';
+import { ingestFile } from '../src/pipeline.js';
+import { changesOf, countRows, csvOf, fileOf, HEADER, membersOf, person, tenantOf, useEngine } from './pipeline.support.js';
 
 describe('diff semantics (DESIGN.md table) through ingest', () => {
-  let db: TestDatabase;
-  let ctx: PipelineContext;
+  const engine = useEngine();
   let fileNo = 0;
-  beforeEach(async () => {
-    db = await freshDatabase();
-    ctx = { db };
-  });
-  afterEach(async () => db.dispose());
   const ingest = (people: ReturnType<typeof person>[], tenant = tenantOf(), header?: string[]) =>
-    ingestFile(ctx, tenant, fileOf(`acme - ${String(++fileNo).padStart(2, '0')}.13.2023.csv`, csvOf(people, header)));
+    ingestFile(engine.ctx, tenant, fileOf(`acme - ${String(++fileNo).padStart(2, '0')}.13.2023.csv`, csvOf(people, header)));
 
   it('first file: every invitable member is a potential invite, no deletions; the others are stored but not on the platform', async () => {
     const summary = await ingest([person(1), person(2, { status: 'inactive' }), person(3, { eligibility: 'ineligible' }), person(4, { status: '' })]);
     expect(summary).toMatchObject({ status: 'accepted', rows: 4, key: 'employee_id', errorCount: 0, reasons: [] });
     expect(summary.counts).toEqual({ invites: 2, updates: 0, deactivations: 0, reactivations: 0, deletions: 0, unchanged: 0, notInvitable: 2 });
-    const members = await membersOf(db);
+    const members = await membersOf(engine.db);
     expect([...members.values()].map((m) => [m.member_key, m.on_platform])).toEqual([
       ['E1', true], ['E2', false], ['E3', false], ['E4', true],
     ]);
-    expect(await countRows(db, 'outbox', `kind = 'run' and run_id = ${summary.runId}`)).toBe(1);
-    expect(await countRows(db, 'runs', `status = 'accepted'`)).toBe(1);
+    expect(await countRows(engine.db, 'outbox', `kind = 'run' and run_id = ${summary.runId}`)).toBe(1);
+    expect(await countRows(engine.db, 'runs', `status = 'accepted'`)).toBe(1);
   });
 
   it('every outcome of the table in one next file', async () => {
@@ -50,7 +43,7 @@ describe('diff semantics (DESIGN.md table) through ingest', () => {
     ]);
     expect(next.status).toBe('accepted');
     expect(next.counts).toEqual({ invites: 3, updates: 2, deactivations: 1, reactivations: 0, deletions: 1, unchanged: 1, notInvitable: 1 });
-    expect(await changesOf(db, next.runId!)).toEqual([
+    expect(await changesOf(engine.db, next.runId!)).toEqual([
       { kind: 'deletion', change_type: null, member_key: 'E6', changed_fields: null },
       { kind: 'forget', change_type: null, member_key: 'E8', changed_fields: null },
       { kind: 'invite', change_type: null, member_key: 'E4', changed_fields: null },
@@ -60,7 +53,7 @@ describe('diff semantics (DESIGN.md table) through ingest', () => {
       { kind: 'update', change_type: 'update', member_key: 'E2', changed_fields: ['city'] },
       { kind: 'update', change_type: 'deactivation', member_key: 'E3', changed_fields: ['status'] },
     ]);
-    const members = await membersOf(db);
+    const members = await membersOf(engine.db);
     expect([...members.keys()]).toEqual(['E1', 'E2', 'E3', 'E4', 'E5', 'E7', 'E9']);
     expect(members.get('E4')!.on_platform).toBe(true);
     expect(members.get('E5')!.on_platform).toBe(true);
@@ -71,7 +64,7 @@ describe('diff semantics (DESIGN.md table) through ingest', () => {
 
     const third = await ingest([person(1), person(2, { city: 'Lyon' }), person(3), person(4), person(5), person(7, { status: 'inactive', city: 'Nice' }), person(9)]);
     expect(third.counts).toEqual({ invites: 0, updates: 1, deactivations: 0, reactivations: 1, deletions: 0, unchanged: 5, notInvitable: 1 });
-    expect(await changesOf(db, third.runId!)).toEqual([{ kind: 'update', change_type: 'reactivation', member_key: 'E3', changed_fields: ['status'] }]);
+    expect(await changesOf(engine.db, third.runId!)).toEqual([{ kind: 'update', change_type: 'reactivation', member_key: 'E3', changed_fields: ['status'] }]);
   });
 
   it('under the employee_id key an email change is an update, not a deletion and an invite', async () => {
@@ -79,8 +72,8 @@ describe('diff semantics (DESIGN.md table) through ingest', () => {
     const next = await ingest([person(1, { email: 'Renamed@Example.com' }), person(2)]);
     expect(next.key).toBe('employee_id');
     expect(next.counts).toMatchObject({ invites: 0, updates: 1, deletions: 0, unchanged: 1 });
-    expect(await changesOf(db, next.runId!)).toEqual([{ kind: 'update', change_type: 'update', member_key: 'E1', changed_fields: ['email'] }]);
-    expect((await membersOf(db)).get('E1')!.email).toBe('renamed@example.com');
+    expect(await changesOf(engine.db, next.runId!)).toEqual([{ kind: 'update', change_type: 'update', member_key: 'E1', changed_fields: ['email'] }]);
+    expect((await membersOf(engine.db)).get('E1')!.email).toBe('renamed@example.com');
   });
 
   it('without employee ids the key is the lower-cased email; a changed email is a deletion plus an invite', async () => {
@@ -88,7 +81,7 @@ describe('diff semantics (DESIGN.md table) through ingest', () => {
     const next = await ingest([person(1, { id: '', email: 'M1@EXAMPLE.COM ' }), person(2, { id: '', email: 'other@example.com' })]);
     expect(next.key).toBe('email');
     expect(next.counts).toMatchObject({ invites: 1, deletions: 1, unchanged: 0, updates: 1 });
-    const changes = await changesOf(db, next.runId!);
+    const changes = await changesOf(engine.db, next.runId!);
     expect(changes.map((c) => [c.kind, c.member_key])).toEqual([
       ['deletion', 'm2@example.com'], ['invite', 'other@example.com'], ['update', 'm1@example.com'],
     ]);
@@ -101,10 +94,10 @@ describe('diff semantics (DESIGN.md table) through ingest', () => {
     const without = await ingest([person(1), ...others]);
     expect(without).toMatchObject({ status: 'accepted' });
     expect(without.counts.deletions).toBe(1);
-    expect((await membersOf(db)).has('E2')).toBe(false);
+    expect((await membersOf(engine.db)).has('E2')).toBe(false);
     const back = await ingest([person(1), person(2), ...others]);
     expect(back.counts).toMatchObject({ invites: 1, deletions: 0, updates: 0, unchanged: 9 });
-    expect((await membersOf(db)).get('E2')!.on_platform).toBe(true);
+    expect((await membersOf(engine.db)).get('E2')!.on_platform).toBe(true);
   });
 
   it('a member not on the platform who is not invitable is counted as notInvitable, never invited or updated', async () => {
@@ -115,13 +108,13 @@ describe('diff semantics (DESIGN.md table) through ingest', () => {
     const gone = await ingest([person(1), ...others]);
     expect(gone).toMatchObject({ status: 'accepted' });
     expect(gone.counts.deletions).toBe(0); // never on the platform: nothing to delete there
-    expect((await membersOf(db)).has('E2')).toBe(false);
+    expect((await membersOf(engine.db)).has('E2')).toBe(false);
   });
 
   it('an on-platform member who becomes ineligible is an update (they are on the platform)', async () => {
     await ingest([person(1), person(2)]);
     const next = await ingest([person(1), person(2, { eligibility: 'ineligible' })]);
-    expect(await changesOf(db, next.runId!)).toEqual([{ kind: 'update', change_type: 'update', member_key: 'E2', changed_fields: ['program_eligibility'] }]);
+    expect(await changesOf(engine.db, next.runId!)).toEqual([{ kind: 'update', change_type: 'update', member_key: 'E2', changed_fields: ['program_eligibility'] }]);
   });
 
   it('a column the file no longer carries is not a change; the stored row keeps it', async () => {
@@ -129,23 +122,23 @@ describe('diff semantics (DESIGN.md table) through ingest', () => {
     await ingest([person(1), person(2)]);
     const next = await ingest([person(1), person(2, { status: 'inactive' })], tenantOf(), noCity);
     expect(next.counts).toMatchObject({ updates: 1, deactivations: 1, unchanged: 1, invites: 0, deletions: 0 });
-    expect(await changesOf(db, next.runId!)).toEqual([
+    expect(await changesOf(engine.db, next.runId!)).toEqual([
       { kind: 'store', change_type: null, member_key: 'E1', changed_fields: null }, // refreshes the stored hash
       { kind: 'update', change_type: 'deactivation', member_key: 'E2', changed_fields: ['status'] },
     ]);
-    expect((await membersOf(db)).get('E1')!.data.city).toBe('Paris');
+    expect((await membersOf(engine.db)).get('E1')!.data.city).toBe('Paris');
     const third = await ingest([person(1), person(2, { status: 'inactive', last: 'Renamed' })], tenantOf(), noCity);
-    expect(await changesOf(db, third.runId!)).toEqual([{ kind: 'update', change_type: 'update', member_key: 'E2', changed_fields: ['last_name'] }]);
+    expect(await changesOf(engine.db, third.runId!)).toEqual([{ kind: 'update', change_type: 'update', member_key: 'E2', changed_fields: ['last_name'] }]);
   });
 
   it('a tenant switching its key setting re-keys the stored members (rows kept)', async () => {
     await ingest([person(1), person(2)], tenantOf({ key: 'email' }));
-    expect([...(await membersOf(db)).keys()]).toEqual(['m1@example.com', 'm2@example.com']);
+    expect([...(await membersOf(engine.db)).keys()]).toEqual(['m1@example.com', 'm2@example.com']);
     const next = await ingest([person(1, { email: 'new1@example.com' }), person(2)], tenantOf({ key: 'employee_id' }));
     expect(next.key).toBe('employee_id');
     expect(next.warnings).toContain('members are now matched by employee_id (was email)');
-    expect(await changesOf(db, next.runId!)).toEqual([{ kind: 'update', change_type: 'update', member_key: 'E1', changed_fields: ['email'] }]);
-    const members = await membersOf(db);
+    expect(await changesOf(engine.db, next.runId!)).toEqual([{ kind: 'update', change_type: 'update', member_key: 'E1', changed_fields: ['email'] }]);
+    const members = await membersOf(engine.db);
     expect([...members.keys()]).toEqual(['E1', 'E2']);
     expect(members.get('E2')!.data.first_name).toBe('First2');
   });

@@ -1,23 +1,15 @@
 import { Readable } from 'node:stream';
 import pg from 'pg';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { approveRun, ingestFile, rejectRun, type PipelineContext } from '../src/pipeline.js';
-import { freshDatabase, type TestDatabase } from './support/db.js';
-import { changesOf, countRows, csvOf, fileOf, HEADER, membersOf, person, tenantOf, range, type Person } from './pipeline.support.js';
-
+import { describe, expect, it } from 'vitest';
+import { approveRun, ingestFile, rejectRun } from '../src/pipeline.js';
+import { changesOf, countRows, csvOf, fileOf, HEADER, membersOf, person, range, skipOnEmbedded, tenantOf, type Person, useEngine } from './pipeline.support.js';
 
 describe('runs: guardrails, approve / reject, duplicates, invalid rows, atomicity', () => {
-  let db: TestDatabase;
-  let ctx: PipelineContext;
+  const engine = useEngine();
   let fileNo = 0;
-  beforeEach(async () => {
-    db = await freshDatabase();
-    ctx = { db };
-  });
-  afterEach(async () => db.dispose());
   const ingest = (people: Person[], tenant = tenantOf(), text?: string) =>
-    ingestFile(ctx, tenant, fileOf(`acme - 01.${String(++fileNo).padStart(2, '0')}.2023.csv`, text ?? csvOf(people)));
-  const runRow = async (id: number) => (await db.pool.query('select status, base_run_id::int, decided_by, reasons from runs where id = $1', [id])).rows[0];
+    ingestFile(engine.ctx, tenant, fileOf(`acme - 01.${String(++fileNo).padStart(2, '0')}.2023.csv`, text ?? csvOf(people)));
+  const runRow = async (id: number) => (await engine.db.pool.query('select status, base_run_id::int, decided_by, reasons from runs where id = $1', [id])).rows[0];
 
   it('holds a mass deletion: nothing applied, the reason says how many and the limits', async () => {
     await ingest(range(1, 300));
@@ -25,12 +17,12 @@ describe('runs: guardrails, approve / reject, duplicates, invalid rows, atomicit
     expect(held.status).toBe('held');
     expect(held.reasons).toEqual(['would delete 40 of 300 members on the platform (13.3%), limit 10% and 25']);
     expect(held.counts).toMatchObject({ deletions: 40, unchanged: 260 });
-    expect((await membersOf(db)).size).toBe(300);
-    expect(await countRows(db, 'outbox', `run_id = ${held.runId}`)).toBe(1);
+    expect((await membersOf(engine.db)).size).toBe(300);
+    expect(await countRows(engine.db, 'outbox', `run_id = ${held.runId}`)).toBe(1);
     // 10% but only 20 members: under the count limit, applied
-    const small = await ingestFile(ctx, tenantOf({ id: 'small' }), fileOf('a.csv', csvOf(range(1, 100))));
+    const small = await ingestFile(engine.ctx, tenantOf({ id: 'small' }), fileOf('a.csv', csvOf(range(1, 100))));
     expect(small.status).toBe('accepted');
-    const fine = await ingestFile(ctx, tenantOf({ id: 'small' }), fileOf('b.csv', csvOf(range(1, 85))));
+    const fine = await ingestFile(engine.ctx, tenantOf({ id: 'small' }), fileOf('b.csv', csvOf(range(1, 85))));
     expect(fine).toMatchObject({ status: 'accepted', reasons: [] });
     expect(fine.counts.deletions).toBe(15);
   });
@@ -44,24 +36,24 @@ describe('runs: guardrails, approve / reject, duplicates, invalid rows, atomicit
     const empty = await ingest([], tenant);
     expect(empty.status).toBe('held');
     expect(empty.reasons).toContain('the file has no member rows (header only)');
-    await rejectRun(ctx, empty.runId!, 'ops');
+    await rejectRun(engine.ctx, empty.runId!, 'ops');
     const relaxed = tenantOf({ guardrails: { maxDeletePercent: 100, maxDeleteCount: 1000, maxShrinkPercent: 100, holdEmptyFile: false } });
     const applied = await ingest([], relaxed);
     expect(applied).toMatchObject({ status: 'accepted' });
     expect(applied.counts.deletions).toBe(10);
-    expect((await membersOf(db)).size).toBe(0);
+    expect((await membersOf(engine.db)).size).toBe(0);
   });
 
   it('approving a held run applies it; a second approve fails; the alert is queued again', async () => {
     await ingest(range(1, 30));
     const held = await ingest(range(1, 2));
     expect(held.status).toBe('held');
-    const approved = await approveRun(ctx, new Map(), held.runId!, 'ops@example.com');
+    const approved = await approveRun(engine.ctx, new Map(), held.runId!, 'ops@example.com');
     expect(approved.status).toBe('accepted');
-    expect([...(await membersOf(db)).keys()]).toEqual(['E1', 'E2']);
+    expect([...(await membersOf(engine.db)).keys()]).toEqual(['E1', 'E2']);
     expect(await runRow(held.runId!)).toMatchObject({ status: 'accepted', decided_by: 'ops@example.com' });
-    expect(await countRows(db, 'outbox', `run_id = ${held.runId}`)).toBe(2);
-    await expect(approveRun(ctx, new Map(), held.runId!, 'ops')).rejects.toThrow(/is accepted: only a held run can be approved/);
+    expect(await countRows(engine.db, 'outbox', `run_id = ${held.runId}`)).toBe(2);
+    await expect(approveRun(engine.ctx, new Map(), held.runId!, 'ops')).rejects.toThrow(/is accepted: only a held run can be approved/);
     // the next file is diffed against the approved state
     const next = await ingest(range(1, 2));
     expect(next.status).toBe('duplicate');
@@ -70,11 +62,11 @@ describe('runs: guardrails, approve / reject, duplicates, invalid rows, atomicit
   it('rejecting a held run discards it; the state stays', async () => {
     await ingest(range(1, 30));
     const held = await ingest(range(1, 2));
-    const rejected = await rejectRun(ctx, held.runId!, 'ops', 'customer sent a partial export');
+    const rejected = await rejectRun(engine.ctx, held.runId!, 'ops', 'customer sent a partial export');
     expect(rejected.status).toBe('rejected');
     expect(rejected.reasons).toContain('rejected by ops: customer sent a partial export');
-    expect((await membersOf(db)).size).toBe(30);
-    await expect(approveRun(ctx, new Map(), held.runId!, 'ops')).rejects.toThrow(/is rejected/);
+    expect((await membersOf(engine.db)).size).toBe(30);
+    await expect(approveRun(engine.ctx, new Map(), held.runId!, 'ops')).rejects.toThrow(/is rejected/);
     // the same content may come again (and is held again)
     expect((await ingest(range(1, 2))).status).toBe('held');
   });
@@ -84,10 +76,10 @@ describe('runs: guardrails, approve / reject, duplicates, invalid rows, atomicit
     const held = await ingest(range(1, 2));
     const other = await ingest(range(1, 31));
     expect(other.status).toBe('accepted');
-    await expect(approveRun(ctx, new Map(), held.runId!, 'ops')).rejects.toThrow(
+    await expect(approveRun(engine.ctx, new Map(), held.runId!, 'ops')).rejects.toThrow(
       `run ${held.runId} cannot be approved: it was compared with run ${held.runId! - 1}, but the tenant's last accepted run is now run ${other.runId}; ingest the file again`,
     );
-    expect((await membersOf(db)).size).toBe(31);
+    expect((await membersOf(engine.db)).size).toBe(31);
   });
 
   it('the same content as the last accepted file is a duplicate: a run row and an alert, nothing else', async () => {
@@ -95,9 +87,9 @@ describe('runs: guardrails, approve / reject, duplicates, invalid rows, atomicit
     const again = await ingest(range(1, 5));
     expect(again).toMatchObject({ status: 'duplicate', key: 'employee_id', rows: 5, errorCount: 0 });
     expect(again.reasons).toEqual([`same content as run ${first.runId} (accepted); nothing to do`]);
-    expect(await changesOf(db, again.runId!)).toEqual([]);
-    expect(await countRows(db, 'outbox', `run_id = ${again.runId}`)).toBe(1);
-    expect(await countRows(db, 'runs')).toBe(2);
+    expect(await changesOf(engine.db, again.runId!)).toEqual([]);
+    expect(await countRows(engine.db, 'outbox', `run_id = ${again.runId}`)).toBe(1);
+    expect(await countRows(engine.db, 'runs')).toBe(2);
   });
 
   it('policy reject: one invalid row rejects the whole file with line, column, value and reason; the snapshot stays', async () => {
@@ -114,9 +106,9 @@ describe('runs: guardrails, approve / reject, duplicates, invalid rows, atomicit
     expect(rejected.errors[0]!.value).toBe('Inactive');
     expect(rejected.errors[2]!.value).toBe('M3@example.com');
     expect(rejected.reasons[0]).toMatch(/^3 invalid row\(s\), 3 error\(s\): the file is rejected as a whole/);
-    expect(await changesOf(db, rejected.runId!)).toEqual([]);
-    expect((await membersOf(db)).get('E1')!.data.city).toBe('Paris');
-    expect(await countRows(db, 'outbox', `run_id = ${rejected.runId}`)).toBe(1);
+    expect(await changesOf(engine.db, rejected.runId!)).toEqual([]);
+    expect((await membersOf(engine.db)).get('E1')!.data.city).toBe('Paris');
+    expect(await countRows(engine.db, 'outbox', `run_id = ${rejected.runId}`)).toBe(1);
   });
 
   it('duplicate keys: every row involved names the others (case-insensitive emails, employee ids)', async () => {
@@ -147,7 +139,7 @@ describe('runs: guardrails, approve / reject, duplicates, invalid rows, atomicit
     expect(next.errorCount).toBe(3);
     expect(next.counts).toMatchObject({ invites: 1, deletions: 1, unchanged: 7 });
     expect(next.warnings).toContain('3 invalid row(s) skipped (invalid-row policy "skip"); 2 stored member(s) carried forward unchanged');
-    const members = await membersOf(db);
+    const members = await membersOf(engine.db);
     expect(members.has('E8')).toBe(true);
     expect(members.get('E8')!.data.status).toBe('active');
     expect(members.has('E9')).toBe(true);
@@ -163,7 +155,7 @@ describe('runs: guardrails, approve / reject, duplicates, invalid rows, atomicit
     expect(next.reasons).toEqual([
       '1 invalid row(s) have no employee_id, so their members cannot be told apart from the 2 deletion(s): fix the rows, or approve if the deletions are right',
     ]);
-    expect((await membersOf(db)).size).toBe(10);
+    expect((await membersOf(engine.db)).size).toBe(10);
   });
 
   it('a file that breaks while being read leaves nothing behind (no run, no members, no alert)', async () => {
@@ -178,10 +170,10 @@ describe('runs: guardrails, approve / reject, duplicates, invalid rows, atomicit
           })(),
         ),
     };
-    await expect(ingestFile(ctx, tenantOf(), broken)).rejects.toThrow(/connection reset/);
-    expect(await countRows(db, 'runs')).toBe(0);
-    expect(await countRows(db, 'members')).toBe(0);
-    expect(await countRows(db, 'outbox')).toBe(0);
+    await expect(ingestFile(engine.ctx, tenantOf(), broken)).rejects.toThrow(/connection reset/);
+    expect(await countRows(engine.db, 'runs')).toBe(0);
+    expect(await countRows(engine.db, 'members')).toBe(0);
+    expect(await countRows(engine.db, 'outbox')).toBe(0);
   });
 
   it('a fatal file problem (missing required column) is a rejected run with the error', async () => {
@@ -192,10 +184,10 @@ describe('runs: guardrails, approve / reject, duplicates, invalid rows, atomicit
     expect(rejected.reasons[0]).toMatch(/^the file could not be read: /);
   });
 
-  it('one ingest per tenant at a time (advisory lock): a second one waits', async () => {
-    if (db.embedded) return; // PGlite serves one connection: nothing can run alongside anyway
+  it('one ingest per tenant at a time (advisory lock): a second one waits', async (test) => {
+    skipOnEmbedded(test, engine.db, 'a second connection cannot wait for the tenant lock on embedded PGlite (one session)');
     await ingest(range(1, 3));
-    const holder = new pg.Client({ connectionString: db.url });
+    const holder = new pg.Client({ connectionString: engine.db.url });
     await holder.connect();
     try {
       await holder.query('begin');

@@ -1,9 +1,49 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
+import { afterEach, beforeEach, type TestContext } from 'vitest';
 import { tenantConfigSchema, type TenantConfig } from '../src/config/tenant.js';
-import type { FileInput } from '../src/pipeline.js';
+import type { FileInput, PipelineContext } from '../src/pipeline.js';
 import type { Database } from '../src/store/db.js';
+import { freshDatabase, type TestDatabase } from './support/db.js';
+import { serviceMissing } from './support/services.js';
 
 /** Test helpers for the engine's tests (pipeline*, diff*, output*, store*). */
+
+/** What each test of a useEngine() suite works with; the fields are replaced before every test. */
+export interface Engine {
+  db: TestDatabase;
+  ctx: PipelineContext;
+  /** An empty temporary folder for the run files. */
+  out: string;
+}
+
+/**
+ * Registers beforeEach/afterEach giving every test of the suite a fresh database, the pipeline context
+ * on it, and an empty output folder (named OUTDIR...), all removed after the test.
+ */
+export function useEngine(options: { outDir?: string } = {}): Engine {
+  const engine = {} as Engine;
+  beforeEach(async () => {
+    engine.db = await freshDatabase();
+    engine.ctx = { db: engine.db };
+    engine.out = await mkdtemp(path.join(tmpdir(), options.outDir ?? 'engine-'));
+  });
+  afterEach(async () => {
+    await engine.db.dispose();
+    await rm(engine.out, { recursive: true, force: true });
+  });
+  return engine;
+}
+
+/**
+ * Skips the running test, with a printed reason, on embedded PGlite: it has one session, so a second
+ * connection cannot wait for a lock the first holds. (Under CI=true there is always a server.)
+ */
+export function skipOnEmbedded(test: TestContext, db: Database, why: string): void {
+  if (db.embedded && serviceMissing('PostgreSQL server', why)) test.skip(why);
+}
 
 export const HEADER = ['First Name', 'Last Name', 'Email Address', 'Unique ID', 'Status', 'Program Eligibility', 'City'];
 
