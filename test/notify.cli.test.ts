@@ -4,7 +4,6 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { enqueueAlert } from '../src/notify/outbox.js';
 import { cliSandbox, ensureBuilt, type CliSandbox } from './support/cli.js';
 import { freshDatabase, type TestDatabase } from './support/db.js';
-import { serviceMissing } from './support/services.js';
 import { startFakeSlack, type FakeSlack } from './support/fake-slack.js';
 
 let slack: FakeSlack;
@@ -89,7 +88,6 @@ describe('hris-ingest notify deliver', () => {
   afterEach(async () => db.dispose());
 
   it('delivers the queued alerts once and reports the counts', async () => {
-    if (db.embedded && serviceMissing('PostgreSQL server', 'the CLI process needs a database it can reach by URL')) return;
     await enqueueAlert(db.pool, { kind: 'drop_unreachable', payload: { drop: 'sftp.example.com:22', failures: 3, since: new Date().toISOString() } });
     sandbox.env.DATABASE_URL = db.url;
     const first = await sandbox.run('notify', 'deliver', '--json');

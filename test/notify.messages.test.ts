@@ -147,13 +147,20 @@ describe('alert messages', () => {
     expect(JSON.stringify(message.blocks)).toContain('Warnings: unknown column \\"Foo\\" (ignored); unknown column \\"[email]\\" (ignored)');
   });
 
-  it('long reasons are clipped to what Slack accepts in a section', () => {
-    const errors = Array.from({ length: 10 }, (_, i) => ({ line: i + 2, column: 'business_unit', value: 'X', message: `new segment value: ${'allowed '.repeat(100)}` }));
-    const message = rejectedMessage(run({ status: 'rejected', errorCount: 10, errors }));
-    for (const block of message.blocks) {
-      if (block.type === 'section') expect(block.text.text.length).toBeLessThanOrEqual(3000);
+  it('a section longer than Slack accepts (3,000 characters) is clipped with an ellipsis', () => {
+    const sectionTexts = (blocks: ReturnType<typeof rejectedMessage>['blocks']) =>
+      blocks.flatMap((block) => (block.type === 'section' ? [block.text.text] : []));
+    // Each error line is cut to 250 characters; 20 of them make the "First errors" section ~5,500.
+    const errors = Array.from({ length: 20 }, (_, i) => ({ line: i + 2, column: 'business_unit', value: 'X', message: `new segment value: ${'allowed '.repeat(100)}` }));
+    const rejected = sectionTexts(rejectedMessage(run({ status: 'rejected', errorCount: 20, errors }), { maxErrors: 20 }).blocks);
+    // Hold reasons are not cut one by one: only the section limit applies.
+    const held = sectionTexts(heldMessage(run({ status: 'held', currentStatus: 'held', reasons: Array.from({ length: 40 }, (_, i) => `reason ${i}: ${'x'.repeat(100)}`) })).blocks);
+    for (const [texts, longStart] of [[rejected, '*First errors:*\n• line 2, '], [held, '*Why it is held:*\n• reason 0: ']] as const) {
+      const long = texts.find((text) => text.startsWith(longStart));
+      expect(long).toHaveLength(3000);
+      expect(long!.endsWith('…')).toBe(true);
+      for (const text of texts) expect(text.length).toBeLessThanOrEqual(3000);
     }
-    expect(JSON.stringify(message.blocks)).toContain('line 11');
   });
 
   it('escapes Slack control characters in file names', () => {
