@@ -3,10 +3,11 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { AppConfig } from '../config/app.js';
 import type { TenantConfig } from '../config/tenant.js';
 import { silentLogger, type Logger } from '../log.js';
-import { ingestFile } from '../pipeline.js';
+import { ingestFile, type RunSummary } from '../pipeline.js';
 import type { Database } from '../store/db.js';
 import { archiveRemoteFile } from './archive.js';
 import { connectDrop, HostKeyError, resolveDropConnection, type DropConnection, type DropSession } from './client.js';
@@ -55,7 +56,8 @@ export interface PollerContext {
   fastGet?: { concurrency?: number; chunkSize?: number };
 }
 
-export interface FileResult {
+/** A file taken this tick; with its run's figures and written files once ingested. */
+export interface FileResult extends Partial<Pick<RunSummary, 'rows' | 'counts' | 'errorCount' | 'files'>> {
   tenant: string;
   file: string;
   outcome:
@@ -71,6 +73,8 @@ export interface FileResult {
   runId?: number;
   movedTo?: string | null;
   error?: string;
+  /** From taking the file to its outcome (files taken this tick). */
+  durationMs?: number;
 }
 
 export interface TickResult {
@@ -273,8 +277,9 @@ async function takeFile(run: TenantRun, row: DropFileRow, file: ListedFile & { p
   const { ctx, tenant, logger } = run;
   const db = ctx.db.pool;
   const emit = ctx.onEvent ?? (() => undefined);
+  const begun = performance.now();
   const result = (outcome: FileResult['outcome'], extra: Partial<FileResult> = {}): void => {
-    run.results.push({ tenant: tenant.id, file: file.name, outcome, ...extra });
+    run.results.push({ tenant: tenant.id, file: file.name, outcome, ...extra, durationMs: Math.round(performance.now() - begun) });
     emit({ type: 'file-end', tenant: tenant.id, file: file.name, outcome });
   };
   emit({ type: 'file-start', tenant: tenant.id, file: file.name });
@@ -313,7 +318,10 @@ async function takeFile(run: TenantRun, row: DropFileRow, file: ListedFile & { p
       result('changed', { error: transfer.reason });
       return 'stop';
     }
-    if (run.claimLost) return 'stop';
+    if (run.claimLost) {
+      result('failed', { error: 'claim lost' });
+      return 'stop';
+    }
     let summary;
     try {
       summary = await ingestFile(
@@ -337,21 +345,27 @@ async function takeFile(run: TenantRun, row: DropFileRow, file: ListedFile & { p
       pollerId: run.pollerId,
     });
     logger.info({ file: file.name, runId: summary.runId, status: summary.status, bytes: transfer.bytes }, 'drop file ingested');
+    const ran = ofRun(summary);
     if (!recorded) {
       // Another poller took this tenant over (our claim expired) and recorded the file first.
-      result('failed', { error: 'claim lost', ...(summary.runId !== undefined ? { runId: summary.runId } : {}) });
+      result('failed', { error: 'claim lost', ...ran });
       return 'stop';
     }
     if (summary.status === 'held') {
-      result('held', { ...(summary.runId !== undefined ? { runId: summary.runId } : {}) });
+      result('held', ran);
       return 'next';
     }
     const movedTo = await settleFile(run, (await findFile(db, tenant.id, file))!);
-    result(summary.status, { ...(summary.runId !== undefined ? { runId: summary.runId } : {}), movedTo });
+    result(summary.status, { ...ran, movedTo });
     return 'next';
   } finally {
     await rm(local, { force: true });
   }
+}
+
+function ofRun(summary: RunSummary): Partial<FileResult> {
+  const { rows, counts, errorCount, files } = summary;
+  return { ...(summary.runId !== undefined ? { runId: summary.runId } : {}), rows, counts, errorCount, files };
 }
 
 /** Archives an ingested file (or marks it done in read-only mode). */

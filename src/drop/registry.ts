@@ -28,6 +28,11 @@ export async function releaseTenant(db: Queryable, tenantId: string, pollerId: s
   await db.query('delete from drop_tenant_claims where tenant_id = $1 and claimed_by = $2', [tenantId, pollerId]);
 }
 
+/** Every tenant claim of POLLERID (a service abandoning its work on shutdown). */
+export async function releaseAllClaims(db: Queryable, pollerId: string): Promise<void> {
+  await db.query('delete from drop_tenant_claims where claimed_by = $1', [pollerId]);
+}
+
 export interface Observed {
   path: string;
   size: number;

@@ -7,10 +7,11 @@ import { openConfiguredDatabase } from '../cli/context.js';
 import { devDropPaths } from '../drop/dev-keys.js';
 import { startDevDrop, type DevDrop } from '../drop/dev-server.js';
 import { tenantLayout } from '../drop/layout.js';
-import { defaultPollerId, type PollEvent, type TickResult } from '../drop/poller.js';
+import { releaseAllClaims } from '../drop/registry.js';
+import { defaultPollerId, type FileResult, type PollEvent, type TickResult } from '../drop/poller.js';
 import { startPollerScheduler, type PollerScheduler } from '../drop/scheduler.js';
 import type { Logger } from '../log.js';
-import { Metrics } from '../metrics.js';
+import { Metrics, type FileOutcome } from '../metrics.js';
 import { createNotifier } from '../notify/create.js';
 import { startDeliveryLoop, type DeliveryLoop } from '../notify/delivery.js';
 import type { Database } from '../store/db.js';
@@ -126,72 +127,33 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     closers.push(() => delivery.stop());
 
     const tickState: TickState = { startedAt: new Date() };
-    const fileTimes = new Map<string, { begun: number; ms?: number }>();
-    const fileKey = (tenant: string, file: string) => `${tenant}\u0000${file}`;
     const onEvent = (event: PollEvent) => {
-      const key = fileKey(event.tenant, event.file);
-      if (event.type === 'file-start') {
-        fileTimes.set(key, { begun: performance.now() });
-        logger.info({ stage: 'take', tenant: event.tenant, file: event.file }, 'file taken from the drop');
-      } else if (event.type === 'file-end') {
-        const times = fileTimes.get(key);
-        if (times) times.ms = ms(times.begun);
-      }
+      if (event.type === 'file-start') logger.info({ stage: 'take', tenant: event.tenant, file: event.file }, 'file taken from the drop');
     };
-    // One line per file with the run's counts, and the metrics, once the tick has the run ids.
-    let reporting: Promise<void> = Promise.resolve();
-    const reportFiles = async (result: TickResult) => {
-      const done = result.files.filter((file) => file.outcome !== 'waiting' && file.outcome !== 'settled' && file.outcome !== 'changed');
-      const runIds = done.flatMap((file) => (file.runId !== undefined ? [file.runId] : []));
-      const runs = new Map<number, { rows: number; counts: Record<string, number>; error_count: number; status: string }>();
-      if (runIds.length > 0) {
-        const rows = await db.pool.query<{ id: string; rows: number; counts: Record<string, number>; error_count: number; status: string }>(
-          'select id, rows, counts, error_count, status from runs where id = any($1::bigint[])',
-          [runIds],
-        );
-        for (const row of rows.rows) runs.set(Number(row.id), row);
-      }
-      const written = new Map<number, Record<string, string>>();
-      if (runIds.length > 0) {
-        const rows = await db.pool.query<{ run_id: string; kind: string; file_name: string }>(
-          'select run_id, kind, file_name from run_files where run_id = any($1::bigint[]) order by run_id, kind',
-          [runIds],
-        );
-        for (const row of rows.rows) {
-          const files = written.get(Number(row.run_id)) ?? {};
-          files[row.kind] = row.file_name;
-          written.set(Number(row.run_id), files);
-        }
-      }
-      for (const file of done) {
-        const times = fileTimes.get(fileKey(file.tenant, file.file));
-        fileTimes.delete(fileKey(file.tenant, file.file));
-        const run = file.runId !== undefined ? runs.get(file.runId) : undefined;
-        const durationMs = times?.ms ?? (times ? ms(times.begun) : 0);
-        const outcome = file.outcome === 'changed' || file.outcome === 'settled' || file.outcome === 'waiting' ? 'failed' : file.outcome;
-        metrics.recordFile({ tenant: file.tenant, outcome, rows: run?.rows ?? 0, durationSeconds: durationMs / 1000 });
-        const fields = {
-          stage: 'file',
-          tenant: file.tenant,
-          file: file.file,
-          runId: file.runId,
-          outcome: file.outcome,
-          rows: run?.rows,
-          counts: run?.counts,
-          errorCount: run?.error_count,
-          movedTo: file.movedTo,
-          ms: durationMs,
-        };
-        if (file.outcome === 'failed') logger.warn({ ...fields, err: file.error }, 'file not processed; retried next tick');
-        else logger.info(fields, 'file processed');
-        options.onFile?.({
-          tenant: file.tenant,
-          file: file.file,
-          outcome: file.outcome,
-          ...(file.runId !== undefined ? { runId: file.runId } : {}),
-          files: (file.runId !== undefined ? written.get(file.runId) : undefined) ?? {},
-        });
-      }
+    // One line per file taken with the run's counts, and the metrics.
+    const reportFile = (file: TakenFile) => {
+      metrics.recordFile({ tenant: file.tenant, outcome: file.outcome, rows: file.rows ?? 0, durationSeconds: (file.durationMs ?? 0) / 1000 });
+      const fields = {
+        stage: 'file',
+        tenant: file.tenant,
+        file: file.file,
+        runId: file.runId,
+        outcome: file.outcome,
+        rows: file.rows,
+        counts: file.counts,
+        errorCount: file.errorCount,
+        movedTo: file.movedTo,
+        ms: file.durationMs,
+      };
+      if (file.outcome === 'failed') logger.warn({ ...fields, err: file.error }, 'file not processed; retried next tick');
+      else logger.info(fields, 'file processed');
+      options.onFile?.({
+        tenant: file.tenant,
+        file: file.file,
+        outcome: file.outcome,
+        ...(file.runId !== undefined ? { runId: file.runId } : {}),
+        files: file.files ?? {},
+      });
     };
     const onTick = (result: TickResult) => {
       metrics.recordTick(result.reachable);
@@ -208,9 +170,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         { stage: 'tick', reachable: result.reachable, files: taken.length, waiting: result.files.length - taken.length, busyTenants: result.skippedTenants },
         'poll tick finished',
       );
-      reporting = reporting
-        .then(() => reportFiles(result))
-        .catch((error: unknown) => logger.warn({ err: (error as Error).message }, 'could not report the files of a tick'));
+      for (const file of result.files) if (wasTaken(file)) reportFile(file);
     };
     // PGlite lives in this process alone, so its poller id can be stable: after a hard stop the
     // next start takes its own tenant claims back at once instead of waiting for them to expire.
@@ -219,10 +179,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       { db, app, tenants, logger, pollerId, outDir, onEvent },
       { onTick },
     );
-    closers.push(async () => {
-      await scheduler.stop();
-      await reporting;
-    });
+    closers.push(() => scheduler.stop());
     void scheduler.tickNow();
 
     // Retention: once shortly after start, then daily (as `hris-ingest purge`).
@@ -283,7 +240,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         const client = new pg.Client({ connectionString: db.url, connectionTimeoutMillis: 2000 });
         try {
           await client.connect();
-          await client.query('delete from drop_tenant_claims where claimed_by = $1', [pollerId]);
+          await releaseAllClaims(client, pollerId);
         } finally {
           await client.end().catch(() => undefined);
         }
@@ -293,6 +250,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     await closeAll();
     throw error;
   }
+}
+
+/** A file this tick took to an outcome (not one still waiting or changing, nor an earlier one settled). */
+type TakenFile = FileResult & { outcome: FileOutcome };
+
+function wasTaken(file: FileResult): file is TakenFile {
+  return file.outcome !== 'waiting' && file.outcome !== 'settled' && file.outcome !== 'changed';
 }
 
 function ms(since: number): number {
