@@ -41,17 +41,20 @@ describe('hris-ingest config check', () => {
     await rm(keys, { recursive: true, force: true });
   });
 
+  /** Database and Slack that answer; no drop (checked only with DROP_HOST set). */
+  function envWithoutDrop(): NodeJS.ProcessEnv {
+    return { ...sandbox.env, DATABASE_URL: db.url, SLACK_BOT_TOKEN: slack.token, SLACK_API_URL: slack.url };
+  }
+
+  /** Every dependency answers: needs the test sshd. */
   function goodEnv(): NodeJS.ProcessEnv {
     return {
-      ...sandbox.env,
-      DATABASE_URL: db.url,
+      ...envWithoutDrop(),
       DROP_HOST: sshd!.host,
       DROP_PORT: String(sshd!.port),
       DROP_USER: sshd!.user,
       DROP_PRIVATE_KEY_FILE: sshd!.clientKeyFile,
       DROP_HOST_KEY_SHA256: sshd!.hostKeySha256,
-      SLACK_BOT_TOKEN: slack.token,
-      SLACK_API_URL: slack.url,
     };
   }
 
@@ -116,10 +119,12 @@ describe('hris-ingest config check', () => {
   it.skipIf(skipPasswordPg)('a wrong database password is one clear line, exit 1, and the password is not printed', async () => {
     const server = await startPasswordPostgres();
     try {
-      const right = await check({ ...goodEnv(), DATABASE_URL: server.url });
+      // Without a drop (DROP_HOST unset it is skipped), so this runs where sshd is not installed.
+      const right = await check({ ...envWithoutDrop(), DATABASE_URL: server.url });
       expect(right.code, right.stdout).toBe(0);
+      expect(lines(right.stdout)).toContainEqual(expect.stringMatching(/^drop: skipped /));
       const wrongUrl = server.url.replace(server.password, 'wrong-password');
-      const wrong = await check({ ...goodEnv(), DATABASE_URL: wrongUrl });
+      const wrong = await check({ ...envWithoutDrop(), DATABASE_URL: wrongUrl });
       expect(wrong.code).toBe(1);
       const failed = failures(wrong.stdout);
       expect(failed).toHaveLength(1);
