@@ -2,7 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { appConfigSchema } from '../src/config/app.js';
-import { startConfiguredDevDrop } from '../src/drop/dev-server.js';
+import { devDropPaths, generateParsableKeyPair } from '../src/drop/dev-keys.js';
+import { startConfiguredDevDrop, startDevDrop } from '../src/drop/dev-server.js';
 import { membersCsv } from './drop.suite.js';
 import { cliSandbox, ensureBuilt, type CliSandbox } from './support/cli.js';
 import { freshDatabase, type TestDatabase } from './support/db.js';
@@ -119,5 +120,15 @@ describe.skipIf(skip)('hris-ingest poll --once', { timeout: 120_000 }, () => {
     expect(taken.code, taken.stderr).toBe(0);
     expect(taken.json()).toMatchObject({ files: [{ outcome: 'accepted', movedTo: '/acme/processed/people 2023-01-01.csv' }] });
     expect((await db.pool.query('select count(*)::int as n from runs')).rows[0].n).toBe(1);
+
+    // The same drop folder and users served under another host key: the pin refuses it.
+    await dev.stop();
+    const impostor = await startDevDrop({ ...devDropPaths(app), port: 0, host: '127.0.0.1', hostKey: generateParsableKeyPair('impostor').private });
+    cleanups.push(() => impostor.stop());
+    sandbox.env.DROP_PORT = String(impostor.port);
+    const refused = await sandbox.run('poll', '--once', '--json');
+    expect(refused.code).toBe(1);
+    expect(refused.json()).toMatchObject({ reachable: false });
+    expect(refused.json().error).toContain(impostor.hostKeySha256);
   });
 });
