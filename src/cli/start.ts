@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { createLogger } from '../log.js';
 import { startDaemon, type Daemon, type FileReport } from '../runtime/daemon.js';
+import { displayPath } from '../runtime/embedded.js';
 import { stopOnSignal } from '../runtime/shutdown.js';
 import { EXIT, loadCliContext, positiveInteger } from './context.js';
 
@@ -56,20 +57,15 @@ export function register(program: Command): void {
     });
 }
 
-function shown(file: string): string {
-  const relative = path.relative(process.cwd(), file);
-  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
-}
-
 function printBanner(daemon: Daemon, tenantCount: number): void {
   const { app, embedded } = daemon;
   const lines: string[] = [];
-  const database = embedded.database ? `embedded PostgreSQL under ${shown(path.resolve(app.dataDir, 'pg'))}` : 'PostgreSQL at DATABASE_URL';
-  const drop = daemon.devDrop ? `development SFTP drop on 127.0.0.1:${daemon.devDrop.port} serving ${shown(path.resolve(app.dataDir, 'drop'))}` : `SFTP drop ${app.drop.host}:${app.drop.port}`;
+  const database = embedded.database ? `embedded PostgreSQL under ${displayPath(path.resolve(app.dataDir, 'pg'))}` : 'PostgreSQL at DATABASE_URL';
+  const drop = daemon.devDrop ? `development SFTP drop on 127.0.0.1:${daemon.devDrop.port} serving ${displayPath(path.resolve(app.dataDir, 'drop'))}` : `SFTP drop ${app.drop.host}:${app.drop.port}`;
   lines.push(`hris-ingest is running: ${database}; ${drop}; ${tenantCount} tenant(s); schedule "${app.schedule.cron}" (${app.schedule.timezone}).`);
-  if (daemon.seededSample) lines.push(`  Sample file placed in the example inbox: ${shown(daemon.seededSample)}`);
-  lines.push(`  Each run's files (potential invites, profile updates, profile deletions) are written to: ${shown(daemon.outDir)}`);
-  if (daemon.alertsDir) lines.push(`  Alerts (Slack not configured) are written to: ${shown(daemon.alertsDir)}`);
+  if (daemon.seededSample) lines.push(`  Sample file placed in the example inbox: ${displayPath(daemon.seededSample)}`);
+  lines.push(`  Each run's files (potential invites, profile updates, profile deletions) are written to: ${displayPath(daemon.outDir)}`);
+  if (daemon.alertsDir) lines.push(`  Alerts (Slack not configured) are written to: ${displayPath(daemon.alertsDir)}`);
   if (daemon.devDrop) {
     lines.push(`  Drop host key (pinned): ${daemon.devDrop.hostKeySha256}`);
     // The example tenant (the one the sample goes to) first.
@@ -89,6 +85,6 @@ function printBanner(daemon: Daemon, tenantCount: number): void {
 function printFile(report: FileReport): void {
   const run = report.runId !== undefined ? ` (run ${report.runId})` : '';
   const files = Object.values(report.files);
-  const where = files.length > 0 ? `:\n${files.map((file) => `    ${shown(file)}`).join('\n')}` : '';
+  const where = files.length > 0 ? `:\n${files.map((file) => `    ${displayPath(file)}`).join('\n')}` : '';
   process.stdout.write(`${report.tenant}: ${report.file} -> ${report.outcome}${run}${where}\n`);
 }

@@ -2,8 +2,10 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import type { AppConfig } from '../config/app.js';
+import type { TenantConfig } from '../config/tenant.js';
 import type { DropConnection } from './client.js';
 import { fingerprintOfPublicKeyLine } from './fingerprint.js';
+import { tenantLayout } from './layout.js';
 
 /** The user the poller logs in as on the development drop (jailed to the whole drop root). */
 export const DEV_DROP_POLLER_USER = 'hris';
@@ -23,23 +25,27 @@ export interface DevDropKeys {
 /** The development drop's keys: generated once (ed25519) and kept under DIR. */
 export async function ensureDevDropKeys(dir: string): Promise<DevDropKeys> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  return { host: await ensureKeyPair(dir, 'host_ed25519'), poller: await ensureKeyPair(dir, 'poller_ed25519') };
+  return {
+    host: await ensureKeyPair(dir, 'host_ed25519', 'hris-dev-drop host_ed25519'),
+    poller: await ensureKeyPair(dir, 'poller_ed25519', 'hris-dev-drop poller_ed25519'),
+  };
 }
 
 /** Key pairs being loaded or generated in this process, so concurrent callers share one result. */
 const inFlight = new Map<string, Promise<KeyPair>>();
 
-function ensureKeyPair(dir: string, name: string): Promise<KeyPair> {
+/** The ed25519 key pair DIR/NAME (+ .pub): loaded, else generated with COMMENT and written atomically. */
+export function ensureKeyPair(dir: string, name: string, comment: string): Promise<KeyPair> {
   const privateFile = path.join(dir, name);
   let pending = inFlight.get(privateFile);
   if (!pending) {
-    pending = loadOrGenerateKeyPair(privateFile).finally(() => inFlight.delete(privateFile));
+    pending = loadOrGenerateKeyPair(privateFile, comment).finally(() => inFlight.delete(privateFile));
     inFlight.set(privateFile, pending);
   }
   return pending;
 }
 
-async function loadOrGenerateKeyPair(privateFile: string): Promise<KeyPair> {
+async function loadOrGenerateKeyPair(privateFile: string, comment: string): Promise<KeyPair> {
   const publicFile = `${privateFile}.pub`;
   try {
     // The private key is renamed into place last, so once it exists its public half does too.
@@ -49,7 +55,7 @@ async function loadOrGenerateKeyPair(privateFile: string): Promise<KeyPair> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  const generated = generateParsableKeyPair(`hris-dev-drop ${path.basename(privateFile)}`);
+  const generated = generateParsableKeyPair(comment);
   // Written to temporary names and renamed, so a reader never sees a half-written key.
   const suffix = `.tmp-${process.pid}-${Date.now()}`;
   await writeFile(publicFile + suffix, `${generated.public.trim()}\n`, { mode: 0o644 });
@@ -76,6 +82,11 @@ export function generateParsableKeyPair(comment: string): { private: string; pub
 export function devDropPaths(app: AppConfig): { root: string; keysDir: string } {
   const dataDir = path.resolve(app.dataDir);
   return { root: path.join(dataDir, 'drop'), keysDir: path.join(dataDir, 'drop-keys') };
+}
+
+/** The local folder behind TENANT's inbox on the development drop. */
+export function devInboxDir(app: AppConfig, tenant: TenantConfig): string {
+  return path.join(devDropPaths(app).root, ...tenantLayout(tenant).inbox.split('/').filter(Boolean));
 }
 
 /** How the poller reaches the development drop: its own generated host key is the pinned one. */

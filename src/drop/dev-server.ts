@@ -3,8 +3,9 @@ import type { Stats } from 'node:fs';
 import { chmod, lstat, mkdir, open, readdir, readFile, realpath, rename, rmdir, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import ssh2, { type Attributes, type Connection, type FileEntry, type ParsedKey, type SFTPWrapper } from 'ssh2';
+import type { AppConfig } from '../config/app.js';
 import { silentLogger, type Logger } from '../log.js';
-import { DEV_DROP_POLLER_USER, ensureDevDropKeys, generateParsableKeyPair } from './dev-keys.js';
+import { DEV_DROP_POLLER_USER, devDropPaths, ensureDevDropKeys, generateParsableKeyPair } from './dev-keys.js';
 import { fingerprintOfPublicKeyLine } from './fingerprint.js';
 
 const { Server, utils } = ssh2;
@@ -433,8 +434,7 @@ function serveSftp(sftp: SFTPWrapper, jail: string, logger: Logger): void {
  * The development drop `npm start` runs when no drop host is configured: dataDir/drop served on
  * 127.0.0.1:drop.port, keys under dataDir/drop-keys (the poller pins the generated host key).
  */
-export async function startConfiguredDevDrop(app: import('../config/app.js').AppConfig, logger?: Logger): Promise<DevDrop> {
-  const { devDropPaths } = await import('./dev-keys.js');
+export async function startConfiguredDevDrop(app: AppConfig, logger?: Logger): Promise<DevDrop> {
   const { root, keysDir } = devDropPaths(app);
   return startDevDrop({ root, keysDir, port: app.drop.port, host: '127.0.0.1', ...(logger ? { logger } : {}) });
 }

@@ -4,9 +4,8 @@ import { performance } from 'node:perf_hooks';
 import type { AppConfig } from '../config/app.js';
 import type { TenantConfig } from '../config/tenant.js';
 import { openConfiguredDatabase } from '../cli/context.js';
-import { devDropPaths } from '../drop/dev-keys.js';
-import { startDevDrop, type DevDrop } from '../drop/dev-server.js';
-import { tenantLayout } from '../drop/layout.js';
+import { devDropPaths, devInboxDir } from '../drop/dev-keys.js';
+import { startConfiguredDevDrop, type DevDrop } from '../drop/dev-server.js';
 import { releaseAllClaims } from '../drop/registry.js';
 import { defaultPollerId, type FileResult, type PollEvent, type TickResult } from '../drop/poller.js';
 import { startPollerScheduler, type PollerScheduler } from '../drop/scheduler.js';
@@ -97,15 +96,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     let devDrop: DevDrop | undefined;
     let seededSample: string | undefined;
     if (embedded.drop) {
-      const { root, keysDir } = devDropPaths(app);
-      for (const tenant of tenants.values()) {
-        await mkdir(path.join(root, ...tenantLayout(tenant).inbox.split('/').filter(Boolean)), { recursive: true });
-        uploaders.push(await ensureUploaderAccess(app, tenant));
-      }
+      for (const tenant of tenants.values()) await mkdir(devInboxDir(app, tenant), { recursive: true });
+      uploaders.push(...(await ensureUploaderAccess(app, tenants.values())));
       started = performance.now();
-      devDrop = await startDevDrop({ root, port: app.drop.port, host: '127.0.0.1', keysDir, logger: logger.child({ component: 'dev-drop' }) });
+      devDrop = await startConfiguredDevDrop(app, logger.child({ component: 'dev-drop' }));
       closers.push(() => devDrop!.stop());
-      logger.info({ stage: 'drop', root, port: devDrop.port, hostKeySha256: devDrop.hostKeySha256, ms: ms(started) }, 'development SFTP drop ready');
+      logger.info({ stage: 'drop', root: devDropPaths(app).root, port: devDrop.port, hostKeySha256: devDrop.hostKeySha256, ms: ms(started) }, 'development SFTP drop ready');
       const example = tenants.get(EXAMPLE_TENANT);
       if (example && options.seedSample !== false) {
         const seeded = await seedSampleFile(app, example);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AppConfig } from '../config/app.js';
 import type { TenantConfig } from '../config/tenant.js';
-import { devDropPaths, ensureDevDropKeys, generateParsableKeyPair } from '../drop/dev-keys.js';
+import { devDropPaths, devInboxDir, ensureDevDropKeys, ensureKeyPair } from '../drop/dev-keys.js';
 import { fingerprintOfPublicKeyLine } from '../drop/fingerprint.js';
 import { tenantLayout } from '../drop/layout.js';
 
@@ -54,47 +54,46 @@ export interface UploaderAccess {
   remoteInbox: string;
 }
 
-function displayPath(file: string): string {
+/** FILE relative to the working directory when under it, else as is (for the printed commands). */
+export function displayPath(file: string): string {
   const relative = path.relative(process.cwd(), file);
   return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
 }
 
 /**
- * An uploader account on the development drop for TENANT, as a customer's ETL job would have: a key
- * pair under keysDir/users/<tenant> (the dev drop jails that user to /<tenant>), and a known_hosts
+ * An uploader account on the development drop per tenant, as a customer's ETL job would have: a key
+ * pair under keysDir/users/<tenant> (the dev drop jails that user to /<tenant>), and one known_hosts
  * file that pins the drop's own host key, so `sftp` needs no questions answered.
  */
-export async function ensureUploaderAccess(app: AppConfig, tenant: TenantConfig): Promise<UploaderAccess> {
+export async function ensureUploaderAccess(app: AppConfig, tenants: Iterable<TenantConfig>): Promise<UploaderAccess[]> {
   const { keysDir } = devDropPaths(app);
   const keys = await ensureDevDropKeys(keysDir);
   const usersDir = path.join(keysDir, 'users');
   await mkdir(usersDir, { recursive: true, mode: 0o700 });
-  const keyFile = path.join(usersDir, tenant.id);
-  try {
-    await access(keyFile, constants.R_OK);
-  } catch {
-    const generated = generateParsableKeyPair(`${tenant.id}@hris-dev-drop`);
-    await writeFile(keyFile, generated.private, { mode: 0o600 });
-    await writeFile(`${keyFile}.pub`, `${generated.public.trim()}\n`, { mode: 0o644 });
-  }
   const port = app.drop.port;
   const knownHostsFile = path.join(keysDir, 'known_hosts');
   const [type, blob] = keys.host.publicKey.split(/\s+/);
   const hostName = port === 22 ? '127.0.0.1' : `[127.0.0.1]:${port}`;
   await writeFile(knownHostsFile, `${hostName} ${type} ${blob}\n`, { mode: 0o644 });
-  const layout = tenantLayout(tenant);
-  // The uploader is jailed to /<tenant>, so the inbox /<tenant>/inbox is "inbox" to it.
-  const remoteInbox = layout.inbox.startsWith(`/${tenant.id}/`) ? layout.inbox.slice(tenant.id.length + 1) : layout.inbox;
-  const key = displayPath(keyFile);
   const knownHosts = displayPath(knownHostsFile);
-  return {
-    user: tenant.id,
-    keyFile: key,
-    knownHostsFile: knownHosts,
-    hostKeySha256: fingerprintOfPublicKeyLine(keys.host.publicKey),
-    command: `sftp -P ${port} -i ${key} -o UserKnownHostsFile=${knownHosts} ${tenant.id}@127.0.0.1`,
-    remoteInbox,
-  };
+  const hostKeySha256 = fingerprintOfPublicKeyLine(keys.host.publicKey);
+  const accesses: UploaderAccess[] = [];
+  for (const tenant of tenants) {
+    await ensureKeyPair(usersDir, tenant.id, `${tenant.id}@hris-dev-drop`);
+    const layout = tenantLayout(tenant);
+    // The uploader is jailed to /<tenant>, so the inbox /<tenant>/inbox is "inbox" to it.
+    const remoteInbox = layout.inbox.startsWith(`/${tenant.id}/`) ? layout.inbox.slice(tenant.id.length + 1) : layout.inbox;
+    const key = displayPath(path.join(usersDir, tenant.id));
+    accesses.push({
+      user: tenant.id,
+      keyFile: key,
+      knownHostsFile: knownHosts,
+      hostKeySha256,
+      command: `sftp -P ${port} -i ${key} -o UserKnownHostsFile=${knownHosts} ${tenant.id}@127.0.0.1`,
+      remoteInbox,
+    });
+  }
+  return accesses;
 }
 
 /** Finds the sample file in the repository's fixtures/ (the working directory first, then the install). */
@@ -126,8 +125,7 @@ export async function seedSampleFile(app: AppConfig, tenant: TenantConfig): Prom
   }
   const sample = await findSampleFile();
   if (!sample) return { seeded: null, reason: `fixtures/${SAMPLE_FILE_NAME} not found` };
-  const { root } = devDropPaths(app);
-  const inbox = path.join(root, ...tenantLayout(tenant).inbox.split('/').filter(Boolean));
+  const inbox = devInboxDir(app, tenant);
   await mkdir(inbox, { recursive: true });
   const target = path.join(inbox, SAMPLE_FILE_NAME);
   await copyFile(sample, `${target}.part`);
