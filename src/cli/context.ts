@@ -6,7 +6,8 @@ import type { Readable } from 'node:stream';
 import { loadAppConfig, configDir, type AppConfig } from '../config/app.js';
 import { loadTenants, type TenantConfig } from '../config/tenant.js';
 import { createLogger, type Logger } from '../log.js';
-import { openDatabase, type Database } from '../store/db.js';
+import { openConfiguredDatabase } from '../store/connect.js';
+import type { Database } from '../store/db.js';
 
 /** Exit codes of the command line (a stable contract). */
 export const EXIT = { ok: 0, failure: 1, rejected: 2, held: 3 } as const;
@@ -38,11 +39,7 @@ export function tenantOrFail(ctx: CliContext, id: string): TenantConfig {
   return tenant;
 }
 
-/** The configured database: DATABASE_URL / databaseUrl, else embedded PGlite under dataDir/pg. */
-export async function openConfiguredDatabase(app: AppConfig): Promise<Database> {
-  if (app.databaseUrl) return openDatabase({ url: app.databaseUrl });
-  return openDatabase({ embeddedDir: path.resolve(app.dataDir, 'pg') });
-}
+export { openConfiguredDatabase };
 
 /** Runs FN with the configured database and always closes it (an open pool keeps the process alive). */
 export async function withDatabase<T>(app: AppConfig, fn: (db: Database) => Promise<T>): Promise<T> {

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { Command } from 'commander';
 import { deliverPending, outboxBacklog } from '../notify/delivery.js';
-import { createNotifier } from '../notify/create.js';
+import { createNotifier, deliveryContext } from '../notify/create.js';
 import { testMessage } from '../notify/messages.js';
 import { SlackNotifier } from '../notify/slack.js';
 import { cliLogger, EXIT, loadCliContext, withDatabase } from './context.js';
@@ -43,13 +43,7 @@ export function register(program: Command): void {
       const cli = await loadCliContext();
       const logger = cliLogger(cli.app);
       await withDatabase(cli.app, async (db) => {
-        const report = await deliverPending({
-          db,
-          notifier: createNotifier(cli.app, logger),
-          tenants: cli.tenants,
-          logger,
-          ...(cli.app.http.dashboardUrl ? { dashboardUrl: cli.app.http.dashboardUrl } : {}),
-        });
+        const report = await deliverPending(deliveryContext(cli.app, { db, tenants: cli.tenants, logger }));
         const backlog = await outboxBacklog(db.pool);
         if (options.json) process.stdout.write(`${JSON.stringify({ ...report, pending: backlog.pending })}\n`);
         else process.stdout.write(`delivered ${report.delivered}, skipped ${report.skipped}, failed ${report.failed}; ${backlog.pending} pending\n`);

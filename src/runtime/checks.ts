@@ -7,10 +7,11 @@ import { loadTenantFile, type TenantConfig } from '../config/tenant.js';
 import { connectDrop, HostKeyError, resolveDropConnection } from '../drop/client.js';
 import { tenantLayout } from '../drop/layout.js';
 import { silentLogger } from '../log.js';
+import { alertsDir } from '../notify/create.js';
 import { SlackNotifier } from '../notify/slack.js';
+import { redactUrl } from '../store/connect.js';
 import { openDatabase } from '../store/db.js';
 import { migrate } from '../store/migrate.js';
-import { redactUrl } from './daemon.js';
 
 /** One line of the `config check` report. */
 export interface CheckResult {
@@ -169,7 +170,7 @@ async function checkDrop(app: AppConfig, tenants: Map<string, TenantConfig>): Pr
 
 async function checkSlack(app: AppConfig, tenants: Map<string, TenantConfig>): Promise<CheckResult[]> {
   if (!app.slack.botToken) {
-    return [skip('slack', `no SLACK_BOT_TOKEN: alerts are written under ${path.resolve(app.dataDir, 'alerts')}`)];
+    return [skip('slack', `no SLACK_BOT_TOKEN: alerts are written under ${alertsDir(app)}`)];
   }
   const slack = new SlackNotifier({ token: app.slack.botToken, channel: app.slack.channel, ...(app.slack.apiUrl ? { apiUrl: app.slack.apiUrl } : {}), logger: silentLogger, timeoutMs: 15_000 });
   let who;

@@ -3,7 +3,6 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { AppConfig } from '../config/app.js';
 import type { TenantConfig } from '../config/tenant.js';
-import { openConfiguredDatabase } from '../cli/context.js';
 import { devDropPaths, devInboxDir } from '../drop/dev-keys.js';
 import { startConfiguredDevDrop, type DevDrop } from '../drop/dev-server.js';
 import { releaseAllClaims } from '../drop/registry.js';
@@ -11,8 +10,9 @@ import { defaultPollerId, type FileResult, type PollEvent, type TickResult } fro
 import { startPollerScheduler, type PollerScheduler } from '../drop/scheduler.js';
 import type { Logger } from '../log.js';
 import { Metrics, type FileOutcome } from '../metrics.js';
-import { createNotifier } from '../notify/create.js';
+import { alertsDir, deliveryContext } from '../notify/create.js';
 import { startDeliveryLoop, type DeliveryLoop } from '../notify/delivery.js';
+import { openConfiguredDatabase, redactUrl } from '../store/connect.js';
 import type { Database } from '../store/db.js';
 import { purgeOldRuns } from '../store/retention.js';
 import type { TickState } from '../web/health.js';
@@ -115,11 +115,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     }
 
     const metrics = new Metrics({ pool: db.pool });
-    const notifier = createNotifier(app, logger.child({ component: 'notify' }));
-    const delivery: DeliveryLoop = startDeliveryLoop(
-      { db, notifier, tenants, logger: logger.child({ component: 'delivery' }), ...(app.http.dashboardUrl ? { dashboardUrl: app.http.dashboardUrl } : {}) },
-      { intervalMs: options.deliveryIntervalMs ?? 5000 },
-    );
+    const delivery: DeliveryLoop = startDeliveryLoop(deliveryContext(app, { db, tenants, logger: logger.child({ component: 'delivery' }) }), {
+      intervalMs: options.deliveryIntervalMs ?? 5000,
+    });
     closers.push(() => delivery.stop());
 
     const tickState: TickState = { startedAt: new Date() };
@@ -214,13 +212,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       logger.info({ stage: 'http', url: web.url }, 'http server ready (/healthz, /metrics, /runs)');
     }
 
-    const alertsDir = app.slack.botToken ? undefined : path.resolve(app.dataDir, 'alerts');
     return {
       app,
       embedded,
       db,
       outDir,
-      ...(alertsDir ? { alertsDir } : {}),
+      ...(app.slack.botToken ? {} : { alertsDir: alertsDir(app) }),
       ...(devDrop ? { devDrop } : {}),
       uploaders,
       ...(seededSample ? { seededSample } : {}),
@@ -257,15 +254,4 @@ function wasTaken(file: FileResult): file is TakenFile {
 
 function ms(since: number): number {
   return Math.round(performance.now() - since);
-}
-
-/** postgres://user:secret@host/db -> postgres://user@host/db (never log a password). */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.password = '';
-    return parsed.toString();
-  } catch {
-    return 'postgres://(unparsable URL)';
-  }
 }
