@@ -7,6 +7,7 @@ import { tenantConfigSchema, type TenantConfig } from '../src/config/tenant.js';
 import { createLogger, type Logger } from '../src/log.js';
 import { backoffDelay, deliverPending, startDeliveryLoop, type DeliveryContext } from '../src/notify/delivery.js';
 import { enqueueAlert } from '../src/notify/outbox.js';
+import type { Notifier } from '../src/notify/notifier.js';
 import { SlackNotifier } from '../src/notify/slack.js';
 import { renderRunFilesWith } from '../src/output/render.js';
 import { approveRun, ingestFile, rejectRun, type FileInput } from '../src/pipeline.js';
@@ -330,6 +331,29 @@ describe('outbox delivery to Slack (real ingests, real WebClient, fake Slack)', 
     }
     expect(slack.messages).toHaveLength(1);
     expect((await outbox())[0]!.delivered_at).not.toBeNull();
+  });
+
+  it('stop() returns after the batch in hand while a backlog remains (a shutdown does not wait for the whole pass)', async () => {
+    for (let i = 0; i < 30; i++) await enqueueAlert(db.pool, { kind: 'test' });
+    let posts = 0;
+    const slowSlack: Notifier = {
+      name: 'slack',
+      post: async () => {
+        posts++;
+        await new Promise((r) => setTimeout(r, 100));
+        return { channel: 'C0HRISFILES', ts: String(posts) };
+      },
+      attach: async () => undefined,
+      send: async () => ({ ref: '' }),
+    };
+    // One alert per batch: the pass would take 20 batches of 100 ms.
+    const loop = startDeliveryLoop(context({ notifier: slowSlack, batchSize: 1 }), { intervalMs: 60_000 });
+    while (posts === 0) await new Promise((r) => setTimeout(r, 5));
+    const begun = Date.now();
+    await loop.stop();
+    expect(Date.now() - begun).toBeLessThan(1000);
+    expect(posts).toBeLessThanOrEqual(2);
+    expect((await outbox()).filter((row) => row.delivered_at === null).length).toBeGreaterThanOrEqual(28);
   });
 });
 

@@ -23,15 +23,13 @@ export function register(program: Command): void {
       const logger = cliLogger(cli.app);
       const notifier = createNotifier(cli.app, logger);
       const message = testMessage({ channel: options.channel, host: os.hostname(), at: new Date() });
-      if (notifier instanceof SlackNotifier) {
-        const who = await notifier.check();
-        const channel = options.channel ?? cli.app.slack.channel;
-        const posted = await notifier.post(message);
-        process.stdout.write(`posted a test message to ${channel} (${posted.channel}) as @${who.user} in ${who.team || 'the workspace'}; ts ${posted.ts}\n`);
-      } else {
-        const posted = await notifier.post(message);
-        process.stdout.write(`Slack is not configured (SLACK_BOT_TOKEN is not set): the test alert was written to ${posted.ts}\n`);
-      }
+      const who = notifier instanceof SlackNotifier ? await notifier.check() : undefined;
+      const posted = await notifier.post(message);
+      process.stdout.write(
+        who
+          ? `posted a test message to ${options.channel ?? cli.app.slack.channel} (${posted.channel}) as @${who.user} in ${who.team || 'the workspace'}; ts ${posted.ts}\n`
+          : `Slack is not configured (SLACK_BOT_TOKEN is not set): the test alert was written to ${posted.ts}\n`,
+      );
       process.exitCode = EXIT.ok;
     });
 

@@ -84,12 +84,13 @@ const nowParam = (ctx: DeliveryContext) => (ctx.now ? ctx.now().toISOString() : 
 /**
  * One pass: delivers the due alerts, batchSize at a time, until none is left that this pass can take
  * (an alert that follows a just-delivered one of the same run is taken in the same pass). A failed
- * alert waits for its next attempt time, so a pass ends even while Slack is down.
+ * alert waits for its next attempt time, so a pass ends even while Slack is down. An aborted SIGNAL
+ * ends the pass after the batch in hand (a shutdown does not wait for a whole backlog).
  */
-export async function deliverPending(ctx: DeliveryContext, options: { maxBatches?: number } = {}): Promise<DeliveryReport> {
+export async function deliverPending(ctx: DeliveryContext, options: { maxBatches?: number; signal?: AbortSignal } = {}): Promise<DeliveryReport> {
   const report: DeliveryReport = { delivered: 0, failed: 0, skipped: 0 };
   const tried = new Set<number>();
-  for (let batch = 0; batch < (options.maxBatches ?? 20); batch++) {
+  for (let batch = 0; batch < (options.maxBatches ?? 20) && !options.signal?.aborted; batch++) {
     const claimed = await claim(ctx, [...tried]);
     if (claimed.length === 0) break;
     for (const row of claimed) {
@@ -143,7 +144,7 @@ async function deliverOne(ctx: DeliveryContext, row: OutboxRow): Promise<Outcome
       posted = await ctx.notifier.post(message);
       await ctx.db.pool.query('update outbox set channel_id = $2, message_ts = $3 where id = $1', [row.id, posted.channel, posted.ts]);
     }
-    if (message.attach.length > 0 && !row.files_done_at && row.run_id !== null && !built.purged) {
+    if (message.attach.length > 0 && !row.files_done_at && row.run_id !== null) {
       await attachFiles(ctx, row.run_id, message, posted);
       await ctx.db.pool.query('update outbox set files_done_at = coalesce($2::timestamptz, now()) where id = $1', [row.id, nowParam(ctx)]);
     }
@@ -208,7 +209,6 @@ const dropPayload = z
 interface BuiltMessage {
   message: AlertMessage | null;
   skipReason?: string;
-  purged?: boolean;
 }
 
 async function buildMessage(ctx: DeliveryContext, row: OutboxRow): Promise<BuiltMessage> {
@@ -235,9 +235,9 @@ async function buildMessage(ctx: DeliveryContext, row: OutboxRow): Promise<Built
       if (loaded.purged && message.attach.length > 0) {
         // Retention removed the run's changes before the alert went out (Slack down for longer than retentionDays).
         const note = 'The files are no longer available: retention removed this run’s changes before the alert could be delivered.';
-        return { message: { ...message, attach: [], blocks: [...message.blocks, { type: 'context', elements: [{ type: 'mrkdwn', text: note }] }], alertId: row.id }, purged: true };
+        return { message: { ...message, attach: [], blocks: [...message.blocks, { type: 'context', elements: [{ type: 'mrkdwn', text: note }] }], alertId: row.id } };
       }
-      return { message: { ...message, alertId: row.id }, purged: loaded.purged };
+      return { message: { ...message, alertId: row.id } };
     }
     default:
       throw new NotifyError(`unknown alert kind "${row.kind}"`);
@@ -309,7 +309,7 @@ export async function outboxBacklog(db: Queryable): Promise<{ pending: number; o
 export interface DeliveryLoop {
   /** Runs a pass now (e.g. right after an ingest) instead of waiting for the interval. */
   kick(): void;
-  /** Stops the loop; resolves when the pass in flight (if any) has finished. */
+  /** Stops the loop; resolves once the batch in flight (if any) has finished. */
   stop(): Promise<void>;
 }
 
@@ -317,20 +317,20 @@ export interface DeliveryLoop {
 export function startDeliveryLoop(ctx: DeliveryContext, options: { intervalMs?: number } = {}): DeliveryLoop {
   const intervalMs = options.intervalMs ?? 5_000;
   const logger = ctx.logger ?? silentLogger;
-  let stopped = false;
+  const stopping = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
 
   const schedule = (delay: number) => {
-    if (stopped) return;
+    if (stopping.signal.aborted) return;
     clearTimeout(timer);
     timer = setTimeout(() => void pass(), delay);
   };
   const pass = async (): Promise<void> => {
-    if (running || stopped) return;
+    if (running || stopping.signal.aborted) return;
     running = (async () => {
       try {
-        await deliverPending(ctx);
+        await deliverPending(ctx, { signal: stopping.signal });
       } catch (error) {
         logger.warn({ err: (error as Error).message }, 'alert delivery pass failed; will retry');
       }
@@ -343,7 +343,7 @@ export function startDeliveryLoop(ctx: DeliveryContext, options: { intervalMs?: 
   return {
     kick: () => schedule(0),
     async stop() {
-      stopped = true;
+      stopping.abort();
       clearTimeout(timer);
       await running;
     },
