@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -5,7 +6,6 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appConfigSchema } from '../src/config/app.js';
 import { defaultTenant } from '../src/config/tenant.js';
-import { fingerprintOfPublicKeyLine } from '../src/drop/fingerprint.js';
 import { EMBEDDED_CRON, ensureUploaderAccess, SAMPLE_FILE_NAME, seedSampleFile, withEmbeddedTiming } from '../src/runtime/embedded.js';
 
 describe('embedded defaults', () => {
@@ -37,9 +37,11 @@ describe('embedded defaults', () => {
     expect(readFileSync(path.join(keysDir, 'users', 'acme'), 'utf8')).toMatch(/BEGIN OPENSSH PRIVATE KEY/);
     const known = readFileSync(path.join(keysDir, 'known_hosts'), 'utf8').trim();
     expect(known).toMatch(/^\[127\.0\.0\.1\]:2999 ssh-ed25519 \S+$/);
-    const hostPub = readFileSync(path.join(keysDir, 'host_ed25519.pub'), 'utf8');
-    expect(fingerprintOfPublicKeyLine(known.split(' ').slice(1).join(' '))).toBe(fingerprintOfPublicKeyLine(hostPub));
-    expect(access!.hostKeySha256).toBe(fingerprintOfPublicKeyLine(hostPub));
+    // known_hosts pins the very key the drop serves: the same type and key blob as host_ed25519.pub
+    const [hostType, hostBlob] = readFileSync(path.join(keysDir, 'host_ed25519.pub'), 'utf8').trim().split(' ');
+    expect(known.split(' ').slice(1)).toEqual([hostType, hostBlob]);
+    // OpenSSH's SHA256 fingerprint: unpadded base64 of the SHA-256 of the key blob
+    expect(access!.hostKeySha256).toBe(`SHA256:${createHash('sha256').update(Buffer.from(hostBlob!, 'base64')).digest('base64').replace(/=+$/, '')}`);
     // A second call keeps the same key.
     const before = readFileSync(path.join(keysDir, 'users', 'acme.pub'), 'utf8');
     await ensureUploaderAccess(app, [defaultTenant('acme')]);
