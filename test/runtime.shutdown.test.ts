@@ -3,6 +3,7 @@ import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
+import pg from 'pg';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ENV_VARS } from '../src/config/app.js';
 import { ensureBuilt, REPO } from './support/cli.js';
@@ -28,15 +29,51 @@ async function writeBigFile(file: string, rows: number): Promise<void> {
   await once(out, 'finish');
 }
 
+/** The tenant lock an ingest takes first in its transaction (src/store/runs.ts lockTenant). */
+interface TenantLock {
+  /** Resolves once another session waits for the lock: an ingest of the tenant is in flight. */
+  waitedOn(): Promise<void>;
+  release(): Promise<void>;
+}
+
+async function holdTenantLock(url: string, tenantId: string): Promise<TenantLock> {
+  const holder = new pg.Client({ connectionString: url });
+  await holder.connect();
+  await holder.query('begin');
+  await holder.query("select pg_advisory_xact_lock(72616002, hashtext('tenant:' || $1))", [tenantId]);
+  let released = false;
+  return {
+    async waitedOn() {
+      for (let i = 0; i < 1200; i++) {
+        const waiting = await holder.query<{ n: number }>("select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted");
+        if (waiting.rows[0]!.n > 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error(`no ingest of ${tenantId} waited for its tenant lock within 120 s`);
+    },
+    async release() {
+      if (released) return;
+      released = true;
+      await holder.query('commit').catch(() => undefined);
+      await holder.end();
+    },
+  };
+}
+
+const noServer = !(await postgresServerReachable()) && serviceMissing('postgresql', 'no PostgreSQL server: the service and the test share the database');
+
 /**
  * SIGTERM while a file is in flight: the service stops taking new ticks, lets the file finish (or, past
  * the bound, abandons it with nothing stored), exits 0, and the next start leaves the file processed
  * exactly once. Against the real PostgreSQL server, the development drop, and the built command.
+ * The test holds the tenant's lock, so the file is certainly in flight (its ingest waiting for the lock)
+ * when the signal arrives.
  */
-describe('graceful shutdown of hris-ingest start', () => {
+describe.skipIf(noServer)('graceful shutdown of hris-ingest start', () => {
   let db: TestDatabase | undefined;
   let dir: string | undefined;
   let services: Service[] = [];
+  let lock: TenantLock | undefined;
 
   beforeAll(() => {
     ensureBuilt();
@@ -44,17 +81,15 @@ describe('graceful shutdown of hris-ingest start', () => {
   afterEach(async () => {
     for (const service of services) await service.stop('SIGKILL');
     services = [];
+    await lock?.release();
+    lock = undefined;
     await db?.dispose();
     db = undefined;
     if (dir) await rm(dir, { recursive: true, force: true });
     dir = undefined;
   });
 
-  async function setUp(): Promise<{ env: NodeJS.ProcessEnv; inbox: string; dataDir: string } | undefined> {
-    if (!(await postgresServerReachable())) {
-      serviceMissing('postgresql', 'no PostgreSQL server: the service and the test share the database');
-      return undefined;
-    }
+  async function setUp(): Promise<{ env: NodeJS.ProcessEnv; inbox: string; dataDir: string }> {
     db = await freshDatabase();
     dir = await mkdtemp(path.join(tmpdir(), 'hris-shutdown-'));
     await mkdir(path.join(dir, 'config/tenants'), { recursive: true });
@@ -98,14 +133,23 @@ describe('graceful shutdown of hris-ingest start', () => {
 
   it('SIGTERM mid-file: the file finishes, exit 0; a restart does not process it again', { timeout: 240_000 }, async () => {
     const setup = await setUp();
-    if (!setup) return;
+    lock = await holdTenantLock(db!.url, 'example');
     const first = start(setup.env);
     await first.waitFor(({ stderr }) => stderr.includes('"msg":"file taken from the drop"'), 'the file to be taken', 120_000);
+    await lock.waitedOn();
     expect(await acceptedRuns()).toBe(0); // mid-run: nothing stored yet
-    const code = await first.stop('SIGTERM');
-    expect(code).toBe(0);
-    expect(first.stderr()).toContain('"msg":"shutting down: no new ticks; waiting for the file in flight"');
-    expect(first.stderr()).toContain('"msg":"stopped"');
+    const stopped = first.stop('SIGTERM');
+    const shuttingDown = '"msg":"shutting down: no new ticks; waiting for the file in flight"';
+    await first.waitFor(({ stderr }) => stderr.includes(shuttingDown), 'the shutdown to begin');
+    // The service waits for the file: it is still running, and the file is not done, until the lock is free.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(first.child.exitCode).toBeNull();
+    expect(await acceptedRuns()).toBe(0);
+    await lock.release();
+    expect(await stopped).toBe(0);
+    const stderr = first.stderr();
+    expect(stderr.indexOf('"msg":"file processed"')).toBeGreaterThan(stderr.indexOf(shuttingDown));
+    expect(stderr).toContain('"msg":"stopped"');
     expect(first.stdout()).toMatch(/03\.13\.2023\.csv -> accepted \(run \d+\)/);
     expect(await acceptedRuns()).toBe(1);
     expect(await members()).toBe(ROWS);
@@ -121,11 +165,13 @@ describe('graceful shutdown of hris-ingest start', () => {
 
   it('past the shutdown bound the file in flight is abandoned with nothing stored, exit 0; the restart processes it once', { timeout: 240_000 }, async () => {
     const setup = await setUp();
-    if (!setup) return;
+    lock = await holdTenantLock(db!.url, 'example');
     const first = start(setup.env, ['--shutdown-timeout', '1']);
     await first.waitFor(({ stderr }) => stderr.includes('"msg":"file taken from the drop"'), 'the file to be taken', 120_000);
+    await lock.waitedOn(); // the file cannot finish within the bound
     const code = await first.stop('SIGTERM');
     expect(code).toBe(0);
+    await lock.release();
     expect(first.stderr()).toContain('shutdown bound reached: abandoning the work in flight');
     expect(first.stdout()).not.toContain('->');
     // No partial state: no run, no member, and the file still in the inbox.
