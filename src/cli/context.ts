@@ -39,7 +39,6 @@ export function tenantOrFail(ctx: CliContext, id: string): TenantConfig {
   return tenant;
 }
 
-export { openConfiguredDatabase };
 
 /** Runs FN with the configured database and always closes it (an open pool keeps the process alive). */
 export async function withDatabase<T>(app: AppConfig, fn: (db: Database) => Promise<T>): Promise<T> {

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { createLogger } from '../log.js';
 import { pollOnce, type TickResult } from '../drop/poller.js';
 import { startPollerScheduler } from '../drop/scheduler.js';
-import { EXIT, loadCliContext, openConfiguredDatabase } from './context.js';
+import { openConfiguredDatabase } from '../store/connect.js';
+import { EXIT, loadCliContext } from './context.js';
 
 /** `hris-ingest poll --once`: one tick of the SFTP drop poller (system cron, Kubernetes CronJob). */
 export function register(program: Command): void {
