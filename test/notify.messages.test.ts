@@ -142,9 +142,12 @@ describe('alert messages', () => {
     expect(acceptedMessage(run(), { channel: '#hris-acme' }).channel).toBe('#hris-acme');
   });
 
-  it('file warnings (unknown columns) are shown in the context line', () => {
-    const message = acceptedMessage(run({ warnings: ['unknown column "Foo" (ignored)', 'unknown column "jo@corp.com" (ignored)'] }));
-    expect(JSON.stringify(message.blocks)).toContain('Warnings: unknown column \\"Foo\\" (ignored); unknown column \\"[email]\\" (ignored)');
+  it('file warnings are shown in the context line with column numbers, never the header texts (a file without its header row has member data there)', () => {
+    const warnings = ['unknown column "Jane" (column 1, ignored): map it', 'unknown column "E12345" (column 3, ignored): map it', 'column 5 has no header (ignored)'];
+    const text = JSON.stringify(acceptedMessage(run({ warnings })).blocks);
+    expect(text).toContain('Warnings: unknown column \\"…\\" (column 1, ignored): map it; unknown column \\"…\\" (column 3, ignored): map it; column 5 has no header (ignored)');
+    expect(text).not.toContain('Jane');
+    expect(text).not.toContain('E12345');
   });
 
   it('a section longer than Slack accepts (3,000 characters) is clipped with an ellipsis', () => {

@@ -121,10 +121,10 @@ function runContext(run: RunView, options: MessageOptions, extra: string[] = [])
   const url = runUrl(options.dashboardUrl, run.id);
   const parts = [`Run ${run.id}`, `tenant ${code(run.tenantId)}`, ...(url ? [`<${url}|open in the dashboard>`] : []), ...extra];
   const elements = [{ type: 'mrkdwn' as const, text: parts.join(' · ') }];
-  // File-level warnings name columns (an unknown header); masked all the same, as a file without its
-  // header row has member data where the headers should be.
+  // File-level warnings quote header texts; a file without its header row has member data (names, ids)
+  // where the headers should be, so Slack gets the column numbers only (the texts: `runs show`, dashboard).
   if (run.warnings.length > 0) {
-    const shown = run.warnings.slice(0, 5).map((w) => escapeMrkdwn(maskValue(w, null)));
+    const shown = run.warnings.slice(0, 5).map((w) => escapeMrkdwn(maskValue(w.replace(/"[^"]*"/g, '"…"'), null)));
     const more = run.warnings.length - shown.length;
     elements.push({ type: 'mrkdwn', text: `Warnings: ${shown.join('; ')}${more > 0 ? `; and ${more} more` : ''}` });
   }
