@@ -2,17 +2,7 @@ import { Readable } from 'node:stream';
 import { expect, test } from 'vitest';
 import { defaultTenant } from '../src/config/tenant.js';
 import { readMembershipFile, type ParsedRow } from '../src/csv/read.js';
-
-/** Small deterministic PRNG (mulberry32) so that a failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as random } from '../bench/random.js';
 
 const PIECES = ['Ann', 'Lee', ' spaced ', 'a,b', 'say "hi"', 'two\nlines', 'crlf\r\ninside', 'é', '김', '', '🙂', 'x'.repeat(40)];
 

@@ -1,11 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { once } from 'node:events';
-import type { CsvError } from 'csv-parse';
 import type { TenantConfig } from '../config/tenant.js';
 import { mapHeaders } from '../spec/headers.js';
 import { RowValidator } from '../spec/row.js';
-import { LinedParser } from './parser.js';
+import { CsvRecordParser, type CsvSyntaxError } from './records.js';
 import { Utf8Guard } from './utf8.js';
 import { parseErrorMessage } from './parse-errors.js';
 import type { FileHeader, InvalidRow, ParsedRow, ReadBatch, ReadOptions, ReadTotals, ValidationIssue } from './types.js';
@@ -55,19 +53,7 @@ export function readMembershipFile(input: Readable, tenant: TenantConfig, option
   let fatal: ValidationIssue | undefined;
   let finished = false;
 
-  const parser = new LinedParser(
-    {
-      bom: true,
-      relax_column_count: true, // a wrong cell count is a row issue, not a file failure
-      record_delimiter: ['\r\n', '\n'],
-      max_record_size: maxRecordBytes,
-    },
-    (cells, line) => take(cells, line),
-  );
-  let parseError: CsvError | Error | undefined;
-  parser.on('error', (error) => {
-    parseError ??= error;
-  });
+  const parser = new CsvRecordParser(maxRecordBytes, (cells, line) => take(cells, line));
 
   const guard = new Utf8Guard();
   let headers: string[] | null = null;
@@ -118,14 +104,12 @@ export function readMembershipFile(input: Readable, tenant: TenantConfig, option
   }
 
   function checkParser(): void {
-    const error = parseError ?? (parser.errored as Error | null);
-    if (error && !fatal) stop(parseFailure(error));
+    if (parser.error && !fatal) stop(parseFailure(parser.error));
   }
 
-  function parseFailure(error: CsvError | Error): ValidationIssue {
-    const index = (error as CsvError).column;
-    const column = typeof index === 'number' && headers ? (headers[index] ?? '').trim() : '';
-    const line = parser.currentLine;
+  function parseFailure(error: CsvSyntaxError): ValidationIssue {
+    const column = headers ? (headers[error.column] ?? '').trim() : '';
+    const line = error.line;
     if (headers === null && guard.newlinesSeen === 0) {
       return { line, column: '', value: '', message: CR_ONLY };
     }
@@ -147,19 +131,13 @@ export function readMembershipFile(input: Readable, tenant: TenantConfig, option
     }
   }
 
-  async function finishParsing(): Promise<void> {
+  function finishParsing(): void {
     guard.end();
     if (guard.failure) {
       stop({ line: guard.failure.line, column: '', value: guard.failure.bytes, message: guard.failure.message });
       return;
     }
-    const done = once(parser, 'finish');
     parser.end();
-    try {
-      await done;
-    } catch (error) {
-      parseError ??= error as Error;
-    }
     checkParser();
     if (headers === null && !fatal) {
       stop({ line: 1, column: '', value: '', message: 'the file is empty: expected a header row, then one row per member' });
@@ -172,7 +150,7 @@ export function readMembershipFile(input: Readable, tenant: TenantConfig, option
         feed(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
         while (ready.length > 0) yield ready.shift() as ReadBatch;
       }
-      if (!fatal) await finishParsing();
+      if (!fatal) finishParsing();
       if (!fatal && rows.length + invalid.length > 0) {
         ready.push({ rows, invalid });
         rows = [];
@@ -185,7 +163,6 @@ export function readMembershipFile(input: Readable, tenant: TenantConfig, option
       totals.reject(error);
       throw error;
     } finally {
-      parser.destroy();
       if (!finished) {
         stop({ line: parser.currentLine, column: '', value: '', message: 'reading stopped before the end of the file' });
       }
