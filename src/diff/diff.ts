@@ -1,6 +1,6 @@
 import type { Queryable } from '../store/db.js';
 import type { KeyField } from './checks.js';
-import { literal, stageColumn } from './sql.js';
+import { stageColumn } from './sql.js';
 import { stageRowJson, type StageLayout } from './stage.js';
 
 export interface DiffCounts {
@@ -49,11 +49,6 @@ export async function diffAgainstMembers(
   filtered: LeftOut | null = null,
 ): Promise<DiffResult> {
   const col = (index: number, alias: string) => `${alias}.${stageColumn(index)}`;
-  const changedFields = layout.columns.length
-    ? `array_remove(array[${layout.columns
-        .map((name, i) => `case when ${col(i, 'x')} is distinct from coalesce(x.m_data->>${literal(name)}, '') then ${literal(name)} end`)
-        .join(', ')}]::text[], null)`
-    : `'{}'::text[]`;
   // Deactivation / reactivation only when the file carries a status column.
   const changeType =
     layout.status >= 0
@@ -65,7 +60,7 @@ export async function diffAgainstMembers(
   // f: the outcome of every member, from narrow columns only, materialised once: the staged valid rows
   // (what is known of their member was filled in while reading), the members named only by invalid rows
   // (carried forward), and those no row names (absent). The wide rows are fetched only for the few that
-  // change.
+  // change; rows compared with their stored row were compared while staged (m_data, changed).
   const statement = `
     with f as materialized (
       select s.line, s.tid, s.s_key, case when s.m_on_platform is not null then s.s_key end as m_key,
@@ -96,20 +91,15 @@ export async function diffAgainstMembers(
       from ${filtered.absentTable} a`
           : ''
       }
-    ), x as (
-      select f.outcome0, f.s_key, f.m_key, st.*, mm.data as m_data
+    ), y as (
+      select f.outcome0, f.s_key, f.m_key, st.*, gone.data as gone_data
       from f
       -- offset 0 keeps these as per-row lookups (tid scan, primary key) rather than hashing both tables
       left join lateral (select * from ${layout.table} t where t.ctid = f.tid offset 0) st on true
-      -- '{}' || data: detoasted once here, not once per field compared below
       left join lateral (
-        select '{}'::jsonb || data as data from member_rows
-        where tenant_id = $1 and member_key = f.m_key and f.outcome0 in ('deletion', 'compare') offset 0
-      ) mm on true
+        select data from member_rows where tenant_id = $1 and member_key = f.m_key and f.outcome0 = 'deletion' offset 0
+      ) gone on true
       where f.outcome0 in ('invite', 'store_new', 'store', 'deletion', 'forget', 'compare')
-    ), y as materialized (
-      -- materialized: the changed fields of the few changing rows are computed once, not per use
-      select x.*, case when x.outcome0 = 'compare' then ${changedFields} end as changed from x
     ), z as (
       select y.*,
         -- equal fields under a different hash (the file's column set changed): a silent store refreshes
@@ -124,7 +114,7 @@ export async function diffAgainstMembers(
              case when z.outcome = 'update' then z.change_type end,
              coalesce(z.s_key, z.m_key),
              z.line,
-             case z.outcome when 'deletion' then z.m_data when 'forget' then null else ${stageRowJson(layout, 'z')} end,
+             case z.outcome when 'deletion' then z.gone_data when 'forget' then null else ${stageRowJson(layout, 'z')} end,
              case when z.outcome in ('deletion', 'forget') then null else z.row_hash end,
              case when z.outcome = 'update' then z.changed end
       from z

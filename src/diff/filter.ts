@@ -57,6 +57,8 @@ export class RowFilter {
   private recalled: RecalledRow[] = [];
   private watch: ValueWatch | null;
   private readonly byEmail: boolean;
+  /** The field rows are matched by. */
+  readonly key: KeyField;
 
   private readonly known: KnownMembers;
   private readonly leaveOut: boolean;
@@ -68,6 +70,7 @@ export class RowFilter {
     this.known = index.members;
     this.keyColumn = index.keyColumn;
     this.leaveOut = options.leaveOut;
+    this.key = index.key;
     this.byEmail = index.key === 'email';
     // The other unique field, when the file has it: employee_id under the email key, else email.
     const hasOther = (this.byEmail ? layout.employeeId : layout.email) >= 0;

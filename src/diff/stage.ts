@@ -44,7 +44,9 @@ const STAGE_COLUMNS = [
   'row_hash text,',
   'm_on_platform boolean,',
   'm_same boolean,',
-  'invitable boolean',
+  'invitable boolean,',
+  'm_data jsonb,',
+  'changed text[]',
 ];
 
 /** "Invitable" (DESIGN.md): status is not inactive and eligibility not ineligible (missing or blank counts as active / eligible). */
@@ -58,7 +60,9 @@ export async function createStage(client: Queryable, columns: string[]): Promise
   const valueColumns = columns.map((_, i) => `${stageColumn(i)} text`).join(', ');
   await client.query(
     // m_on_platform: null = no stored member with the row's key, else the member's flag; m_same: the
-    // row hash equals the stored one (both filled in by the filter while reading); invitable: valid rows.
+    // row hash equals the stored one (both filled in by the filter while reading); invitable: valid rows;
+    // m_data, changed: for a valid row of a member on the platform whose hash differs, the stored row and
+    // the fields that differ from it.
     `create temp table ${table} (${STAGE_COLUMNS.join(' ')}${
       valueColumns ? `, ${valueColumns}` : ''
     }) on commit drop`,
@@ -100,14 +104,7 @@ export class StageWriter {
     private readonly filter: StageFilter | null = null,
   ) {
     this.hasher = new RowHasher(layout.columns);
-    // Row array: [line, valid (0/1), email, employee_id, row hash, member state (filter bits), invitable (0/1), c0 .. cN]
-    const cells = layout.columns.map((_, i) => `(e->>${i + 7})`);
-    const state = `(e->>5)::int`;
-    this.insertSql =
-      `insert into ${layout.table} select (e->>0)::int, (e->>1) = '1', e->>2, e->>3, e->>4, ` +
-      `case when ${state} & ${KNOWN} <> 0 then ${state} & ${ON_PLATFORM} <> 0 end, ` +
-      `case when ${state} & ${KNOWN} <> 0 then ${state} & ${SAME} <> 0 end, (e->>6) = '1'` +
-      `${cells.length ? `, ${cells.join(', ')}` : ''} from jsonb_array_elements($1::jsonb) e`;
+    this.insertSql = stageInsertSql(layout, filter);
   }
 
   async add(batch: ReadBatch): Promise<void> {
@@ -159,7 +156,7 @@ export class StageWriter {
     // One statement on the wire at a time (pg queues more only with a deprecation warning); the next
     // batch is parsed while the server stores this one.
     await this.settle();
-    let work: Promise<unknown> = records.length > 0 ? this.client.query(this.insertSql, [json]) : Promise.resolve();
+    let work: Promise<unknown> = records.length > 0 ? this.client.query(this.insertSql, this.filter ? [json, this.filter.tenantId] : [json]) : Promise.resolve();
     if (errorSeqs.length > 0) {
       work = work.then(() => insertErrors(this.client, this.runId, errorSeqs, errorLines, errorColumns, errorValues, errorMessages));
     }
@@ -242,6 +239,51 @@ function lowerOrNull(value: string | undefined): string | null {
 
 function blankToNull(value: string | undefined): string | null {
   return value ? value : null;
+}
+
+/** Per staged row: the state bits a row of a member on the platform with another row hash has. */
+const COMPARE = KNOWN | ON_PLATFORM;
+
+/**
+ * The staging insert of one batch (a jsonb array of row arrays, $1). Row array: [line, valid (0/1), email,
+ * employee_id, row hash, member state (filter bits), invitable (0/1), c0 .. cN]. With a filter ($2: the
+ * tenant), the rows to compare with their member's stored row fetch it and list the fields that differ,
+ * here: the database does it while the file is still being read, instead of after.
+ */
+function stageInsertSql(layout: StageLayout, filter: StageFilter | null): string {
+  const columns = layout.columns.map((_, i) => stageColumn(i));
+  const cells = layout.columns.map((_, i) => `(e->>${i + 7}) as ${stageColumn(i)}`);
+  const state = `(e->>5)::int`;
+  const rows =
+    `select (e->>0)::int as line, (e->>1) = '1' as valid, e->>2 as email, e->>3 as employee_id, e->>4 as row_hash, ` +
+    `case when ${state} & ${KNOWN} <> 0 then ${state} & ${ON_PLATFORM} <> 0 end as m_on_platform, ` +
+    `case when ${state} & ${KNOWN} <> 0 then ${state} & ${SAME} <> 0 end as m_same, (e->>6) = '1' as invitable, ` +
+    `(e->>1) = '1' and ${state} & ${KNOWN | ON_PLATFORM | SAME} = ${COMPARE} as compare` +
+    `${cells.map((c) => `, ${c}`).join('')} from jsonb_array_elements($1::jsonb) e`;
+  const names = ['line', 'valid', 'email', 'employee_id', 'row_hash', 'm_on_platform', 'm_same', 'invitable', 'm_data', 'changed', ...columns];
+  if (!filter) {
+    return `insert into ${layout.table} (${names.join(', ')}) select r.line, r.valid, r.email, r.employee_id, r.row_hash, r.m_on_platform, r.m_same, r.invitable, null, null${columns.map((c) => `, r.${c}`).join('')} from (${rows}) r`;
+  }
+  const { keyColumn, key } = filter.filter;
+  // limit 1: one staged row per file row, whatever the store holds (a pending re-key by email may find
+  // several members; the re-key itself then fails).
+  return (
+    `insert into ${layout.table} (${names.join(', ')}) ` +
+    `select r.line, r.valid, r.email, r.employee_id, r.row_hash, r.m_on_platform, r.m_same, r.invitable, d.data, ` +
+    `case when r.compare then ${changedFieldsSql(layout, (i) => `r.${stageColumn(i)}`, 'd.data')} end` +
+    `${columns.map((c) => `, r.${c}`).join('')} from (${rows}) r ` +
+    // '{}' || data: detoasted once here, not once per field compared
+    `left join lateral (select '{}'::jsonb || d.data as data from members m ` +
+    `join member_rows d on d.tenant_id = m.tenant_id and d.member_key = m.member_key ` +
+    `where r.compare and m.tenant_id = $2 and m.${keyColumn} = r.${key} limit 1) d on true`
+  );
+}
+
+/** text[] of the fields whose value (CELL(i)) differs from the stored row DATA (a missing field counts as ''). */
+export function changedFieldsSql(layout: StageLayout, cell: (index: number) => string, data: string): string {
+  if (layout.columns.length === 0) return `'{}'::text[]`;
+  const fields = layout.columns.map((name, i) => `case when ${cell(i)} is distinct from coalesce(${data}->>${literal(name)}, '') then ${literal(name)} end`);
+  return `array_remove(array[${fields.join(', ')}]::text[], null)`;
 }
 
 /** jsonb object of a staged row: column name -> value. */
