@@ -22,21 +22,32 @@ export class KnownMembers {
   private keys = '';
   private loaded = 0;
   /** Member i's key: keys[starts[i], starts[i + 1]) (UTF-16 code units). */
-  private starts = new Int32Array(1024);
-  private high = new Uint32Array(1024);
-  private low = new Uint32Array(1024);
-  private flags = new Uint8Array(1024);
+  private starts: Int32Array;
+  private high: Uint32Array;
+  private low: Uint32Array;
+  private flags: Uint8Array;
   /** Line of the file row a member was skipped on. */
-  private lines = new Int32Array(1024);
+  private lines: Int32Array;
   private table = new Int32Array(0);
   size = 0;
+
+  /** CAPACITY: the members stored (counted first: doubling as they arrive could hold up to twice what is needed). */
+  private constructor(capacity: number) {
+    const slots = capacity + 1;
+    this.starts = new Int32Array(slots);
+    this.high = new Uint32Array(slots);
+    this.low = new Uint32Array(slots);
+    this.flags = new Uint8Array(slots);
+    this.lines = new Int32Array(slots);
+  }
 
   /**
    * KEY_COLUMN: what identifies a member in the file: its stored key, or (the tenant's key setting just
    * changed, before the store is re-keyed) its email or employee_id column.
    */
   static async load(client: Queryable, tenantId: string, keyColumn: 'member_key' | 'email' | 'employee_id' = 'member_key'): Promise<KnownMembers> {
-    const known = new KnownMembers();
+    const count = await client.query<{ n: number }>('select count(*)::int as n from members where tenant_id = $1', [tenantId]);
+    const known = new KnownMembers(count.rows[0]?.n ?? 0);
     // In ranges of the table's heap (tid range scans; for a tenant with few of the table's rows the
     // planner takes the primary key instead), one aggregated row each: a million members cost ten rows
     // to parse rather than a million, and no sort. The tenant is locked: its members do not change meanwhile.
@@ -95,7 +106,7 @@ export class KnownMembers {
   }
 
   private grow(): void {
-    const capacity = this.starts.length * 2;
+    const capacity = Math.max(1024, this.starts.length * 2);
     const grown = <T extends Uint16Array | Int32Array | Uint32Array | Uint8Array>(old: T, make: (n: number) => T): T => {
       const next = make(capacity);
       next.set(old);
