@@ -76,8 +76,19 @@ export class CsvRecordParser {
 
   private parseText(text: string, final: boolean): void {
     let start = 0;
+    // The first quote at or after START (-1: none): a record that ends before it has no quoted value, and
+    // is split natively (most records of a membership file).
+    let quote = text.indexOf('"');
     while (start < text.length && this.error === null) {
-      const next = this.parseRecord(text, start, final);
+      const lf = text.indexOf('\n', start);
+      let next: number;
+      if (lf !== -1 && (quote === -1 || quote > lf)) {
+        const end = lf > start && text.charCodeAt(lf - 1) === CR ? lf - 1 : lf;
+        next = this.emit(text.slice(start, end).split(','), start, end, lf + 1, 0);
+      } else {
+        next = this.parseRecord(text, start, final);
+        if (quote !== -1 && quote < next) quote = text.indexOf('"', next);
+      }
       if (next === MORE) break;
       start = next;
     }
