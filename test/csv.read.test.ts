@@ -431,6 +431,27 @@ describe('value rules (each issue: line, column as in the file, value, message)'
 });
 
 describe('streaming behaviour', () => {
+  test('multi-byte characters survive any cut of big input chunks (the reader feeds its parser in 64 KiB slices)', async () => {
+    const names = ['Benoît', 'Núñez', '김민준', 'Zoë 🙂'];
+    let text = 'First Name,Last Name,Email\n';
+    const expected: string[] = [];
+    for (let i = 0; text.length < 300_000; i++) {
+      const first = names[i % names.length]!;
+      expected.push(first);
+      text += `${first},Lee,p${i}@example.com\n`;
+    }
+    const bytes = Buffer.from(text);
+    // chunks of 65,537 + k bytes (k = 0..3) against slices of 65,536: every offset of a character gets cut
+    for (let k = 0; k < 4; k++) {
+      const size = 65_537 + k;
+      const chunks: Buffer[] = [];
+      for (let at = 0; at < bytes.length; at += size) chunks.push(bytes.subarray(at, at + size));
+      const result = await collect(Readable.from(chunks));
+      expect(result.totals.fatal).toBeUndefined();
+      expect(result.rows.map((r) => r.values.first_name)).toEqual(expected);
+    }
+  });
+
   test('header resolves before any batch is pulled', async () => {
     const reading = readMembershipFile(createReadStream(SAMPLE), defaultTenant());
     const header = await reading.header;

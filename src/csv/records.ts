@@ -1,5 +1,7 @@
+import { StringDecoder } from 'node:string_decoder';
+
 /**
- * RFC 4180 records from UTF-8 text, with the physical line each record starts on: comma separated,
+ * RFC 4180 records from UTF-8 bytes, with the physical line each record starts on: comma separated,
  * CRLF or LF record delimiters (a lone CR is data), double quotes around a value with "" inside it, a BOM
  * at the very start dropped. A wrong number of cells is the row validator's business, not a syntax error.
  *
@@ -37,6 +39,8 @@ export class CsvRecordParser {
   /** Text of the record in progress, from its start: parsed again once the rest arrives. */
   private pending = '';
   private started = false;
+  /** Holds back a character cut by the end of a chunk until the rest of it arrives. */
+  private readonly decoder = new StringDecoder('utf8');
   private line = 1;
   error: CsvSyntaxError | null = null;
 
@@ -51,10 +55,11 @@ export class CsvRecordParser {
     return this.line;
   }
 
-  /** CHUNK must end on a character boundary (src/csv/utf8.ts makes sure it does). */
+  /** Valid UTF-8 (src/csv/utf8.ts checks it), cut anywhere. */
   write(chunk: Buffer): void {
     if (this.error || chunk.length === 0) return;
-    let text = chunk.toString('utf8');
+    let text = this.decoder.write(chunk);
+    if (text.length === 0) return;
     if (!this.started) {
       this.started = true;
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -65,7 +70,7 @@ export class CsvRecordParser {
   /** The end of the input: the last record may lack its line break. */
   end(): void {
     if (this.error) return;
-    this.parseText(this.pending, true);
+    this.parseText(this.pending + this.decoder.end(), true);
     this.pending = '';
   }
 
