@@ -114,7 +114,7 @@ export async function diffAgainstMembers(
              case when z.outcome = 'update' then z.change_type end,
              coalesce(z.s_key, z.m_key),
              z.line,
-             case z.outcome when 'deletion' then z.gone_data when 'forget' then null else ${stageRowJson(layout, 'z')} end,
+             case z.outcome when 'deletion' then z.gone_data when 'forget' then null else coalesce(z.data, ${stageRowJson(layout, 'z')}) end,
              case when z.outcome in ('deletion', 'forget') then null else z.row_hash end,
              case when z.outcome = 'update' then z.changed end
       from z

@@ -46,7 +46,8 @@ const STAGE_COLUMNS = [
   'm_same boolean,',
   'invitable boolean,',
   'm_data jsonb,',
-  'changed text[]',
+  'changed text[],',
+  'data jsonb',
 ];
 
 /** "Invitable" (DESIGN.md): status is not inactive and eligibility not ineligible (missing or blank counts as active / eligible). */
@@ -62,7 +63,8 @@ export async function createStage(client: Queryable, columns: string[]): Promise
     // m_on_platform: null = no stored member with the row's key, else the member's flag; m_same: the
     // row hash equals the stored one (both filled in by the filter while reading); invitable: valid rows;
     // m_data, changed: for a valid row of a member on the platform whose hash differs, the stored row and
-    // the fields that differ from it.
+    // the fields that differ from it; data: a valid row as jsonb (the last three filled in while staging
+    // with stored members to match, else null).
     `create temp table ${table} (${STAGE_COLUMNS.join(' ')}${
       valueColumns ? `, ${valueColumns}` : ''
     }) on commit drop`,
@@ -260,9 +262,9 @@ function stageInsertSql(layout: StageLayout, filter: StageFilter | null): string
     `case when ${state} & ${KNOWN} <> 0 then ${state} & ${SAME} <> 0 end as m_same, (e->>6) = '1' as invitable, ` +
     `(e->>1) = '1' and ${state} & ${KNOWN | ON_PLATFORM | SAME} = ${COMPARE} as compare` +
     `${cells.map((c) => `, ${c}`).join('')} from jsonb_array_elements($1::jsonb) e`;
-  const names = ['line', 'valid', 'email', 'employee_id', 'row_hash', 'm_on_platform', 'm_same', 'invitable', 'm_data', 'changed', ...columns];
+  const names = ['line', 'valid', 'email', 'employee_id', 'row_hash', 'm_on_platform', 'm_same', 'invitable', 'm_data', 'changed', 'data', ...columns];
   if (!filter) {
-    return `insert into ${layout.table} (${names.join(', ')}) select r.line, r.valid, r.email, r.employee_id, r.row_hash, r.m_on_platform, r.m_same, r.invitable, null, null${columns.map((c) => `, r.${c}`).join('')} from (${rows}) r`;
+    return `insert into ${layout.table} (${names.join(', ')}) select r.line, r.valid, r.email, r.employee_id, r.row_hash, r.m_on_platform, r.m_same, r.invitable, null, null, null${columns.map((c) => `, r.${c}`).join('')} from (${rows}) r`;
   }
   const { keyColumn, key } = filter.filter;
   // limit 1: one staged row per file row, whatever the store holds (a pending re-key by email may find
@@ -270,7 +272,8 @@ function stageInsertSql(layout: StageLayout, filter: StageFilter | null): string
   return (
     `insert into ${layout.table} (${names.join(', ')}) ` +
     `select r.line, r.valid, r.email, r.employee_id, r.row_hash, r.m_on_platform, r.m_same, r.invitable, d.data, ` +
-    `case when r.compare then ${changedFieldsSql(layout, (i) => `r.${stageColumn(i)}`, 'd.data')} end` +
+    `case when r.compare then ${changedFieldsSql(layout, (i) => `r.${stageColumn(i)}`, 'd.data')} end, ` +
+    `case when r.valid then ${stageRowJson(layout, 'r')} end` +
     `${columns.map((c) => `, r.${c}`).join('')} from (${rows}) r ` +
     // '{}' || data: detoasted once here, not once per field compared
     `left join lateral (select '{}'::jsonb || d.data as data from members m ` +
