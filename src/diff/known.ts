@@ -2,11 +2,11 @@ import type { Queryable } from '../store/db.js';
 import { stringHash, tableSlot } from './row-hash.js';
 
 /**
- * Heap blocks of the members table read per query while loading (about 12k members of one tenant, a few
- * hundred KB of text): bigger chunks leave tens of MB of transient strings and buffers that the process
- * keeps (1M members: peak RSS 163-168 MB with 1,600 blocks, 154-155 MB with 200, no slower).
+ * Members of the tenant loaded per query, about (a few hundred KB of text): bigger chunks leave tens of MB
+ * of transient strings and buffers that the process keeps (1M members: peak RSS 163-168 MB with ~100k a
+ * query, 154-155 MB with ~12k, no slower).
  */
-const CHUNK_BLOCKS = 200;
+const CHUNK_MEMBERS = 12_000;
 
 const SEEN = 1;
 const SKIPPED = 2;
@@ -51,14 +51,17 @@ export class KnownMembers {
    */
   static async load(client: Queryable, tenantId: string, keyColumn: 'member_key' | 'email' | 'employee_id' = 'member_key'): Promise<KnownMembers> {
     const count = await client.query<{ n: number }>('select count(*)::int as n from members where tenant_id = $1', [tenantId]);
-    const known = new KnownMembers(count.rows[0]?.n ?? 0);
+    const members = count.rows[0]?.n ?? 0;
+    const known = new KnownMembers(members);
     // In ranges of the table's heap (tid range scans; for a tenant with few of the table's rows the
-    // planner takes the primary key instead), one aggregated row each: a million members cost eighty rows
-    // to parse rather than a million, and no sort. The tenant is locked: its members do not change meanwhile.
+    // planner takes the primary key instead), one aggregated row each: a million members cost about eighty
+    // rows to parse rather than a million, and no sort; a small tenant is one query, however big the table.
+    // The tenant is locked (or the preview's snapshot fixed): its members do not change meanwhile.
     const size = await client.query<{ blocks: number }>(`select (pg_relation_size('members') / current_setting('block_size')::int)::int as blocks`);
     const blocks = size.rows[0]?.blocks ?? 0;
-    for (let from = 0; from <= blocks; from += CHUNK_BLOCKS) {
-      const last = from + CHUNK_BLOCKS > blocks;
+    const chunkBlocks = Math.ceil((blocks + 1) / Math.max(1, Math.ceil(members / CHUNK_MEMBERS)));
+    for (let from = 0; from <= blocks; from += chunkBlocks) {
+      const last = from + chunkBlocks > blocks;
       // Hashes not of this version's form (16 hex digits) become dots: never equal.
       const chunk: { keys: string | null; lengths: string | null; hashes: string | null; flags: string | null } | undefined = (
         await client.query(
@@ -67,7 +70,7 @@ export class KnownMembers {
                   string_agg(case when on_platform then '1' else '0' end, '') as flags
            from (select coalesce(${keyColumn}, '') as k, row_hash, on_platform from members
                  where tenant_id = $1 and ctid >= $2::tid${last ? '' : ' and ctid < $3::tid'}) c`,
-          [tenantId, `(${from},0)`, ...(last ? [] : [`(${from + CHUNK_BLOCKS},0)`])],
+          [tenantId, `(${from},0)`, ...(last ? [] : [`(${from + chunkBlocks},0)`])],
         )
       ).rows[0];
       if (chunk?.lengths) known.addChunk(chunk.keys ?? '', chunk.lengths, chunk.hashes ?? '', chunk.flags ?? '');
