@@ -13,7 +13,7 @@ import v8 from 'node:v8';
  * big file promotes a steady trickle of short-lived objects and Buffers, and with the default the old
  * generation was collected three times in the first second and then never again while a 1M-row file was
  * read, so that garbage (and the freed Buffers' memory, which glibc then kept) accumulated: peak RSS
- * 193-197 MB against 164-170 MB, no slower (docs/bench.md).
+ * 193-197 MB against 164-173 MB, no slower (docs/bench.md).
  */
 v8.setFlagsFromString('--no-allocation-site-pretenuring');
 v8.setFlagsFromString('--heap-growing-percent=25');
