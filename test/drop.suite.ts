@@ -288,6 +288,12 @@ export function dropSuite(label: string, skip: boolean, start: () => Promise<Dro
       expect(errors).toContain('the limit is 100 bytes');
       const registry = await db.pool.query('select state, outcome, reason from drop_files');
       expect(registry.rows).toMatchObject([{ state: 'done', outcome: 'too_large' }]);
+      // no run, so an alert of its own (once, not again on later ticks)
+      await pollOnce(ctx);
+      const alerts = await db.pool.query('select kind, tenant_id, run_id, payload from outbox');
+      expect(alerts.rows).toEqual([
+        { kind: 'file_too_large', tenant_id: 'acme', run_id: null, payload: { file: name, bytes: Buffer.byteLength(membersCsv(1, 50)), limit: 100, moved: true } },
+      ]);
     });
 
     it('takes files oldest first by the date in the name (MM.DD.YYYY and ISO), not by upload time', async () => {

@@ -321,6 +321,14 @@ describe('outbox delivery to Slack (real ingests, real WebClient, fake Slack)', 
     expect(slack.messages[1]!.text).toContain('reachable again');
   });
 
+  it("a file too large for the drop: its alert goes to the default channel, naming the tenant and the file", async () => {
+    await enqueueAlert(db.pool, { kind: 'file_too_large', tenantId: 'acme', payload: { file: 'huge - 01.13.2023.csv', bytes: 5000, limit: 100, moved: true } });
+    expect(await deliverPending(context())).toEqual({ delivered: 1, failed: 0, skipped: 0 });
+    expect(slack.messages.map((m) => m.channel)).toEqual(['C0HRISFILES']);
+    expect(slack.messages[0]!.text).toContain('acme: file huge - 01.13.2023.csv rejected unread');
+    expect(slack.calls('files.getUploadURLExternal')).toHaveLength(0);
+  });
+
   it('startDeliveryLoop delivers what is queued and stops cleanly', async () => {
     await ingest(range(1, 3));
     const loop = startDeliveryLoop(context(), { intervalMs: 50 });

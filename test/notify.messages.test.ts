@@ -4,6 +4,7 @@ import {
   dropRecoveredMessage,
   dropUnreachableMessage,
   duplicateMessage,
+  fileTooLargeMessage,
   heldMessage,
   maskValue,
   rejectedMessage,
@@ -133,6 +134,22 @@ describe('alert messages', () => {
     const up = dropRecoveredMessage({ drop: 'sftp.example.com:2022', failures: 5, since: '2026-11-23T10:00:00.000Z' });
     expect(up.text).toContain('reachable again');
     expect(up.text).toContain('5 failed ticks');
+  });
+
+  it('a file over the size limit: what, how big, where it went, what to do', () => {
+    const message = fileTooLargeMessage({ tenant: 'acme', file: 'Acme <all> - 01.13.2023.csv', bytes: 3 * 1024 ** 3, limit: 2 * 1024 ** 3, moved: true }, { channel: '#acme' });
+    expect(message.kind).toBe('file_too_large');
+    expect(message.channel).toBe('#acme');
+    expect(message.attach).toEqual([]);
+    expect(message.text).toContain('acme: file Acme <all> - 01.13.2023.csv rejected unread: 3,072 MiB (3,221,225,472 bytes) is over the limit of 2,048 MiB');
+    expect(message.text).toContain("rejected/ folder with the reason in Acme <all> - 01.13.2023.csv.errors.csv");
+    const blocks = JSON.stringify(message.blocks);
+    expect(blocks).toContain('Acme &lt;all&gt; - 01.13.2023.csv'); // mrkdwn-escaped
+    expect(blocks).toContain('drop.maxFileBytes');
+    expect(blocks).toContain('nothing was applied');
+    const readOnly = fileTooLargeMessage({ tenant: 'acme', file: 'a.csv', bytes: 10, limit: 5, moved: false });
+    expect(readOnly.text).not.toContain('rejected/');
+    expect(readOnly.channel).toBeUndefined();
   });
 
   it('test message and channel override', () => {

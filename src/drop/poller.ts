@@ -8,7 +8,8 @@ import type { AppConfig } from '../config/app.js';
 import type { TenantConfig } from '../config/tenant.js';
 import { silentLogger, type Logger } from '../log.js';
 import { ingestFile, type RunSummary } from '../pipeline.js';
-import type { Database } from '../store/db.js';
+import { enqueueAlert } from '../notify/outbox.js';
+import { transaction, type Database } from '../store/db.js';
 import { archiveRemoteFile } from './archive.js';
 import { connectDrop, HostKeyError, resolveDropConnection, type DropConnection, type DropSession } from './client.js';
 import { isCandidateName, orderFiles, type ListedFile } from './discovery.js';
@@ -287,7 +288,15 @@ async function takeFile(run: TenantRun, row: DropFileRow, file: ListedFile & { p
   if (file.size > ctx.app.drop.maxFileBytes) {
     const reason = `file is ${file.size} bytes; the limit is ${ctx.app.drop.maxFileBytes} bytes (drop.maxFileBytes)`;
     logger.warn({ file: file.name, bytes: file.size, limit: ctx.app.drop.maxFileBytes }, 'drop file too large: rejected');
-    await recordOutcome(db, row.id, { kind: 'too_large', reason, pollerId: run.pollerId });
+    // No run exists for it, so the alert is its own; recorded with the outcome, so neither is lost without the other.
+    await transaction(db, async (client) => {
+      if (!(await recordOutcome(client, row.id, { kind: 'too_large', reason, pollerId: run.pollerId }))) return;
+      await enqueueAlert(client, {
+        kind: 'file_too_large',
+        tenantId: tenant.id,
+        payload: { file: file.name, bytes: file.size, limit: ctx.app.drop.maxFileBytes, moved: !ctx.app.drop.readOnly },
+      });
+    });
     const movedTo = await settleFile(run, (await findFile(db, tenant.id, file))!);
     result('too_large', { movedTo });
     return 'next';

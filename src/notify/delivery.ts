@@ -20,7 +20,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { renderRunFilesWith } from '../output/render.js';
 import type { Database, Queryable } from '../store/db.js';
 import { fullCounts, type RunStatus } from '../store/runs.js';
-import { dropRecoveredMessage, dropUnreachableMessage, runMessage, testMessage, type RunView } from './messages.js';
+import { dropRecoveredMessage, dropUnreachableMessage, fileTooLargeMessage, runMessage, testMessage, type RunView } from './messages.js';
 import { NotifyError, type AlertFile, type AlertMessage, type Notifier, type PostedMessage } from './notifier.js';
 
 export interface BackoffOptions {
@@ -206,6 +206,8 @@ const dropPayload = z
   })
   .loose();
 
+const tooLargePayload = z.object({ file: z.string(), bytes: z.number(), limit: z.number(), moved: z.boolean() });
+
 interface BuiltMessage {
   message: AlertMessage | null;
   skipReason?: string;
@@ -217,6 +219,11 @@ async function buildMessage(ctx: DeliveryContext, row: OutboxRow): Promise<Built
       return { message: { ...dropUnreachableMessage(dropPayload.parse(row.payload)), alertId: row.id } };
     case 'drop_recovered':
       return { message: { ...dropRecoveredMessage(dropPayload.parse(row.payload)), alertId: row.id } };
+    case 'file_too_large': {
+      const tenant = row.tenant_id ?? 'unknown tenant';
+      const message = fileTooLargeMessage({ tenant, ...tooLargePayload.parse(row.payload) }, { channel: ctx.tenants.get(tenant)?.slackChannel });
+      return { message: { ...message, alertId: row.id } };
+    }
     case 'test': {
       const channel = typeof row.payload.channel === 'string' ? row.payload.channel : undefined;
       return { message: { ...testMessage({ channel, at: new Date() }), alertId: row.id } };

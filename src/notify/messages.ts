@@ -320,6 +320,38 @@ export function dropRecoveredMessage(payload: DropPayload, options: { channel?: 
   };
 }
 
+export interface TooLargePayload {
+  tenant: string;
+  file: string;
+  bytes: number;
+  limit: number;
+  /** The file goes to the tenant's rejected/ folder (false: the drop is read-only, it stays). */
+  moved: boolean;
+}
+
+const mebibytes = (bytes: number) => `${(bytes / 1024 / 1024).toLocaleString('en-US', { maximumFractionDigits: 1 })} MiB`;
+
+/** A file on the drop over drop.maxFileBytes: rejected unread (no run), moved to rejected/ with the reason. */
+export function fileTooLargeMessage(payload: TooLargePayload, options: { channel?: string } = {}): AlertMessage {
+  const size = `${mebibytes(payload.bytes)} (${number(payload.bytes)} bytes)`;
+  const limit = `${mebibytes(payload.limit)} (drop.maxFileBytes)`;
+  const where = payload.moved ? ` It goes to the tenant's rejected/ folder with the reason in ${payload.file}.errors.csv.` : '';
+  const text = `${payload.tenant}: file ${payload.file} rejected unread: ${size} is over the limit of ${limit}. Nothing was applied.${where}`;
+  const blocks: Block[] = [
+    header(`${payload.tenant}: membership file too large`),
+    section(
+      `*File:* ${code(payload.file)}\n*Size:* ${escapeMrkdwn(size)}, over the limit of ${escapeMrkdwn(limit)}. ` +
+        "It was not read and nothing was applied; the tenant's last accepted state is unchanged." +
+        (payload.moved ? `\nIt goes to the tenant's ${code('rejected/')} folder on the drop, with the reason in ${code(`${payload.file}.errors.csv`)}.` : ''),
+    ),
+    section(
+      '*What to do:* check with the customer that this is their full membership export (a file this size is usually the ' +
+        'wrong export or a duplicated one); if it is right, raise `drop.maxFileBytes` and have them upload it again.',
+    ),
+  ];
+  return { kind: 'file_too_large', text, blocks, attach: [], ...(options.channel ? { channel: options.channel } : {}) };
+}
+
 export function testMessage(info: { channel?: string; host?: string; at: Date }): AlertMessage {
   const from = info.host ? ` from ${info.host}` : '';
   const text = `hris-ingest test message${from} at ${info.at.toISOString()}: Slack alerts are set up.`;
