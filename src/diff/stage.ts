@@ -250,7 +250,8 @@ const COMPARE = KNOWN | ON_PLATFORM;
  * The staging insert of one batch (a jsonb array of row arrays, $1). Row array: [line, valid (0/1), email,
  * employee_id, row hash, member state (filter bits), invitable (0/1), c0 .. cN]. With a filter ($2: the
  * tenant), the rows to compare with their member's stored row fetch it and list the fields that differ,
- * here: the database does it while the file is still being read, instead of after.
+ * and every valid row gets its jsonb form: the database does this while the file is still being read,
+ * instead of after.
  */
 function stageInsertSql(layout: StageLayout, filter: StageFilter | null): string {
   const columns = layout.columns.map((_, i) => stageColumn(i));
@@ -283,7 +284,7 @@ function stageInsertSql(layout: StageLayout, filter: StageFilter | null): string
 }
 
 /** text[] of the fields whose value (CELL(i)) differs from the stored row DATA (a missing field counts as ''). */
-export function changedFieldsSql(layout: StageLayout, cell: (index: number) => string, data: string): string {
+function changedFieldsSql(layout: StageLayout, cell: (index: number) => string, data: string): string {
   if (layout.columns.length === 0) return `'{}'::text[]`;
   const fields = layout.columns.map((name, i) => `case when ${cell(i)} is distinct from coalesce(${data}->>${literal(name)}, '') then ${literal(name)} end`);
   return `array_remove(array[${fields.join(', ')}]::text[], null)`;
