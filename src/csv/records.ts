@@ -6,9 +6,10 @@ import { StringDecoder } from 'node:string_decoder';
  * at the very start dropped. A wrong number of cells is the row validator's business, not a syntax error.
  *
  * Written for the one dialect the field spec allows instead of going through csv-parse: the engine reads
- * every byte of files up to a million rows, and scanning decoded text with indexOf and slices takes
- * under a quarter of csv-parse's time (1.2 s against 5.4 s for the 1M-row bench file, docs/spec.md). test/csv.records.test.ts checks it against
- * csv-parse (with the options the reader used) on random inputs: the same records, lines and errors.
+ * every byte of files up to a million rows, and scanning decoded text with indexOf and slices takes under
+ * a quarter of csv-parse's time (1.2 s against 5.4 s for the 1M-row bench file, docs/spec.md).
+ * test/csv.records.test.ts checks it against csv-parse (with the options the reader used) on random
+ * inputs: the same records, lines and errors.
  */
 
 /** The codes are csv-parse's, so the messages (./parse-errors.ts) read the same whichever parser found it. */

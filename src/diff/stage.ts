@@ -263,23 +263,26 @@ function stageInsertSql(layout: StageLayout, filter: StageFilter | null): string
     `case when ${state} & ${KNOWN} <> 0 then ${state} & ${SAME} <> 0 end as m_same, (e->>6) = '1' as invitable, ` +
     `(e->>1) = '1' and ${state} & ${KNOWN | ON_PLATFORM | SAME} = ${COMPARE} as compare` +
     `${cells.map((c) => `, ${c}`).join('')} from jsonb_array_elements($1::jsonb) e`;
+  // Without stored members to match (a first file) there is nothing to compare, and the diff builds the rows.
+  const compared = filter
+    ? {
+        mData: 'd.data',
+        changed: `case when r.compare then ${changedFieldsSql(layout, (i) => `r.${stageColumn(i)}`, 'd.data')} end`,
+        data: `case when r.valid then ${stageRowJson(layout, 'r')} end`,
+        // limit 1: one staged row per file row, whatever the store holds (a pending re-key by email may find
+        // several members; the re-key itself then fails). '{}' || data: detoasted once, not once per field.
+        join:
+          ` left join lateral (select '{}'::jsonb || d.data as data from members m ` +
+          `join member_rows d on d.tenant_id = m.tenant_id and d.member_key = m.member_key ` +
+          `where r.compare and m.tenant_id = $2 and m.${filter.filter.keyColumn} = r.${filter.filter.key} limit 1) d on true`,
+      }
+    : { mData: 'null', changed: 'null', data: 'null', join: '' };
   const names = ['line', 'valid', 'email', 'employee_id', 'row_hash', 'm_on_platform', 'm_same', 'invitable', 'm_data', 'changed', 'data', ...columns];
-  if (!filter) {
-    return `insert into ${layout.table} (${names.join(', ')}) select r.line, r.valid, r.email, r.employee_id, r.row_hash, r.m_on_platform, r.m_same, r.invitable, null, null, null${columns.map((c) => `, r.${c}`).join('')} from (${rows}) r`;
-  }
-  const { keyColumn, key } = filter.filter;
-  // limit 1: one staged row per file row, whatever the store holds (a pending re-key by email may find
-  // several members; the re-key itself then fails).
   return (
     `insert into ${layout.table} (${names.join(', ')}) ` +
-    `select r.line, r.valid, r.email, r.employee_id, r.row_hash, r.m_on_platform, r.m_same, r.invitable, d.data, ` +
-    `case when r.compare then ${changedFieldsSql(layout, (i) => `r.${stageColumn(i)}`, 'd.data')} end, ` +
-    `case when r.valid then ${stageRowJson(layout, 'r')} end` +
-    `${columns.map((c) => `, r.${c}`).join('')} from (${rows}) r ` +
-    // '{}' || data: detoasted once here, not once per field compared
-    `left join lateral (select '{}'::jsonb || d.data as data from members m ` +
-    `join member_rows d on d.tenant_id = m.tenant_id and d.member_key = m.member_key ` +
-    `where r.compare and m.tenant_id = $2 and m.${keyColumn} = r.${key} limit 1) d on true`
+    `select r.line, r.valid, r.email, r.employee_id, r.row_hash, r.m_on_platform, r.m_same, r.invitable, ` +
+    `${compared.mData}, ${compared.changed}, ${compared.data}${columns.map((c) => `, r.${c}`).join('')} ` +
+    `from (${rows}) r${compared.join}`
   );
 }
 

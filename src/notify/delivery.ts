@@ -220,8 +220,8 @@ async function buildMessage(ctx: DeliveryContext, row: OutboxRow): Promise<Built
     case 'drop_recovered':
       return { message: { ...dropRecoveredMessage(dropPayload.parse(row.payload)), alertId: row.id } };
     case 'file_too_large': {
-      const tenant = row.tenant_id ?? 'unknown tenant';
-      const message = fileTooLargeMessage({ tenant, ...tooLargePayload.parse(row.payload) }, { channel: ctx.tenants.get(tenant)?.slackChannel });
+      const tenant = row.tenant_id === null ? undefined : ctx.tenants.get(row.tenant_id);
+      const message = fileTooLargeMessage({ tenant: row.tenant_id ?? 'unknown tenant', ...tooLargePayload.parse(row.payload) }, { channel: tenant?.slackChannel });
       return { message: { ...message, alertId: row.id } };
     }
     case 'test': {
