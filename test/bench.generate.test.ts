@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BENCH_HEADERS, ensureBenchFiles, generateBenchFiles, NEXT_RATES, type BenchFiles } from '../bench/generate.js';
 import { defaultTenant } from '../src/config/tenant.js';
 import { readMembershipFile } from '../src/csv/read.js';
-import { FIELDS } from '../src/spec/fields.js';
+import { FIELDS } from '../src/fields/fields.js';
 import { ingestFile, previewFile, type FileInput } from '../src/pipeline.js';
 import { freshDatabase } from './support/db.js';
 

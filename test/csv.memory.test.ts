@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { expect, test } from 'vitest';
 import { defaultTenant } from '../src/config/tenant.js';
 import { readMembershipFile } from '../src/csv/read.js';
-import { SAMPLE_HEADERS } from '../src/spec/fields.js';
+import { SAMPLE_HEADERS } from '../src/fields/fields.js';
 
 const ROWS = 200_000;
 const INVALID_EVERY = 997; // a few invalid rows so both lists are exercised

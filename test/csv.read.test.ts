@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, test } from 'vitest';
 import { defaultTenant, loadTenantFile, type TenantConfig } from '../src/config/tenant.js';
 import { readMembershipFile, type FileHeader, type InvalidRow, type ParsedRow, type ReadOptions, type ReadTotals } from '../src/csv/read.js';
-import { SAMPLE_HEADERS } from '../src/spec/fields.js';
+import { SAMPLE_HEADERS } from '../src/fields/fields.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures');
 const SAMPLE = path.join(FIXTURES, '10KC Membership File - Your Organization Name - All Active Personnel - 01.13.2023.csv');

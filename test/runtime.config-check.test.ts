@@ -71,7 +71,7 @@ describe('hris-ingest config check', () => {
     expect(out).toContainEqual(expect.stringMatching(/^app config: ok /));
     expect(out).toContainEqual(expect.stringMatching(/^tenant example: ok /));
     expect(out).toContainEqual(expect.stringMatching(/^database: ok \(PostgreSQL \d+.* migrations (up to date|applied now)/));
-    expect(out).toContainEqual(expect.stringMatching(new RegExp(`^drop: ok \\(logged in as root@127\\.0\\.0\\.1:2022, host key ${sshd!.hostKeySha256.replace(/[+/]/g, '\\$&')} matches`)));
+    expect(out).toContainEqual(expect.stringMatching(new RegExp(`^drop: ok \\(logged in as root@127\\.0\\.0\\.1:${sshd!.port}, host key ${sshd!.hostKeySha256.replace(/[+/]/g, '\\$&')} matches`)));
     expect(out).toContainEqual(expect.stringMatching(/^slack: ok \(auth\.test: bot "hris-bot" in team "Fake Team"\)$/));
     expect(out).toContainEqual('slack channel #monitoring-hris-files: ok (channel id C0HRISFILES)');
     expect(out[out.length - 1]).toBe('config check passed');
@@ -84,7 +84,7 @@ describe('hris-ingest config check', () => {
     const result = await check({ ...goodEnv(), DROP_PRIVATE_KEY_FILE: otherKey });
     expect(result.code).toBe(1);
     expect(failures(result.stdout)).toEqual([
-      expect.stringMatching(/^drop: FAIL: login refused: 127\.0\.0\.1:2022 did not accept user "root" with the configured private key/),
+      expect.stringMatching(/^drop: FAIL: login refused: 127\.0\.0\.1:\d+ did not accept user "root" with the configured private key/),
     ]);
     expect(result.stdout).not.toContain('BEGIN OPENSSH');
   });
@@ -95,7 +95,7 @@ describe('hris-ingest config check', () => {
     expect(result.code).toBe(1);
     const failed = failures(result.stdout);
     expect(failed).toHaveLength(1);
-    expect(failed[0]).toContain(`drop: FAIL: host key mismatch at 127.0.0.1:2022: the server presented ${sshd!.hostKeySha256}, but ${pinned} is pinned`);
+    expect(failed[0]).toContain(`drop: FAIL: host key mismatch at 127.0.0.1:${sshd!.port}: the server presented ${sshd!.hostKeySha256}, but ${pinned} is pinned`);
   });
 
   it.skipIf(skipSsh)('a bad Slack token is one clear line, exit 1', async () => {

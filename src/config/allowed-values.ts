@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream';
 import { parse } from 'csv-parse';
 import { ConfigError } from './errors.js';
-import { builtInField, canonicalHeader, normalizeHeader } from '../spec/headers.js';
+import { builtInField, canonicalHeader, normalizeHeader } from '../fields/headers.js';
 
 const FIELD_HEADERS = new Set(['field', 'profilefield', 'fieldname', 'hrisfield']);
 const VALUE_HEADERS = new Set(['value', 'values', 'attribute', 'attributes', 'uniqueattribute']);

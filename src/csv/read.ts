@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { TenantConfig } from '../config/tenant.js';
-import { mapHeaders } from '../spec/headers.js';
-import { RowValidator } from '../spec/row.js';
+import { mapHeaders } from '../fields/headers.js';
+import { RowValidator } from '../fields/row.js';
 import { CsvRecordParser, type CsvSyntaxError } from './records.js';
 import { Utf8Guard } from './utf8.js';
 import { parseErrorMessage } from './parse-errors.js';

@@ -9,7 +9,8 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 export const SSHD_BINARY = '/usr/sbin/sshd';
-export const SSHD_PORT = 2022;
+/** 2022 as the issues name it; HRIS_TEST_SSHD_PORT moves it for parallel checkouts on one machine. */
+export const SSHD_PORT = Number(process.env.HRIS_TEST_SSHD_PORT ?? 2022);
 
 /** A real OpenSSH sshd on 127.0.0.1:2022 with its own config, keys and a chrooted SFTP-only drop. */
 export interface SshdHandle {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { FIELDS, REQUIRED_FIELDS, SAMPLE_HEADERS } from '../src/spec/fields.js';
-import { builtInField, mapHeaders, normalizeHeader } from '../src/spec/headers.js';
+import { FIELDS, REQUIRED_FIELDS, SAMPLE_HEADERS } from '../src/fields/fields.js';
+import { builtInField, mapHeaders, normalizeHeader } from '../src/fields/headers.js';
 
 const noTenant = { columns: {}, customSegments: [] };
 

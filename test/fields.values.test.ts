@@ -1,6 +1,6 @@
 import { isValid, parse } from 'date-fns';
 import { describe, expect, test } from 'vitest';
-import { dateProblem, emailProblem, isEmail, isUsDate, localeProblem, segmentProblem, statusProblem } from '../src/spec/values.js';
+import { dateProblem, emailProblem, isEmail, isUsDate, localeProblem, segmentProblem, statusProblem } from '../src/fields/values.js';
 
 describe('isUsDate: a real calendar date written MM/DD/YYYY', () => {
   test('agrees with date-fns strict parsing on every day of 1999-2001 and 2024 plus impossible days', () => {
