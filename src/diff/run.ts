@@ -1,6 +1,5 @@
 import type { Guardrails, TenantConfig } from '../config/tenant.js';
 import type { Logger } from '../log.js';
-import { enqueueAlert } from '../notify/outbox.js';
 import type { Queryable } from '../store/db.js';
 import {
   ensureTenant,
@@ -13,13 +12,15 @@ import {
   type RunStatus,
 } from '../store/runs.js';
 import { applyRunChanges, rekeyMembers } from './apply.js';
-import { checkDuplicates, chooseKey, requireKey, type KeyField } from './checks.js';
-import { diffAgainstMembers, emptyCounts, type DiffCounts } from './diff.js';
+import type { DiffCounts } from '../types.js';
+import { checkDuplicates, chooseKey, requireKey } from './checks.js';
+import { diffAgainstMembers, emptyCounts } from './diff.js';
 import { guardrailReasons } from './guardrails.js';
 import type { FileHeader, MembershipSource, ReadTotals } from './source.js';
 import { RowFilter, type KnownIndex } from './filter.js';
 import { KnownMembers } from './known.js';
 import { createStage, stageRowJson, StageWriter } from './stage.js';
+import type { KeyField } from './types.js';
 
 export interface ProcessOptions {
   source: RunSource;
@@ -28,8 +29,6 @@ export interface ProcessOptions {
   lock: boolean;
   /** Content already accepted or held for the tenant becomes a duplicate run. */
   duplicateCheck: boolean;
-  /** Enqueue the run's alert (in this transaction). */
-  alert: boolean;
   /** Apply whatever the guardrails say, and fail on invalid rows (preview --against PREVIOUS). */
   force: boolean;
   /** Replace the tenant's state with the file, every member on the platform. */
@@ -64,7 +63,8 @@ const now = () => performance.now();
 
 /**
  * One file through the engine, inside the caller's transaction on CLIENT: stage the rows, check
- * the file, diff, guardrails, apply (accepted only), and the run row with its changes, errors and alert.
+ * the file, diff, guardrails, apply (accepted only), and the run row with its changes and errors. The run's
+ * alert is the caller's (src/pipeline.ts queues it in the same transaction).
  */
 export async function processFile(
   client: Queryable,
@@ -146,7 +146,6 @@ export async function processFile(
       duplicateOf: fields.duplicateOf ?? null,
       timings: { ...timings, totalMs: Math.round(now() - started) },
     });
-    if (options.alert) await enqueueAlert(client, { kind: 'run', tenantId: tenant.id, runId });
     await client.query(`drop table if exists ${layout.table}, ${layout.table}_absent`);
     options.logger?.info(
       { tenant: tenant.id, file: fileName, runId, status, rows: totals.records, errors: writer.stats.errorCount, ms: Math.round(now() - started) },

@@ -8,7 +8,7 @@ import type { AppConfig } from '../config/app.js';
 import type { TenantConfig } from '../config/tenant.js';
 import { silentLogger, type Logger } from '../log.js';
 import { ingestFile, type RunSummary } from '../pipeline.js';
-import { enqueueAlert } from '../notify/outbox.js';
+import { enqueueAlert } from '../store/outbox.js';
 import { transaction, type Database } from '../store/db.js';
 import { archiveRemoteFile } from './archive.js';
 import { connectDrop, HostKeyError, resolveDropConnection, type DropConnection, type DropSession } from './client.js';
