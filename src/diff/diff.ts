@@ -22,7 +22,8 @@ export function emptyCounts(): DiffCounts {
  * The diff of the staged file against the tenant's stored members, as one set-based statement: writes
  * run_changes (invite / update / deletion, and store / forget for silent state changes of members not on
  * the platform) and returns the counts of every outcome. FILTERED: what the filter left out, and the
- * table of members no row mentions (null for a first file: nothing is stored).
+ * table of members no row mentions (null for a first file: nothing is stored). Long because most of it is
+ * that one statement; one statement keeps the diff set-based (memory bounded, one pass over the stage).
  */
 export async function diffAgainstMembers(
   client: Queryable,

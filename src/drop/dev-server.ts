@@ -62,32 +62,7 @@ export async function startDevDrop(options: DevDropOptions): Promise<DevDrop> {
   const logger = options.logger ?? silentLogger;
   const root = path.resolve(options.root);
   await mkdir(root, { recursive: true });
-  const users: DevDropUser[] = [...(options.users ?? [])];
-  let hostKey = options.hostKey;
-  if (options.keysDir) {
-    const keys = await ensureDevDropKeys(options.keysDir);
-    hostKey ??= keys.host.privateKey;
-    users.push({ name: DEV_DROP_POLLER_USER, publicKeys: [keys.poller.publicKey], home: '/' });
-    users.push(...(await usersFromKeysDir(path.join(options.keysDir, 'users'))));
-  }
-  if (!hostKey) hostKey = generateParsableKeyPair('hris-dev-drop host').private;
-  const parsedHost = utils.parseKey(hostKey);
-  if (parsedHost instanceof Error) throw new Error(`dev drop host key: ${parsedHost.message}`);
-  const hostKeySha256 = fingerprintOfPublicKeyLine(`${parsedHost.type} ${parsedHost.getPublicSSH().toString('base64')}`);
-
-  const accounts = new Map<string, Account>();
-  for (const user of users) {
-    const keys = user.publicKeys.map((line) => {
-      const parsed = utils.parseKey(line);
-      if (parsed instanceof Error) throw new Error(`dev drop user ${user.name}: unreadable public key: ${parsed.message}`);
-      return parsed;
-    });
-    const jail = path.join(root, normalizeVirtual(user.home ?? `/${user.name}`) ?? '/');
-    await mkdir(jail, { recursive: true });
-    const existing = accounts.get(user.name);
-    if (existing) existing.keys.push(...keys);
-    else accounts.set(user.name, { name: user.name, keys, jail: await realpath(jail) });
-  }
+  const { hostKey, hostKeySha256, accounts } = await devDropAccounts(options, root);
 
   const clients = new Set<Connection>();
   const server = new Server({ hostKeys: [hostKey] }, (client) => {
@@ -144,6 +119,37 @@ export async function startDevDrop(options: DevDropOptions): Promise<DevDrop> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** The host key and the users (each jailed to its folder under ROOT) the drop accepts. */
+async function devDropAccounts(options: DevDropOptions, root: string): Promise<{ hostKey: string; hostKeySha256: string; accounts: Map<string, Account> }> {
+  const users: DevDropUser[] = [...(options.users ?? [])];
+  let hostKey = options.hostKey;
+  if (options.keysDir) {
+    const keys = await ensureDevDropKeys(options.keysDir);
+    hostKey ??= keys.host.privateKey;
+    users.push({ name: DEV_DROP_POLLER_USER, publicKeys: [keys.poller.publicKey], home: '/' });
+    users.push(...(await usersFromKeysDir(path.join(options.keysDir, 'users'))));
+  }
+  if (!hostKey) hostKey = generateParsableKeyPair('hris-dev-drop host').private;
+  const parsedHost = utils.parseKey(hostKey);
+  if (parsedHost instanceof Error) throw new Error(`dev drop host key: ${parsedHost.message}`);
+  const hostKeySha256 = fingerprintOfPublicKeyLine(`${parsedHost.type} ${parsedHost.getPublicSSH().toString('base64')}`);
+
+  const accounts = new Map<string, Account>();
+  for (const user of users) {
+    const keys = user.publicKeys.map((line) => {
+      const parsed = utils.parseKey(line);
+      if (parsed instanceof Error) throw new Error(`dev drop user ${user.name}: unreadable public key: ${parsed.message}`);
+      return parsed;
+    });
+    const jail = path.join(root, normalizeVirtual(user.home ?? `/${user.name}`) ?? '/');
+    await mkdir(jail, { recursive: true });
+    const existing = accounts.get(user.name);
+    if (existing) existing.keys.push(...keys);
+    else accounts.set(user.name, { name: user.name, keys, jail: await realpath(jail) });
+  }
+  return { hostKey, hostKeySha256, accounts };
 }
 
 async function usersFromKeysDir(dir: string): Promise<DevDropUser[]> {
