@@ -1,9 +1,18 @@
 import client from 'prom-client';
-import type pg from 'pg';
-import { allConnectionsInUse } from './store/db.js';
 
 /** The outcome of one file as the metrics count it (a run status, or a drop-level refusal). */
 export type FileOutcome = 'accepted' | 'rejected' | 'held' | 'duplicate' | 'too_large' | 'failed';
+
+/**
+ * Values read on each scrape (src/store/gauges.ts gives the database's). Undefined: no fresh value, the
+ * gauge keeps its last one.
+ */
+export interface ScrapeGauges {
+  /** Alerts recorded but not yet delivered. */
+  outboxBacklog(): Promise<number | undefined>;
+  /** Time of the last accepted run, per tenant. */
+  lastSuccess(): Promise<{ tenant: string; at: Date }[] | undefined>;
+}
 
 export interface RunObservation {
   tenant: string;
@@ -26,7 +35,7 @@ export class Metrics {
   private readonly ticks: client.Counter<'result'>;
   private readonly lastTick: client.Gauge;
 
-  constructor(options: { pool?: pg.Pool; collectDefault?: boolean } = {}) {
+  constructor(options: { gauges?: ScrapeGauges; collectDefault?: boolean } = {}) {
     const registry = this.registry;
     registry.setDefaultLabels({ service: 'hris-ingest' });
     if (options.collectDefault !== false) client.collectDefaultMetrics({ register: registry, prefix: 'hris_' });
@@ -60,18 +69,15 @@ export class Metrics {
       help: 'Unix time of the last poller tick that completed without error.',
       registers: [registry],
     });
-    const pool = options.pool;
-    if (pool) {
+    const gauges = options.gauges;
+    if (gauges) {
       new client.Gauge({
         name: 'hris_outbox_backlog',
         help: 'Alerts recorded but not yet delivered.',
         registers: [registry],
         async collect() {
-          // An unreachable or busy database keeps the last value (a scrape must not wait for a run to
-          // give back the embedded database's one connection); /healthz reports the database itself.
-          if (allConnectionsInUse(pool)) return;
-          const result = await pool.query<{ n: string }>('select count(*) as n from outbox where delivered_at is null').catch(() => undefined);
-          if (result) this.set(Number(result.rows[0]?.n ?? 0));
+          const backlog = await gauges.outboxBacklog();
+          if (backlog !== undefined) this.set(backlog);
         },
       });
       new client.Gauge({
@@ -80,16 +86,10 @@ export class Metrics {
         labelNames: ['tenant'],
         registers: [registry],
         async collect() {
-          if (allConnectionsInUse(pool)) return;
-          const result = await pool
-            .query<{ tenant_id: string; at: Date }>(
-              `select tenant_id, max(coalesce(finished_at, created_at)) as at from runs
-               where status = 'accepted' and source <> 'baseline' group by tenant_id`,
-            )
-            .catch(() => undefined);
-          if (!result) return;
+          const last = await gauges.lastSuccess();
+          if (!last) return;
           this.reset();
-          for (const row of result.rows) this.set({ tenant: row.tenant_id }, new Date(row.at).getTime() / 1000);
+          for (const row of last) this.set({ tenant: row.tenant }, row.at.getTime() / 1000);
         },
       });
     }

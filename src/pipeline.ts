@@ -1,4 +1,4 @@
-import './runtime/heap.js';
+import './heap.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,7 @@ import type pg from 'pg';
 import type { TenantConfig } from './config/tenant.js';
 import { readMembershipFile } from './csv/read.js';
 import type { Logger } from './log.js';
-import { enqueueAlert } from './notify/outbox.js';
+import { enqueueAlert } from './store/outbox.js';
 import { applyRunChanges } from './diff/apply.js';
 import { processFile, type ProcessOptions } from './diff/run.js';
 import type { MembershipSource } from './diff/source.js';
@@ -79,17 +79,19 @@ export async function ingestFile(
   file: FileInput,
   options: { source?: 'local' | 'drop'; outDir?: string } = {},
 ): Promise<RunSummary> {
-  const { runId, status } = await stagingTransaction(ctx.db, (client) =>
-    processFile(client, tenant, file.name, readerOf(file, tenant), {
+  const { runId, status } = await stagingTransaction(ctx.db, async (client) => {
+    const result = await processFile(client, tenant, file.name, readerOf(file, tenant), {
       ...baseOptions(ctx, file),
       source: options.source ?? 'local',
       lock: true,
       duplicateCheck: true,
-      alert: true,
       force: false,
       baseline: false,
-    }),
-  );
+    });
+    // The run's alert, in the run's transaction: it exists exactly when the run does.
+    await enqueueAlert(client, { kind: 'run', tenantId: tenant.id, runId: result.runId });
+    return result;
+  });
   if (options.outDir && status !== 'duplicate') await renderRunFiles(ctx.db, runId, options.outDir);
   return loadRunSummary(ctx.db.pool, runId);
 }
@@ -139,7 +141,6 @@ async function previewOn(
       lock: false,
       // What ingest would do: content equal to the last accepted file (or a held run) is a duplicate.
       duplicateCheck: true,
-      alert: false,
       force: false,
       baseline: false,
       scratch: true,
@@ -228,7 +229,6 @@ export async function importBaseline(ctx: PipelineContext, tenant: TenantConfig,
       source: 'baseline',
       lock: true,
       duplicateCheck: false,
-      alert: false,
       force: false,
       baseline: true,
     }),

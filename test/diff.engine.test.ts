@@ -22,7 +22,7 @@ function source(columns: string[], rows: Record<string, string>[], invalid: Inva
 }
 
 const options: ProcessOptions = {
-  source: 'local', fileDate: null, lock: true, duplicateCheck: true, alert: true, force: false, baseline: false,
+  source: 'local', fileDate: null, lock: true, duplicateCheck: true, force: false, baseline: false,
 };
 
 const member = (id: string, extra: Record<string, string> = {}) => ({

@@ -38,7 +38,7 @@ function source(entries: Entry[], columns = COLUMNS): MembershipSource {
   };
 }
 
-const OPTIONS: ProcessOptions = { source: 'local', fileDate: null, lock: true, duplicateCheck: true, alert: false, force: false, baseline: false };
+const OPTIONS: ProcessOptions = { source: 'local', fileDate: null, lock: true, duplicateCheck: true, force: false, baseline: false };
 
 const member = (n: number, extra: Record<string, string> = {}): Record<string, string> => ({
   first_name: `F${n}`, last_name: `L${n}`, email: `m${n}@example.com`, employee_id: `E${n}`, status: 'active', city: 'Paris', ...extra,

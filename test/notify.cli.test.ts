@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { enqueueAlert } from '../src/notify/outbox.js';
+import { enqueueAlert } from '../src/store/outbox.js';
 import { cliSandbox, ensureBuilt, type CliSandbox } from './support/cli.js';
 import { freshDatabase, type TestDatabase } from './support/db.js';
 import { startFakeSlack, type FakeSlack } from './support/fake-slack.js';

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tenantConfigSchema, type TenantConfig } from '../src/config/tenant.js';
 import { createLogger, type Logger } from '../src/log.js';
 import { backoffDelay, deliverPending, startDeliveryLoop, type DeliveryContext } from '../src/notify/delivery.js';
-import { enqueueAlert } from '../src/notify/outbox.js';
+import { enqueueAlert } from '../src/store/outbox.js';
 import type { Notifier } from '../src/notify/notifier.js';
 import { SlackNotifier } from '../src/notify/slack.js';
 import { renderRunFilesWith } from '../src/output/render.js';

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { Metrics } from '../src/metrics.js';
-import { enqueueAlert } from '../src/notify/outbox.js';
+import { enqueueAlert } from '../src/store/outbox.js';
+import { storeGauges } from '../src/store/gauges.js';
 import { startWebServer, type WebServer } from '../src/web/server.js';
 import { healthReport, type TickState } from '../src/web/health.js';
 import { freshDatabase, type TestDatabase } from './support/db.js';
@@ -26,7 +27,7 @@ describe('http server: /healthz, /metrics, /runs', () => {
   beforeEach(async () => {
     db = await freshDatabase();
     tick = { startedAt: new Date() };
-    metrics = new Metrics({ pool: db.pool });
+    metrics = new Metrics({ gauges: storeGauges(db.pool) });
     web = await startWebServer({ pool: db.pool, metrics, tickState: () => tick, maxTickAgeSeconds: 60, host: '127.0.0.1', port: 0 });
   });
   afterEach(async () => {
@@ -126,7 +127,7 @@ describe('http server: /healthz, /metrics, /runs', () => {
 
   it('a scrape while a run holds the only connection answers at once, with the last database values', async () => {
     const single = new pg.Pool({ connectionString: db.url, max: 1 });
-    const own = new Metrics({ pool: single });
+    const own = new Metrics({ gauges: storeGauges(single) });
     await enqueueAlert(db.pool, { kind: 'test' });
     expect(sample(await own.registry.metrics(), 'hris_outbox_backlog', {})).toBe(1);
     await enqueueAlert(db.pool, { kind: 'test' });

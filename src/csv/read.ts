@@ -42,137 +42,188 @@ function deferred<T>() {
  * Uniqueness of email / employee_id across the file is the engine's job.
  */
 export function readMembershipFile(input: Readable, tenant: TenantConfig, options: ReadOptions = {}): MembershipFileReading {
-  const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
-  const batchSize = Math.max(1, options.batchSize ?? DEFAULT_BATCH_SIZE);
-  const header = deferred<FileHeader>();
-  const totals = deferred<ReadTotals>();
+  const reader = new MembershipReader(tenant, options);
+  const batches = startedAtOnce(readBatches(input, reader));
+  return { header: reader.header.promise, batches, totals: reader.totals.promise };
+}
 
-  const hash = createHash('sha256');
-  let bytes = 0;
-  let records = 0;
-  let fatal: ValidationIssue | undefined;
+/** The batches of INPUT: each chunk decoded, cut into records, the header mapped, the rows validated and batched. */
+async function* readBatches(input: Readable, reader: MembershipReader): AsyncGenerator<ReadBatch> {
   let finished = false;
+  try {
+    for await (const chunk of input) {
+      reader.feed(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+      while (reader.ready.length > 0) yield reader.ready.shift() as ReadBatch;
+    }
+    reader.end();
+    while (reader.ready.length > 0) yield reader.ready.shift() as ReadBatch;
+    finished = true;
+  } catch (error) {
+    reader.header.reject(error);
+    reader.totals.reject(error);
+    throw error;
+  } finally {
+    reader.settle(finished);
+  }
+}
 
-  const parser = new CsvRecordParser(maxRecordBytes, (cells, line) => take(cells, line));
+/**
+ * One file being read, in its steps: decode (sha256, byte count, strict UTF-8), records (RFC 4180),
+ * header (the first record, mapped to fields), rows (validated, in batches ready for the consumer).
+ * The first problem that stops reading is kept as the file's fatal issue.
+ */
+export class MembershipReader {
+  readonly header = deferred<FileHeader>();
+  readonly totals = deferred<ReadTotals>();
+  /** Batches complete and not yet taken by the consumer. */
+  readonly ready: ReadBatch[] = [];
+  private readonly maxRecordBytes: number;
+  private readonly batchSize: number;
+  private readonly hash = createHash('sha256');
+  private bytes = 0;
+  private records = 0;
+  private fatal: ValidationIssue | undefined;
+  private readonly guard = new Utf8Guard();
+  private readonly parser: CsvRecordParser;
+  private headers: string[] | null = null;
+  private validator: RowValidator | null = null;
+  private rows: ParsedRow[] = [];
+  private invalid: InvalidRow[] = [];
 
-  const guard = new Utf8Guard();
-  let headers: string[] | null = null;
-  let validator: RowValidator | null = null;
-  let rows: ParsedRow[] = [];
-  let invalid: InvalidRow[] = [];
-  const ready: ReadBatch[] = [];
-
-  function stop(issue: ValidationIssue): void {
-    fatal ??= issue;
+  constructor(
+    private readonly tenant: TenantConfig,
+    options: ReadOptions,
+  ) {
+    this.maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+    this.batchSize = Math.max(1, options.batchSize ?? DEFAULT_BATCH_SIZE);
+    this.parser = new CsvRecordParser(this.maxRecordBytes, (cells, line) => this.take(cells, line));
   }
 
-  function takeHeader(cells: string[], line: number): void {
-    headers = cells;
+  /** A chunk of the input: hashed and counted always (the sha256 is of the whole file), then decoded and parsed. */
+  feed(chunk: Buffer): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    if (this.fatal) return;
+    const text = this.decode(chunk);
+    if (text) this.parseRecords(text);
+  }
+
+  /** Step "decode": the bytes that are complete, valid UTF-8 (null when none yet, or when the file is not UTF-8). */
+  decode(chunk: Buffer): Buffer | null {
+    const safe = this.guard.push(chunk);
+    if (this.guard.failure) {
+      this.stop({ line: this.guard.failure.line, column: '', value: this.guard.failure.bytes, message: this.guard.failure.message });
+      return null;
+    }
+    return safe;
+  }
+
+  /** Step "records": decoded bytes into the CSV parser, a slice at a time, so a huge chunk cannot make a huge burst of rows. */
+  parseRecords(bytes: Buffer): void {
+    for (let at = 0; at < bytes.length && !this.fatal; at += SLICE_BYTES) {
+      this.parser.write(bytes.subarray(at, at + SLICE_BYTES));
+      this.checkParser();
+    }
+  }
+
+  /** Each record from the parser: the first is the header, the others rows. */
+  private take(cells: string[], line: number): void {
+    if (this.fatal) return;
+    if (this.validator === null) {
+      if (this.headers === null) this.takeHeader(cells, line);
+      return;
+    }
+    this.takeRow(cells, line);
+  }
+
+  /** Step "header": the first record mapped to the fields (the header promise resolves with it). */
+  takeHeader(cells: string[], line: number): void {
+    const headers = cells;
+    this.headers = headers;
     if (headers.some((h) => h.includes('\r'))) {
-      stop({ line, column: '', value: '', message: CR_ONLY });
+      this.stop({ line, column: '', value: '', message: CR_ONLY });
       return;
     }
     if (headers.every((h) => h.trim() === '')) {
-      stop({ line, column: '', value: '', message: `line ${line} is blank: the first line must be the header row (First Name, Last Name, Email Address, ...)` });
+      this.stop({ line, column: '', value: '', message: `line ${line} is blank: the first line must be the header row (First Name, Last Name, Email Address, ...)` });
       return;
     }
-    const mapping = mapHeaders(headers, tenant);
-    header.resolve({ columns: mapping.columns, warnings: mapping.warnings });
+    const mapping = mapHeaders(headers, this.tenant);
+    this.header.resolve({ columns: mapping.columns, warnings: mapping.warnings });
     if (mapping.fatal) {
-      stop({ line, column: mapping.fatal.column, value: '', message: mapping.fatal.message });
+      this.stop({ line, column: mapping.fatal.column, value: '', message: mapping.fatal.message });
       return;
     }
-    validator = new RowValidator({ headers, fields: mapping.fields, allowedValues: tenant.allowedValues });
+    this.validator = new RowValidator({ headers, fields: mapping.fields, allowedValues: this.tenant.allowedValues });
   }
 
-  function take(cells: string[], line: number): void {
-    if (fatal) return;
-    if (validator === null) {
-      if (headers === null) takeHeader(cells, line);
-      return;
-    }
-    const row = validator.validate(cells, line);
+  /** Step "rows": one record validated (blank lines are none) into the current batch; a full batch is ready. */
+  takeRow(cells: string[], line: number): void {
+    const row = this.validator!.validate(cells, line);
     if (row === null) return;
-    records++;
-    if ('issues' in row) invalid.push(row);
-    else rows.push(row);
-    if (rows.length + invalid.length >= batchSize) {
-      ready.push({ rows, invalid });
-      rows = [];
-      invalid = [];
+    this.records++;
+    if ('issues' in row) this.invalid.push(row);
+    else this.rows.push(row);
+    if (this.rows.length + this.invalid.length >= this.batchSize) this.flushBatch();
+  }
+
+  /** The input ended: the decoder's and the parser's last bytes, then the last (partial) batch. */
+  end(): void {
+    if (!this.fatal) this.finishParsing();
+    if (!this.fatal && this.rows.length + this.invalid.length > 0) this.flushBatch();
+  }
+
+  /** Reading is over (FINISHED: the whole input was read): the header (if still open) and the totals resolve. */
+  settle(finished: boolean): void {
+    if (!finished) {
+      this.stop({ line: this.parser.currentLine, column: '', value: '', message: 'reading stopped before the end of the file' });
     }
+    this.header.resolve({ columns: [], warnings: [] }); // no-op when already settled
+    this.totals.resolve({ sha256: this.hash.digest('hex'), bytes: this.bytes, records: this.records, ...(this.fatal ? { fatal: this.fatal } : {}) });
   }
 
-  function checkParser(): void {
-    if (parser.error && !fatal) stop(parseFailure(parser.error));
+  private flushBatch(): void {
+    this.ready.push({ rows: this.rows, invalid: this.invalid });
+    this.rows = [];
+    this.invalid = [];
   }
 
-  function parseFailure(error: CsvSyntaxError): ValidationIssue {
-    const column = headers ? (headers[error.column] ?? '').trim() : '';
+  private stop(issue: ValidationIssue): void {
+    this.fatal ??= issue;
+  }
+
+  private checkParser(): void {
+    if (this.parser.error && !this.fatal) this.stop(this.parseFailure(this.parser.error));
+  }
+
+  private parseFailure(error: CsvSyntaxError): ValidationIssue {
+    const column = this.headers ? (this.headers[error.column] ?? '').trim() : '';
     const line = error.line;
-    if (headers === null && guard.newlinesSeen === 0) {
+    if (this.headers === null && this.guard.newlinesSeen === 0) {
       return { line, column: '', value: '', message: CR_ONLY };
     }
-    return { line, column, value: '', message: parseErrorMessage(error, line, column, maxRecordBytes) };
+    return { line, column, value: '', message: parseErrorMessage(error, line, column, this.maxRecordBytes) };
   }
 
-  function feed(chunk: Buffer): void {
-    hash.update(chunk);
-    bytes += chunk.length;
-    if (fatal) return;
-    const safe = guard.push(chunk);
-    if (guard.failure) {
-      stop({ line: guard.failure.line, column: '', value: guard.failure.bytes, message: guard.failure.message });
+  private finishParsing(): void {
+    this.guard.end();
+    if (this.guard.failure) {
+      this.stop({ line: this.guard.failure.line, column: '', value: this.guard.failure.bytes, message: this.guard.failure.message });
       return;
     }
-    for (let at = 0; safe && at < safe.length && !fatal; at += SLICE_BYTES) {
-      parser.write(safe.subarray(at, at + SLICE_BYTES));
-      checkParser();
+    this.parser.end();
+    this.checkParser();
+    if (this.headers === null && !this.fatal) {
+      this.stop({ line: 1, column: '', value: '', message: 'the file is empty: expected a header row, then one row per member' });
     }
   }
+}
 
-  function finishParsing(): void {
-    guard.end();
-    if (guard.failure) {
-      stop({ line: guard.failure.line, column: '', value: guard.failure.bytes, message: guard.failure.message });
-      return;
-    }
-    parser.end();
-    checkParser();
-    if (headers === null && !fatal) {
-      stop({ line: 1, column: '', value: '', message: 'the file is empty: expected a header row, then one row per member' });
-    }
-  }
-
-  async function* generate(): AsyncGenerator<ReadBatch> {
-    try {
-      for await (const chunk of input) {
-        feed(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
-        while (ready.length > 0) yield ready.shift() as ReadBatch;
-      }
-      if (!fatal) finishParsing();
-      if (!fatal && rows.length + invalid.length > 0) {
-        ready.push({ rows, invalid });
-        rows = [];
-        invalid = [];
-      }
-      while (ready.length > 0) yield ready.shift() as ReadBatch;
-      finished = true;
-    } catch (error) {
-      header.reject(error);
-      totals.reject(error);
-      throw error;
-    } finally {
-      if (!finished) {
-        stop({ line: parser.currentLine, column: '', value: '', message: 'reading stopped before the end of the file' });
-      }
-      header.resolve({ columns: [], warnings: [] }); // no-op when already settled
-      totals.resolve({ sha256: hash.digest('hex'), bytes, records, ...(fatal ? { fatal } : {}) });
-    }
-  }
-
-  const generator = generate();
-  // Start at once so that `header` resolves even before the consumer pulls the first batch.
+/**
+ * GENERATOR as a single-use iterable that has already asked for its first batch, so that the header
+ * resolves even before the consumer pulls one.
+ */
+function startedAtOnce(generator: AsyncGenerator<ReadBatch>): AsyncIterable<ReadBatch> {
   const first = generator.next();
   first.catch(() => undefined);
   let firstTaken = false;
@@ -189,5 +240,5 @@ export function readMembershipFile(input: Readable, tenant: TenantConfig, option
       return generator.return(value as ReadBatch);
     },
   };
-  return { header: header.promise, batches: { [Symbol.asyncIterator]: () => iterator }, totals: totals.promise };
+  return { [Symbol.asyncIterator]: () => iterator };
 }

@@ -1,25 +1,7 @@
 /** The reader's output types (docs/INTERNALS.md "Reading a file"); re-exported by ./read.ts. */
+import type { InvalidRow, ParsedRow, ValidationIssue } from '../types.js';
 
-export interface ValidationIssue {
-  /** 1-based physical line where the record starts (header = line 1). */
-  line: number;
-  /** The file's own header text of the column ('' for a problem with the whole row or file). */
-  column: string;
-  value: string;
-  message: string;
-}
-
-export interface ParsedRow {
-  line: number;
-  /** Canonical field -> trimmed, normalised value ('' when blank). */
-  values: Record<string, string>;
-}
-
-export interface InvalidRow {
-  line: number;
-  values: Record<string, string>;
-  issues: ValidationIssue[];
-}
+export type { InvalidRow, ParsedRow, ValidationIssue } from '../types.js';
 
 export interface FileHeader {
   /** Canonical names of mapped columns, in file order. */

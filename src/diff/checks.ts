@@ -1,8 +1,6 @@
 import type { Queryable } from '../store/db.js';
-import type { StageLayout, StageStats } from './stage.js';
 import { stageColumn } from './sql.js';
-
-export type KeyField = 'employee_id' | 'email';
+import type { KeyField, StageLayout, StageStats } from './types.js';
 
 export interface CheckResult {
   /** Errors written to run_errors. */

@@ -1,17 +1,10 @@
 import type { Queryable } from '../store/db.js';
-import type { KeyField } from './checks.js';
+import type { DiffCounts } from '../types.js';
 import { stageColumn } from './sql.js';
-import { stageRowJson, type StageLayout } from './stage.js';
+import { stageRowJson } from './stage.js';
+import type { KeyField, LeftOut, StageLayout } from './types.js';
 
-export interface DiffCounts {
-  invites: number;
-  updates: number;
-  deactivations: number;
-  reactivations: number;
-  deletions: number;
-  unchanged: number;
-  notInvitable: number;
-}
+export type { DiffCounts } from '../types.js';
 
 export interface DiffResult {
   counts: DiffCounts;
@@ -19,15 +12,6 @@ export interface DiffResult {
   onPlatformBefore: number;
   /** Members whose row was invalid (skip policy) and who were carried forward unchanged. */
   carried: number;
-}
-
-/** What the filter (src/diff/filter.ts) left out of the staged file, and the table of members no row mentioned. */
-export interface LeftOut {
-  /** Rows of members on the platform, unchanged. */
-  unchanged: number;
-  /** Rows of members not on the platform, unchanged and not invitable. */
-  notInvitable: number;
-  absentTable: string;
 }
 
 export function emptyCounts(): DiffCounts {
@@ -38,7 +22,8 @@ export function emptyCounts(): DiffCounts {
  * The diff of the staged file against the tenant's stored members, as one set-based statement: writes
  * run_changes (invite / update / deletion, and store / forget for silent state changes of members not on
  * the platform) and returns the counts of every outcome. FILTERED: what the filter left out, and the
- * table of members no row mentions (null for a first file: nothing is stored).
+ * table of members no row mentions (null for a first file: nothing is stored). Long because most of it is
+ * that one statement; one statement keeps the diff set-based (memory bounded, one pass over the stage).
  */
 export async function diffAgainstMembers(
   client: Queryable,

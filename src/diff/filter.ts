@@ -1,20 +1,11 @@
 import type { Queryable } from '../store/db.js';
-import type { KeyField } from './checks.js';
-import type { LeftOut } from './diff.js';
 import type { KnownMembers } from './known.js';
-import type { StageLayout } from './stage.js';
 import type { Hash64 } from './row-hash.js';
+import { KNOWN, LEFT_OUT, ON_PLATFORM, SAME, type KeyField, type LeftOut, type RecalledRow, type StageLayout } from './types.js';
 import { EARLIER_STAGED, FIRST, ValueWatch } from './value-watch.js';
 
 /** Absent keys sent to the database at a time. */
 const CHUNK = 5000;
-
-/** What takeValid / takeInvalid tell about a row's member (bits). */
-export const KNOWN = 1;
-export const ON_PLATFORM = 2;
-export const SAME = 4;
-/** The row is left out of the staging table. */
-export const LEFT_OUT = 8;
 
 /** The stored members in memory, and how the file's rows are matched to them. */
 export interface KnownIndex {
@@ -22,14 +13,6 @@ export interface KnownIndex {
   key: KeyField;
   /** The members' column that holds the file's key values (not member_key while the store awaits re-keying). */
   keyColumn: 'member_key' | KeyField;
-}
-
-/** A left-out row that must be staged after all, from its stored member (whose content it equals). */
-export interface RecalledRow {
-  line: number;
-  /** The member's key, as the file's key column holds it. */
-  key: string;
-  invitable: boolean;
 }
 
 /**

@@ -1,31 +1,9 @@
 import type { Queryable } from '../store/db.js';
-import { KNOWN, LEFT_OUT, ON_PLATFORM, SAME, type RecalledRow, type RowFilter } from './filter.js';
+import type { RowFilter } from './filter.js';
 import { RowHasher } from './row-hash.js';
 import type { ReadBatch } from './source.js';
 import { literal, stageColumn } from './sql.js';
-
-/** Where the well-known fields sit among the file's columns (-1 = the file has no such column). */
-export interface StageLayout {
-  table: string;
-  columns: string[];
-  email: number;
-  employeeId: number;
-  status: number;
-}
-
-export interface StageStats {
-  validRows: number;
-  invalidRows: number;
-  /** Valid rows without an employee_id. */
-  validWithoutEmployeeId: number;
-  /** Invalid rows without an employee_id / an email (their member cannot be found by that key). */
-  invalidWithoutEmployeeId: number;
-  invalidWithoutEmail: number;
-  /** Errors written to run_errors so far (the next seq). */
-  errorCount: number;
-  /** Time spent waiting for the database to take a batch (the reader was faster). */
-  waitMs: number;
-}
+import { KNOWN, LEFT_OUT, ON_PLATFORM, SAME, type RecalledRow, type StageLayout, type StageStats } from './types.js';
 
 /** Matching rows against the stored members, leaving unchanged ones out (src/diff/filter.ts). */
 export interface StageFilter {

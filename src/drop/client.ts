@@ -4,20 +4,10 @@ import SftpClient from 'ssh2-sftp-client';
 import type { AppConfig } from '../config/app.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
+import type { DropConnection } from './connection.js';
 import { sameFingerprint, sha256Fingerprint } from './fingerprint.js';
 
-/** Everything needed to open an SFTP session to the drop. Holds secrets: never log it. */
-export interface DropConnection {
-  host: string;
-  port: number;
-  username: string;
-  privateKey: string | Buffer;
-  passphrase?: string;
-  /** Pinned host key fingerprint, "SHA256:...". */
-  hostKeySha256: string;
-  connectTimeoutMs: number;
-  keepaliveIntervalMs: number;
-}
+export type { DropConnection } from './connection.js';
 
 /** The server presented a host key other than the pinned one (or none is pinned). */
 export class HostKeyError extends Error {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import ssh2 from 'ssh2';
 import type { AppConfig } from '../config/app.js';
 import type { TenantConfig } from '../config/tenant.js';
-import type { DropConnection } from './client.js';
+import type { DropConnection } from './connection.js';
 import { fingerprintOfPublicKeyLine } from './fingerprint.js';
 import { tenantLayout } from './layout.js';
 

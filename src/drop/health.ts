@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from '../log.js';
-import { enqueueAlert } from '../notify/outbox.js';
+import { enqueueAlert } from '../store/outbox.js';
 import { transaction } from '../store/db.js';
 
 /**

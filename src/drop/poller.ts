@@ -1,82 +1,22 @@
+/**
+ * The poller's tick loop: connect to the drop, share the tenants among up to schedule.maxParallelTenants
+ * sessions, claim each tenant (one poller per tenant across replicas), list its inbox and take its stable
+ * files in order. What happens to one file is src/drop/take-file.ts.
+ */
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
-import type { AppConfig } from '../config/app.js';
-import type { TenantConfig } from '../config/tenant.js';
 import { silentLogger, type Logger } from '../log.js';
-import { ingestFile, type RunSummary } from '../pipeline.js';
-import { enqueueAlert } from '../notify/outbox.js';
-import { transaction, type Database } from '../store/db.js';
-import { archiveRemoteFile } from './archive.js';
+import type { TenantConfig } from '../config/tenant.js';
 import { connectDrop, HostKeyError, resolveDropConnection, type DropConnection, type DropSession } from './client.js';
 import { isCandidateName, orderFiles, type ListedFile } from './discovery.js';
 import { recordDropFailure, recordDropSuccess } from './health.js';
-import { tenantLayout, type TenantLayout } from './layout.js';
-import {
-  claimTenant,
-  extendClaim,
-  filesOfRun,
-  findFile,
-  forgetObservation,
-  markDone,
-  markSettling,
-  observe,
-  recordAttemptFailed,
-  recordOutcome,
-  registerFile,
-  releaseTenant,
-  unsettledFiles,
-  type DropFileRow,
-  type FileOutcomeKind,
-} from './registry.js';
-import { downloadStable } from './transfer.js';
+import { claimTenant, extendClaim, filesOfRun, findFile, observe, registerFile, releaseTenant, unsettledFiles } from './registry.js';
+import { settleTenant, takeFile } from './take-file.js';
+import { newTenantRun, type FileResult, type PollerContext, type TenantRun } from './tenant-run.js';
 
-export type PollEvent =
-  | { type: 'file-start'; tenant: string; file: string }
-  | { type: 'file-end'; tenant: string; file: string; outcome: FileResult['outcome'] }
-  | { type: 'transfer-progress'; tenant: string; file: string; transferred: number; total: number };
-
-export interface PollerContext {
-  db: Database;
-  app: AppConfig;
-  tenants: Map<string, TenantConfig>;
-  logger?: Logger;
-  /** Identifies this poller in claims (default host:pid:random). */
-  pollerId?: string;
-  /** Default: from app.drop (or the development drop's own keys). */
-  connection?: DropConnection;
-  /** Where ingestFile writes the run's files (its default when absent). */
-  outDir?: string;
-  /** Replaces the database clock for the stability check (tests). */
-  clock?: () => Date;
-  onEvent?: (event: PollEvent) => void;
-  /** fastGet tuning (default: ssh2's 64 parallel reads of 32 KiB). */
-  fastGet?: { concurrency?: number; chunkSize?: number };
-}
-
-/** A file taken this tick; with its run's figures and written files once ingested. */
-export interface FileResult extends Partial<Pick<RunSummary, 'rows' | 'counts' | 'errorCount' | 'files'>> {
-  tenant: string;
-  file: string;
-  outcome:
-    | FileOutcomeKind
-    /** Not stable yet (or a file before it in order is not). */
-    | 'waiting'
-    /** Changed during the download: must be stable again. */
-    | 'changed'
-    /** Transfer or ingest failed: retried next tick. */
-    | 'failed'
-    /** An earlier outcome whose move was pending, or a held run decided since. */
-    | 'settled';
-  runId?: number;
-  movedTo?: string | null;
-  error?: string;
-  /** From taking the file to its outcome (files taken this tick). */
-  durationMs?: number;
-}
+export type { FileResult, PollerContext, PollEvent } from './tenant-run.js';
 
 export interface TickResult {
   /** The drop answered (false: unreachable or refused, e.g. host key). */
@@ -89,31 +29,6 @@ export interface TickResult {
 
 export function defaultPollerId(): string {
   return `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-}
-
-interface TenantRun {
-  ctx: PollerContext;
-  pollerId: string;
-  logger: Logger;
-  tenant: TenantConfig;
-  layout: TenantLayout;
-  session: DropSession;
-  results: FileResult[];
-  /** Set when the claim could not be extended: stop before doing anything else. */
-  claimLost: boolean;
-  workDir: string;
-}
-
-function newTenantRun(
-  ctx: PollerContext,
-  pollerId: string,
-  logger: Logger,
-  tenant: TenantConfig,
-  session: DropSession,
-  workDir: string,
-  results: FileResult[] = [],
-): TenantRun {
-  return { ctx, pollerId, logger: logger.child({ tenant: tenant.id }), tenant, layout: tenantLayout(tenant), session, results, claimLost: false, workDir };
 }
 
 /**
@@ -268,144 +183,6 @@ async function pollTenant(run: TenantRun): Promise<boolean> {
     if (next === 'stop') return true;
   }
   return true;
-}
-
-/** next: go on with the tenant's next file; stop: retry this file next tick first; broken: the session may be dead. */
-type TakeResult = 'next' | 'stop' | 'broken';
-
-/** Downloads, ingests and archives one stable file. */
-async function takeFile(run: TenantRun, row: DropFileRow, file: ListedFile & { path: string }): Promise<TakeResult> {
-  const { ctx, tenant, logger } = run;
-  const db = ctx.db.pool;
-  const emit = ctx.onEvent ?? (() => undefined);
-  const begun = performance.now();
-  const result = (outcome: FileResult['outcome'], extra: Partial<FileResult> = {}): void => {
-    run.results.push({ tenant: tenant.id, file: file.name, outcome, ...extra, durationMs: Math.round(performance.now() - begun) });
-    emit({ type: 'file-end', tenant: tenant.id, file: file.name, outcome });
-  };
-  emit({ type: 'file-start', tenant: tenant.id, file: file.name });
-
-  if (file.size > ctx.app.drop.maxFileBytes) {
-    const reason = `file is ${file.size} bytes; the limit is ${ctx.app.drop.maxFileBytes} bytes (drop.maxFileBytes)`;
-    logger.warn({ file: file.name, bytes: file.size, limit: ctx.app.drop.maxFileBytes }, 'drop file too large: rejected');
-    // No run exists for it, so the alert is its own; recorded with the outcome, so neither is lost without the other.
-    await transaction(db, async (client) => {
-      if (!(await recordOutcome(client, row.id, { kind: 'too_large', reason, pollerId: run.pollerId }))) return;
-      await enqueueAlert(client, {
-        kind: 'file_too_large',
-        tenantId: tenant.id,
-        payload: { file: file.name, bytes: file.size, limit: ctx.app.drop.maxFileBytes, moved: !ctx.app.drop.readOnly },
-      });
-    });
-    const movedTo = await settleFile(run, (await findFile(db, tenant.id, file))!);
-    result('too_large', { movedTo });
-    return 'next';
-  }
-
-  const local = path.join(run.workDir, `download-${row.id}.csv`);
-  try {
-    let transfer;
-    try {
-      transfer = await downloadStable(
-        run.session,
-        file.path,
-        file,
-        local,
-        (transferred, total) => emit({ type: 'transfer-progress', tenant: tenant.id, file: file.name, transferred, total }),
-        ctx.fastGet,
-      );
-    } catch (error) {
-      const message = (error as Error).message;
-      await recordAttemptFailed(db, row.id, `download: ${message}`);
-      logger.warn({ file: file.name, err: message }, 'drop download failed; retried next tick');
-      result('failed', { error: message });
-      return 'broken';
-    }
-    if (!transfer.ok) {
-      await forgetObservation(db, tenant.id, file.path);
-      logger.info({ file: file.name, reason: transfer.reason }, 'drop file still changing; taken when stable');
-      result('changed', { error: transfer.reason });
-      return 'stop';
-    }
-    if (run.claimLost) {
-      result('failed', { error: 'claim lost' });
-      return 'stop';
-    }
-    let summary;
-    try {
-      summary = await ingestFile(
-        { db: ctx.db, logger },
-        tenant,
-        { name: file.name, open: () => createReadStream(local) },
-        { source: 'drop', ...(ctx.outDir ? { outDir: ctx.outDir } : {}) },
-      );
-    } catch (error) {
-      const message = (error as Error).message;
-      await recordAttemptFailed(db, row.id, `ingest: ${message}`);
-      logger.error({ file: file.name, err: message }, 'ingest of a drop file failed; retried next tick');
-      result('failed', { error: message });
-      return 'stop';
-    }
-    const recorded = await recordOutcome(db, row.id, {
-      kind: summary.status,
-      ...(summary.runId !== undefined ? { runId: summary.runId } : {}),
-      sha256: transfer.sha256,
-      ...(summary.reasons.length > 0 ? { reason: summary.reasons.join('; ') } : {}),
-      pollerId: run.pollerId,
-    });
-    logger.info({ file: file.name, runId: summary.runId, status: summary.status, bytes: transfer.bytes }, 'drop file ingested');
-    const ran = ofRun(summary);
-    if (!recorded) {
-      // Another poller took this tenant over (our claim expired) and recorded the file first.
-      result('failed', { error: 'claim lost', ...ran });
-      return 'stop';
-    }
-    if (summary.status === 'held') {
-      result('held', ran);
-      return 'next';
-    }
-    const movedTo = await settleFile(run, (await findFile(db, tenant.id, file))!);
-    result(summary.status, { ...ran, movedTo });
-    return 'next';
-  } finally {
-    await rm(local, { force: true });
-  }
-}
-
-function ofRun(summary: RunSummary): Partial<FileResult> {
-  const { rows, counts, errorCount, files } = summary;
-  return { ...(summary.runId !== undefined ? { runId: summary.runId } : {}), rows, counts, errorCount, files };
-}
-
-/** Archives an ingested file (or marks it done in read-only mode). */
-async function settleFile(run: TenantRun, row: DropFileRow): Promise<string | null> {
-  const db = run.ctx.db.pool;
-  if (run.ctx.app.drop.readOnly) {
-    await markDone(db, row.id, null);
-    return null;
-  }
-  const movedTo = await archiveRemoteFile(run.session, run.ctx.db, run.layout, row, run.workDir);
-  await markDone(db, row.id, movedTo);
-  // A new upload under the same name must prove itself stable from scratch.
-  await forgetObservation(db, row.tenantId, row.path);
-  run.logger.info({ file: row.fileName, outcome: row.outcome, movedTo }, movedTo ? 'drop file archived' : 'drop file already gone');
-  return movedTo;
-}
-
-/** Ingested files whose move is pending, and held files whose run was approved or rejected since. */
-async function settleTenant(run: TenantRun, rows: DropFileRow[]): Promise<void> {
-  const db = run.ctx.db.pool;
-  for (const row of rows) {
-    if (run.claimLost) return;
-    let current = row;
-    if (row.state === 'held') {
-      if (row.runStatus !== 'accepted' && row.runStatus !== 'rejected') continue;
-      await markSettling(db, row.id, row.runStatus);
-      current = { ...row, state: 'ingested', outcome: row.runStatus };
-    }
-    const movedTo = await settleFile(run, current);
-    run.results.push({ tenant: row.tenantId, file: row.fileName, outcome: 'settled', ...(row.runId !== null ? { runId: row.runId } : {}), movedTo });
-  }
 }
 
 /**

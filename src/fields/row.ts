@@ -1,4 +1,4 @@
-import type { InvalidRow, ParsedRow, ValidationIssue } from '../csv/types.js';
+import type { InvalidRow, ParsedRow, ValidationIssue } from '../types.js';
 import { DEFAULT_LOCALE, FIELD_BY_NAME, type FieldRule } from './fields.js';
 import {
   dateProblem,

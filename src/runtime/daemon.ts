@@ -14,6 +14,7 @@ import { alertsDir, deliveryContext } from '../notify/create.js';
 import { startDeliveryLoop, type DeliveryLoop } from '../notify/delivery.js';
 import { openConfiguredDatabase, redactUrl } from '../store/connect.js';
 import type { Database } from '../store/db.js';
+import { storeGauges } from '../store/gauges.js';
 import { purgeOldRuns } from '../store/retention.js';
 import type { TickState } from '../web/health.js';
 import { startWebServer, type WebServer } from '../web/server.js';
@@ -114,7 +115,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       }
     }
 
-    const metrics = new Metrics({ pool: db.pool });
+    const metrics = new Metrics({ gauges: storeGauges(db.pool) });
     const delivery: DeliveryLoop = startDeliveryLoop(deliveryContext(app, { db, tenants, logger: logger.child({ component: 'delivery' }) }), {
       intervalMs: options.deliveryIntervalMs ?? 5000,
     });

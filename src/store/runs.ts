@@ -1,7 +1,6 @@
 import { format } from 'date-fns';
 import type { Queryable } from './db.js';
-import type { DiffCounts } from '../diff/diff.js';
-import type { ValidationIssue } from '../diff/source.js';
+import type { DiffCounts, ValidationIssue } from '../types.js';
 
 export type RunStatus = 'accepted' | 'rejected' | 'held' | 'duplicate';
 export type RunSource = 'local' | 'drop' | 'baseline';

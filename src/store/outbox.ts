@@ -1,4 +1,4 @@
-import type { Queryable } from '../store/db.js';
+import type { Queryable } from './db.js';
 
 export type AlertKind = 'run' | 'file_too_large' | 'drop_unreachable' | 'drop_recovered' | 'test';
 

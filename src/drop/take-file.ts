@@ -1,0 +1,198 @@
+/**
+ * One stable file of a tenant to its outcome: the size limit, the download, ingestFile, the outcome
+ * recorded in drop_files (with the too-large alert), and the move to the outcome's folder on the drop
+ * (archive.ts). Also the moves left over from earlier ticks and held runs decided since (settleTenant).
+ * The tick loop that finds the files is src/drop/poller.ts.
+ */
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { ingestFile, type RunSummary } from '../pipeline.js';
+import { transaction } from '../store/db.js';
+import { enqueueAlert } from '../store/outbox.js';
+import { archiveRemoteFile } from './archive.js';
+import type { ListedFile } from './discovery.js';
+import { findFile, forgetObservation, markDone, markSettling, recordAttemptFailed, recordOutcome, type DropFileRow } from './registry.js';
+import type { FileResult, PollEvent, TenantRun } from './tenant-run.js';
+import { downloadStable } from './transfer.js';
+
+/** next: go on with the tenant's next file; stop: retry this file next tick first; broken: the session may be dead. */
+export type TakeResult = 'next' | 'stop' | 'broken';
+
+/** One file being taken: where its outcome is reported (run.results and the file-end event). */
+interface Taking {
+  run: TenantRun;
+  row: DropFileRow;
+  file: ListedFile & { path: string };
+  emit: (event: PollEvent) => void;
+  report: (outcome: FileResult['outcome'], extra?: Partial<FileResult>) => void;
+}
+
+/** Downloads, ingests and archives one stable file. */
+export async function takeFile(run: TenantRun, row: DropFileRow, file: ListedFile & { path: string }): Promise<TakeResult> {
+  const taking = beginTaking(run, row, file);
+  if (file.size > run.ctx.app.drop.maxFileBytes) return refuseTooLarge(taking);
+  const local = path.join(run.workDir, `download-${row.id}.csv`);
+  try {
+    const transfer = await download(taking, local);
+    if (!transfer.ok) return transfer.next;
+    if (run.claimLost) {
+      taking.report('failed', { error: 'claim lost' });
+      return 'stop';
+    }
+    const summary = await ingest(taking, local);
+    if (!summary) return 'stop';
+    return await recordIngested(taking, summary, transfer);
+  } finally {
+    await rm(local, { force: true });
+  }
+}
+
+/** The file-start event; the outcome, when reported, carries the time since. */
+function beginTaking(run: TenantRun, row: DropFileRow, file: ListedFile & { path: string }): Taking {
+  const { tenant } = run;
+  const emit = run.ctx.onEvent ?? (() => undefined);
+  const begun = performance.now();
+  const report = (outcome: FileResult['outcome'], extra: Partial<FileResult> = {}): void => {
+    run.results.push({ tenant: tenant.id, file: file.name, outcome, ...extra, durationMs: Math.round(performance.now() - begun) });
+    emit({ type: 'file-end', tenant: tenant.id, file: file.name, outcome });
+  };
+  emit({ type: 'file-start', tenant: tenant.id, file: file.name });
+  return { run, row, file, emit, report };
+}
+
+/** Over drop.maxFileBytes: not downloaded; outcome too_large, its own alert, moved to rejected/. */
+async function refuseTooLarge({ run, row, file, report }: Taking): Promise<TakeResult> {
+  const { ctx, tenant, logger } = run;
+  const db = ctx.db.pool;
+  const reason = `file is ${file.size} bytes; the limit is ${ctx.app.drop.maxFileBytes} bytes (drop.maxFileBytes)`;
+  logger.warn({ file: file.name, bytes: file.size, limit: ctx.app.drop.maxFileBytes }, 'drop file too large: rejected');
+  // No run exists for it, so the alert is its own; recorded with the outcome, so neither is lost without the other.
+  await transaction(db, async (client) => {
+    if (!(await recordOutcome(client, row.id, { kind: 'too_large', reason, pollerId: run.pollerId }))) return;
+    await enqueueAlert(client, {
+      kind: 'file_too_large',
+      tenantId: tenant.id,
+      payload: { file: file.name, bytes: file.size, limit: ctx.app.drop.maxFileBytes, moved: !ctx.app.drop.readOnly },
+    });
+  });
+  const movedTo = await settleFile(run, (await findFile(db, tenant.id, file))!);
+  report('too_large', { movedTo });
+  return 'next';
+}
+
+/** The file to LOCAL, checked to be the file listed; else what the tenant's loop does next. */
+async function download(
+  { run, row, file, emit, report }: Taking,
+  local: string,
+): Promise<{ ok: true; bytes: number; sha256: string } | { ok: false; next: TakeResult }> {
+  const { ctx, tenant, logger } = run;
+  const db = ctx.db.pool;
+  let transfer;
+  try {
+    transfer = await downloadStable(
+      run.session,
+      file.path,
+      file,
+      local,
+      (transferred, total) => emit({ type: 'transfer-progress', tenant: tenant.id, file: file.name, transferred, total }),
+      ctx.fastGet,
+    );
+  } catch (error) {
+    const message = (error as Error).message;
+    await recordAttemptFailed(db, row.id, `download: ${message}`);
+    logger.warn({ file: file.name, err: message }, 'drop download failed; retried next tick');
+    report('failed', { error: message });
+    return { ok: false, next: 'broken' };
+  }
+  if (!transfer.ok) {
+    await forgetObservation(db, tenant.id, file.path);
+    logger.info({ file: file.name, reason: transfer.reason }, 'drop file still changing; taken when stable');
+    report('changed', { error: transfer.reason });
+    return { ok: false, next: 'stop' };
+  }
+  return transfer;
+}
+
+/** The downloaded file through the pipeline (null: it failed, recorded as a failed attempt). */
+async function ingest({ run, row, file, report }: Taking, local: string): Promise<RunSummary | null> {
+  const { ctx, tenant, logger } = run;
+  try {
+    return await ingestFile(
+      { db: ctx.db, logger },
+      tenant,
+      { name: file.name, open: () => createReadStream(local) },
+      { source: 'drop', ...(ctx.outDir ? { outDir: ctx.outDir } : {}) },
+    );
+  } catch (error) {
+    const message = (error as Error).message;
+    await recordAttemptFailed(ctx.db.pool, row.id, `ingest: ${message}`);
+    logger.error({ file: file.name, err: message }, 'ingest of a drop file failed; retried next tick');
+    report('failed', { error: message });
+    return null;
+  }
+}
+
+/** The run's outcome recorded in drop_files (unless another poller took over), and the file moved by it (held: stays). */
+async function recordIngested({ run, row, file, report }: Taking, summary: RunSummary, transfer: { bytes: number; sha256: string }): Promise<TakeResult> {
+  const { ctx, tenant, logger } = run;
+  const db = ctx.db.pool;
+  const recorded = await recordOutcome(db, row.id, {
+    kind: summary.status,
+    ...(summary.runId !== undefined ? { runId: summary.runId } : {}),
+    sha256: transfer.sha256,
+    ...(summary.reasons.length > 0 ? { reason: summary.reasons.join('; ') } : {}),
+    pollerId: run.pollerId,
+  });
+  logger.info({ file: file.name, runId: summary.runId, status: summary.status, bytes: transfer.bytes }, 'drop file ingested');
+  const ran = ofRun(summary);
+  if (!recorded) {
+    // Another poller took this tenant over (our claim expired) and recorded the file first.
+    report('failed', { error: 'claim lost', ...ran });
+    return 'stop';
+  }
+  if (summary.status === 'held') {
+    report('held', ran);
+    return 'next';
+  }
+  const movedTo = await settleFile(run, (await findFile(db, tenant.id, file))!);
+  report(summary.status, { ...ran, movedTo });
+  return 'next';
+}
+
+function ofRun(summary: RunSummary): Partial<FileResult> {
+  const { rows, counts, errorCount, files } = summary;
+  return { ...(summary.runId !== undefined ? { runId: summary.runId } : {}), rows, counts, errorCount, files };
+}
+
+/** Archives an ingested file (or marks it done in read-only mode). */
+export async function settleFile(run: TenantRun, row: DropFileRow): Promise<string | null> {
+  const db = run.ctx.db.pool;
+  if (run.ctx.app.drop.readOnly) {
+    await markDone(db, row.id, null);
+    return null;
+  }
+  const movedTo = await archiveRemoteFile(run.session, run.ctx.db, run.layout, row, run.workDir);
+  await markDone(db, row.id, movedTo);
+  // A new upload under the same name must prove itself stable from scratch.
+  await forgetObservation(db, row.tenantId, row.path);
+  run.logger.info({ file: row.fileName, outcome: row.outcome, movedTo }, movedTo ? 'drop file archived' : 'drop file already gone');
+  return movedTo;
+}
+
+/** Ingested files whose move is pending, and held files whose run was approved or rejected since. */
+export async function settleTenant(run: TenantRun, rows: DropFileRow[]): Promise<void> {
+  const db = run.ctx.db.pool;
+  for (const row of rows) {
+    if (run.claimLost) return;
+    let current = row;
+    if (row.state === 'held') {
+      if (row.runStatus !== 'accepted' && row.runStatus !== 'rejected') continue;
+      await markSettling(db, row.id, row.runStatus);
+      current = { ...row, state: 'ingested', outcome: row.runStatus };
+    }
+    const movedTo = await settleFile(run, current);
+    run.results.push({ tenant: row.tenantId, file: row.fileName, outcome: 'settled', ...(row.runId !== null ? { runId: row.runId } : {}), movedTo });
+  }
+}

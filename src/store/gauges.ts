@@ -1,0 +1,35 @@
+import type pg from 'pg';
+import { allConnectionsInUse } from './db.js';
+
+/**
+ * The database values src/metrics.ts shows on each scrape (it takes them as callbacks, so metrics knows
+ * nothing of the store). Each answers undefined when it has no fresh value: an unreachable or busy
+ * database keeps the gauge's last value (a scrape must not wait for a run to give back the embedded
+ * database's one connection); /healthz reports the database itself.
+ */
+export interface StoreGauges {
+  /** Alerts recorded but not yet delivered. */
+  outboxBacklog(): Promise<number | undefined>;
+  /** Time of the last accepted run (baselines aside), per tenant. */
+  lastSuccess(): Promise<{ tenant: string; at: Date }[] | undefined>;
+}
+
+export function storeGauges(pool: pg.Pool): StoreGauges {
+  return {
+    async outboxBacklog() {
+      if (allConnectionsInUse(pool)) return undefined;
+      const result = await pool.query<{ n: string }>('select count(*) as n from outbox where delivered_at is null').catch(() => undefined);
+      return result ? Number(result.rows[0]?.n ?? 0) : undefined;
+    },
+    async lastSuccess() {
+      if (allConnectionsInUse(pool)) return undefined;
+      const result = await pool
+        .query<{ tenant_id: string; at: Date }>(
+          `select tenant_id, max(coalesce(finished_at, created_at)) as at from runs
+           where status = 'accepted' and source <> 'baseline' group by tenant_id`,
+        )
+        .catch(() => undefined);
+      return result?.rows.map((row) => ({ tenant: row.tenant_id, at: new Date(row.at) }));
+    },
+  };
+}
