@@ -1,6 +1,8 @@
 import client from 'prom-client';
 import type pg from 'pg';
+import type { TenantConfig } from './config/tenant.js';
 import { allConnectionsInUse } from './store/db.js';
+import { tenantWatchStatuses } from './store/late-watch.js';
 
 /** The outcome of one file as the metrics count it (a run status, or a drop-level refusal). */
 export type FileOutcome = 'accepted' | 'rejected' | 'held' | 'duplicate' | 'too_large' | 'failed';
@@ -26,7 +28,7 @@ export class Metrics {
   private readonly ticks: client.Counter<'result'>;
   private readonly lastTick: client.Gauge;
 
-  constructor(options: { pool?: pg.Pool; collectDefault?: boolean } = {}) {
+  constructor(options: { pool?: pg.Pool; collectDefault?: boolean; watch?: { tenants: Map<string, TenantConfig>; timeZone: string } } = {}) {
     const registry = this.registry;
     registry.setDefaultLabels({ service: 'hris-ingest' });
     if (options.collectDefault !== false) client.collectDefaultMetrics({ register: registry, prefix: 'hris_' });
@@ -92,6 +94,7 @@ export class Metrics {
           for (const row of result.rows) this.set({ tenant: row.tenant_id }, new Date(row.at).getTime() / 1000);
         },
       });
+      if (options.watch) lateWatchGauges(registry, pool, options.watch);
     }
   }
 
@@ -114,4 +117,30 @@ export class Metrics {
   async render(): Promise<string> {
     return this.registry.metrics();
   }
+}
+
+/** The late-file watch on /metrics, read from the database on each scrape (src/store/late-watch.ts). */
+function lateWatchGauges(registry: client.Registry, pool: pg.Pool, watch: { tenants: Map<string, TenantConfig>; timeZone: string }): void {
+  const statuses = () => (allConnectionsInUse(pool) ? undefined : tenantWatchStatuses(pool, watch.tenants.values(), watch.timeZone, new Date()).catch(() => undefined));
+  new client.Gauge({
+    name: 'hris_seconds_since_last_file',
+    help: "Seconds since the tenant's last file that counts for the late-file watch (accepted, duplicate or held; not rejected).",
+    labelNames: ['tenant'],
+    registers: [registry],
+    async collect() {
+      const list = await statuses();
+      if (!list) return;
+      this.reset();
+      for (const status of list) if (status.lastFile) this.set({ tenant: status.id }, Math.max(0, Date.now() - status.lastFile.at.getTime()) / 1000);
+    },
+  });
+  new client.Gauge({
+    name: 'hris_late_tenants',
+    help: 'Tenants with an expect: cadence whose file is past its due time plus the grace.',
+    registers: [registry],
+    async collect() {
+      const list = await statuses();
+      if (list) this.set(list.filter((status) => status.state?.late).length);
+    },
+  });
 }

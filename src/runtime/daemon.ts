@@ -114,7 +114,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       }
     }
 
-    const metrics = new Metrics({ pool: db.pool });
+    const metrics = new Metrics({ pool: db.pool, watch: { tenants, timeZone: app.schedule.timezone } });
     const delivery: DeliveryLoop = startDeliveryLoop(deliveryContext(app, { db, tenants, logger: logger.child({ component: 'delivery' }) }), {
       intervalMs: options.deliveryIntervalMs ?? 5000,
     });
