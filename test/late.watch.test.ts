@@ -3,6 +3,8 @@ import { appConfigSchema } from '../src/config/app.js';
 import { tenantConfigSchema, type TenantConfig } from '../src/config/tenant.js';
 import { recordDropFailure } from '../src/drop/health.js';
 import { checkLateFiles } from '../src/drop/late.js';
+import { startPollerScheduler } from '../src/drop/scheduler.js';
+import { createServer } from 'node:net';
 import { Metrics } from '../src/metrics.js';
 import { deliverPending, type DeliveryContext } from '../src/notify/delivery.js';
 import { SlackNotifier } from '../src/notify/slack.js';
@@ -119,6 +121,28 @@ describe('late-file watch (injected clock, real PostgreSQL)', () => {
     expect(blocks).toContain('`connect ECONNREFUSED &lt;host&gt;`');
     expect(blocks).toContain('1 file(s) are in the inbox but not taken yet');
     expect(slack.messages[0]!.text).toContain('The SFTP drop is unreachable.');
+  });
+
+  it("the poller's tick runs the check, after recording that the drop did not answer", async () => {
+    const tenants = tenantsOf(weekly());
+    const t0 = new Date('2026-01-05T09:00:00Z');
+    await check(db, tenants, t0);
+    // A port nothing listens on: the tick fails to connect.
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    await new Promise((resolve) => server.close(resolve));
+    const connection = { host: '127.0.0.1', port, username: 'nobody', privateKey: 'unused', hostKeySha256: 'SHA256:x', connectTimeoutMs: 2000, keepaliveIntervalMs: 10_000 };
+    const scheduler = startPollerScheduler({ db, app, tenants, connection, clock: () => new Date(t0.getTime() + 10 * DAY) });
+    try {
+      const tick = await scheduler.tickNow();
+      expect(tick?.reachable).toBe(false);
+    } finally {
+      await scheduler.stop();
+    }
+    const alerts = await lateAlerts();
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]!.payload).toMatchObject({ tenant: 'acme', missedWindows: 1, drop: { failures: 1 } });
   });
 
   it('two pollers checking at the same moment queue one alert per tenant between them', async (test) => {
