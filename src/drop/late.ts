@@ -8,7 +8,7 @@
  * one alert between them, and a restarted one finds the claim.
  */
 import type { AppConfig } from '../config/app.js';
-import { watchState } from '../config/cadence.js';
+import { watchState, type WatchState } from '../config/cadence.js';
 import type { TenantConfig } from '../config/tenant.js';
 import { silentLogger, type Logger } from '../log.js';
 import { enqueueAlert } from '../notify/outbox.js';
@@ -71,7 +71,7 @@ async function alertMissedWindow(
   ctx: LateCheckContext,
   tenant: TenantConfig,
   input: WatchInputs | undefined,
-  state: ReturnType<typeof watchState>,
+  state: WatchState,
   health: DropHealthView | null,
   now: Date,
 ): Promise<LateCheckResult['alerts'][number] | null> {
