@@ -12,6 +12,8 @@ export interface ScrapeGauges {
   outboxBacklog(): Promise<number | undefined>;
   /** Time of the last accepted run, per tenant. */
   lastSuccess(): Promise<{ tenant: string; at: Date }[] | undefined>;
+  /** The late-file watch of tenants with an `expect:` cadence (absent: no such gauges). */
+  lateWatch?(): Promise<{ tenant: string; lastFileAt: Date | null; late: boolean }[] | undefined>;
 }
 
 export interface RunObservation {
@@ -92,6 +94,7 @@ export class Metrics {
           for (const row of last) this.set({ tenant: row.tenant }, row.at.getTime() / 1000);
         },
       });
+      if (gauges.lateWatch) lateWatchGauges(registry, gauges.lateWatch.bind(gauges));
     }
   }
 
@@ -114,4 +117,29 @@ export class Metrics {
   async render(): Promise<string> {
     return this.registry.metrics();
   }
+}
+
+/** The late-file watch on /metrics, read on each scrape (src/store/late-watch.ts). */
+function lateWatchGauges(registry: client.Registry, statuses: NonNullable<ScrapeGauges['lateWatch']>): void {
+  new client.Gauge({
+    name: 'hris_seconds_since_last_file',
+    help: "Seconds since the tenant's last file that counts for the late-file watch (accepted, duplicate or held; not rejected).",
+    labelNames: ['tenant'],
+    registers: [registry],
+    async collect() {
+      const list = await statuses();
+      if (!list) return;
+      this.reset();
+      for (const status of list) if (status.lastFileAt) this.set({ tenant: status.tenant }, Math.max(0, Date.now() - status.lastFileAt.getTime()) / 1000);
+    },
+  });
+  new client.Gauge({
+    name: 'hris_late_tenants',
+    help: 'Tenants with an expect: cadence whose file is past its due time plus the grace.',
+    registers: [registry],
+    async collect() {
+      const list = await statuses();
+      if (list) this.set(list.filter((status) => status.late).length);
+    },
+  });
 }

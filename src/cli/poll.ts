@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { createLogger } from '../log.js';
+import { checkLateFilesAfterTick } from '../drop/late.js';
 import { pollOnce, type TickResult } from '../drop/poller.js';
 import { startPollerScheduler } from '../drop/scheduler.js';
 import { openConfiguredDatabase } from '../store/connect.js';
@@ -21,6 +22,7 @@ export function register(program: Command): void {
       try {
         if (options.once) {
           const result = await pollOnce(ctx);
+          await checkLateFilesAfterTick(ctx);
           printTick(result, options.json === true);
           process.exitCode = result.reachable ? EXIT.ok : EXIT.failure;
           return;

@@ -2,6 +2,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { expectSchema } from './cadence.js';
 import { ConfigError } from './errors.js';
 
 export const KEY_MODES = ['employee_id', 'email', 'auto'] as const;
@@ -52,6 +53,8 @@ export const tenantConfigSchema = z
     /** Post a note for duplicate files. */
     notifyDuplicates: z.boolean().default(true),
     drop: dropLayoutSchema.default({}),
+    /** The agreed file cadence, watched for late and missing files (absent = not watched). */
+    expect: expectSchema.optional(),
   })
   .strict();
 export type TenantConfig = z.infer<typeof tenantConfigSchema>;

@@ -1,5 +1,6 @@
 import cron from 'node-cron';
 import { silentLogger } from '../log.js';
+import { checkLateFilesAfterTick } from './late.js';
 import { pollOnce, type PollerContext, type TickResult } from './poller.js';
 
 export interface PollerStatus {
@@ -47,7 +48,8 @@ export function startPollerScheduler(ctx: PollerContext, options: { onTick?: (re
     status.running = true;
     status.lastTickStartedAt = new Date();
     inFlight = pollOnce(ctx)
-      .then((result) => {
+      .then(async (result) => {
+        await checkLateFilesAfterTick(ctx);
         status.lastResult = result;
         options.onTick?.(result);
         return result;

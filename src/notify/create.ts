@@ -23,5 +23,5 @@ export function createNotifier(app: AppConfig, logger: Logger): Notifier {
 
 /** What alert delivery needs from the configuration: the notifier and the dashboard link. */
 export function deliveryContext(app: AppConfig, parts: { db: Database; tenants: Map<string, TenantConfig>; logger: Logger }): DeliveryContext {
-  return { ...parts, notifier: createNotifier(app, parts.logger), ...(app.http.dashboardUrl ? { dashboardUrl: app.http.dashboardUrl } : {}) };
+  return { ...parts, notifier: createNotifier(app, parts.logger), timeZone: app.schedule.timezone, ...(app.http.dashboardUrl ? { dashboardUrl: app.http.dashboardUrl } : {}) };
 }

@@ -20,6 +20,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { renderRunFilesWith } from '../output/render.js';
 import type { Database, Queryable } from '../store/db.js';
 import { fullCounts, type RunStatus } from '../store/runs.js';
+import { lateFileMessage, lateFilePayload, withLateness } from './late-message.js';
 import { dropRecoveredMessage, dropUnreachableMessage, fileTooLargeMessage, runMessage, testMessage, type RunView } from './messages.js';
 import { NotifyError, type AlertFile, type AlertMessage, type Notifier, type PostedMessage } from './notifier.js';
 
@@ -40,6 +41,8 @@ export interface DeliveryContext {
   tenants: Map<string, TenantConfig>;
   /** AppConfig.http.dashboardUrl: links to runs. */
   dashboardUrl?: string;
+  /** AppConfig.schedule.timezone: the late-file watch's calendar and the times in its messages (default UTC). */
+  timeZone?: string;
   logger?: Logger;
   backoff?: Partial<BackoffOptions>;
   /** How long a claim holds (default 10 min); a crashed worker's alerts are taken over after it. */
@@ -224,6 +227,10 @@ async function buildMessage(ctx: DeliveryContext, row: OutboxRow): Promise<Built
       const message = fileTooLargeMessage({ tenant: row.tenant_id ?? 'unknown tenant', ...tooLargePayload.parse(row.payload) }, { channel: tenant?.slackChannel });
       return { message: { ...message, alertId: row.id } };
     }
+    case 'late_file': {
+      const tenant = row.tenant_id === null ? undefined : ctx.tenants.get(row.tenant_id);
+      return { message: { ...lateFileMessage(lateFilePayload.parse(row.payload), { channel: tenant?.slackChannel }), alertId: row.id } };
+    }
     case 'test': {
       const channel = typeof row.payload.channel === 'string' ? row.payload.channel : undefined;
       return { message: { ...testMessage({ channel, at: new Date() }), alertId: row.id } };
@@ -233,12 +240,13 @@ async function buildMessage(ctx: DeliveryContext, row: OutboxRow): Promise<Built
       const loaded = await loadRunView(ctx.db.pool, row.run_id, row.payload.status);
       if (!loaded) return { message: null, skipReason: 'the run is no longer stored' };
       const tenant = ctx.tenants.get(loaded.view.tenantId);
-      const message = runMessage(loaded.view, {
+      let message = runMessage(loaded.view, {
         dashboardUrl: ctx.dashboardUrl,
         channel: tenant?.slackChannel,
         notifyDuplicates: tenant?.notifyDuplicates ?? true,
       });
       if (!message) return { message: null, skipReason: 'duplicate notes are off for this tenant' };
+      message = await withLateness(ctx.db.pool, message, loaded.view, tenant, ctx.timeZone ?? 'UTC');
       if (loaded.purged && message.attach.length > 0) {
         // Retention removed the run's changes before the alert went out (Slack down for longer than retentionDays).
         const note = 'The files are no longer available: retention removed this run’s changes before the alert could be delivered.';

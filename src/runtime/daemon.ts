@@ -115,7 +115,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       }
     }
 
-    const metrics = new Metrics({ gauges: storeGauges(db.pool) });
+    const metrics = new Metrics({ gauges: storeGauges(db.pool, { tenants, timeZone: app.schedule.timezone }) });
     const delivery: DeliveryLoop = startDeliveryLoop(deliveryContext(app, { db, tenants, logger: logger.child({ component: 'delivery' }) }), {
       intervalMs: options.deliveryIntervalMs ?? 5000,
     });

@@ -1,5 +1,7 @@
 import type pg from 'pg';
+import type { TenantConfig } from '../config/tenant.js';
 import { allConnectionsInUse } from './db.js';
+import { tenantWatchStatuses } from './late-watch.js';
 
 /**
  * The database values src/metrics.ts shows on each scrape (it takes them as callbacks, so metrics knows
@@ -12,10 +14,19 @@ export interface StoreGauges {
   outboxBacklog(): Promise<number | undefined>;
   /** Time of the last accepted run (baselines aside), per tenant. */
   lastSuccess(): Promise<{ tenant: string; at: Date }[] | undefined>;
+  /** The late-file watch per watched tenant (only with `watch`). */
+  lateWatch?(): Promise<{ tenant: string; lastFileAt: Date | null; late: boolean }[] | undefined>;
 }
 
-export function storeGauges(pool: pg.Pool): StoreGauges {
+export function storeGauges(pool: pg.Pool, watch?: { tenants: Map<string, TenantConfig>; timeZone: string }): StoreGauges {
   return {
+    ...(watch && {
+      async lateWatch() {
+        if (allConnectionsInUse(pool)) return undefined;
+        const list = await tenantWatchStatuses(pool, watch.tenants.values(), watch.timeZone, new Date()).catch(() => undefined);
+        return list?.map((status) => ({ tenant: status.id, lastFileAt: status.lastFile?.at ?? null, late: status.state?.late ?? false }));
+      },
+    }),
     async outboxBacklog() {
       if (allConnectionsInUse(pool)) return undefined;
       const result = await pool.query<{ n: string }>('select count(*) as n from outbox where delivered_at is null').catch(() => undefined);
