@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { pgpConfigSchema } from './pgp.js';
 
 export const KEY_MODES = ['employee_id', 'email', 'auto'] as const;
 export type KeyMode = (typeof KEY_MODES)[number];
@@ -52,6 +53,8 @@ export const tenantConfigSchema = z
     /** Post a note for duplicate files. */
     notifyDuplicates: z.boolean().default(true),
     drop: dropLayoutSchema.default({}),
+    /** OpenPGP-encrypted files (src/config/pgp.ts). */
+    pgp: pgpConfigSchema.optional(),
   })
   .strict();
 export type TenantConfig = z.infer<typeof tenantConfigSchema>;
@@ -74,6 +77,11 @@ export async function loadTenantFile(file: string): Promise<TenantConfig> {
   const expected = path.basename(file).replace(/\.ya?ml$/i, '');
   if (tenant.id !== expected) {
     throw new ConfigError(file, [{ path: 'id', message: `must equal the file name "${expected}"` }]);
+  }
+  if (tenant.pgp) {
+    const here = path.dirname(file);
+    tenant.pgp.privateKeyFile = path.resolve(here, tenant.pgp.privateKeyFile);
+    if (tenant.pgp.signerPublicKeyFile) tenant.pgp.signerPublicKeyFile = path.resolve(here, tenant.pgp.signerPublicKeyFile);
   }
   if (tenant.allowedValuesFile) {
     const { loadAllowedValuesCsv } = await import('./allowed-values.js');
