@@ -14,6 +14,7 @@ import { archiveRemoteFile } from './archive.js';
 import { connectDrop, HostKeyError, resolveDropConnection, type DropConnection, type DropSession } from './client.js';
 import { isCandidateName, orderFiles, type ListedFile } from './discovery.js';
 import { recordDropFailure, recordDropSuccess } from './health.js';
+import { alertKeyProblem } from './pgp-alert.js';
 import { tenantLayout, type TenantLayout } from './layout.js';
 import {
   claimTenant,
@@ -342,6 +343,7 @@ async function takeFile(run: TenantRun, row: DropFileRow, file: ListedFile & { p
     } catch (error) {
       const message = (error as Error).message;
       await recordAttemptFailed(db, row.id, `ingest: ${message}`);
+      await alertKeyProblem(db, tenant.id, row, error);
       logger.error({ file: file.name, err: message }, 'ingest of a drop file failed; retried next tick');
       result('failed', { error: message });
       return 'stop';

@@ -1,6 +1,6 @@
 import type { Queryable } from '../store/db.js';
 
-export type AlertKind = 'run' | 'file_too_large' | 'drop_unreachable' | 'drop_recovered' | 'test';
+export type AlertKind = 'run' | 'file_too_large' | 'drop_unreachable' | 'drop_recovered' | 'test' | 'pgp_key';
 
 /**
  * Records an alert to deliver. Call it inside the transaction that stores the run, so the alert
