@@ -8,6 +8,7 @@ import { register as registerPoll } from './poll.js';
 import { register as registerStart } from './start.js';
 import { register as registerConfigCheck } from './config-check.js';
 import { register as registerNotify } from './notify.js';
+import { register as registerKeys } from './keys.js';
 
 /**
  * Each command group lives in its own module under src/cli/ and exports register(program).
@@ -23,4 +24,5 @@ export function registerCommands(program: Command): void {
   registerStart(program);
   registerConfigCheck(program);
   registerNotify(program);
+  registerKeys(program);
 }
