@@ -47,7 +47,9 @@ export interface DecryptingInput {
 /**
  * Decrypts an OpenPGP message as a stream: nothing is written to disk and memory does not grow with the
  * file. The plaintext is released BEFORE the integrity check (MDC) at the end of the message has been
- * verified (openpgp's allowUnauthenticatedStream; without it openpgp holds the whole plaintext in memory).
+ * verified (openpgp's allowUnauthenticatedStream; without it openpgp holds the whole plaintext in memory:
+ * decrypting the 100k-row bench file (16 MB) peaked at 106 MB RSS buffered against 77 MB streamed, and the
+ * buffered figure grows with the file).
  * The check's failure, like a bad signature, arrives as an error at the END of the plaintext stream: the
  * reader must then treat everything it read as unusable (src/csv/open.ts turns it into the file's fatal
  * issue, so the run is rejected and nothing is applied).
