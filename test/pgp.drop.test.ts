@@ -8,7 +8,11 @@ import { appConfigSchema } from '../src/config/app.js';
 import { tenantConfigSchema, type TenantConfig } from '../src/config/tenant.js';
 import { isCandidateName } from '../src/drop/discovery.js';
 import { pollOnce, type PollerContext } from '../src/drop/poller.js';
+import { silentLogger } from '../src/log.js';
+import { deliverPending } from '../src/notify/delivery.js';
 import { pgpKeyMessage } from '../src/notify/pgp-message.js';
+import { SlackNotifier } from '../src/notify/slack.js';
+import { startFakeSlack } from './support/fake-slack.js';
 import { membersCsv } from './drop.suite.js';
 import { freshDatabase, type TestDatabase } from './support/db.js';
 import { encryptWithOpenpgp, GnuPG, gpgInstalled, GPG, tenantKeyFiles } from './support/gpg.js';
@@ -160,6 +164,16 @@ describe.skipIf(missing)('encrypted files through the drop (OpenSSH sshd, sftp c
     expect(alerts.rows).toHaveLength(1);
     expect(alerts.rows[0]).toMatchObject({ kind: 'pgp_key', tenant_id: 'acme', payload: { file: name } });
     expect(await db.pool.query('select count(*)::int as n from runs')).toMatchObject({ rows: [{ n: 0 }] });
+    // Delivered to Slack (the real client against the fake Web API) like any alert.
+    const slack = await startFakeSlack();
+    try {
+      const notifier = new SlackNotifier({ token: slack.token, channel: '#monitoring-hris-files', apiUrl: slack.url, logger: silentLogger });
+      expect(await deliverPending({ db, notifier, tenants: ctx.tenants, logger: silentLogger, workDir: work })).toMatchObject({ delivered: 1, failed: 0 });
+      expect(slack.messages).toHaveLength(1);
+      expect(slack.messages[0]!.text).toContain(`acme: encrypted file ${name} cannot be decrypted with our key: tenant acme: the passphrase in ${PASSPHRASE_ENV} does not unlock`);
+    } finally {
+      await slack.close();
+    }
 
     process.env[PASSPHRASE_ENV] = ours.passphrase;
     clock = new Date(clock.getTime() + 61_000);
