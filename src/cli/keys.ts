@@ -5,7 +5,7 @@ import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { configDir } from '../config/app.js';
 import { generateTenantKey } from '../config/pgp-keys.js';
-import { loadTenants } from '../config/tenant.js';
+import { loadTenantFile } from '../config/tenant.js';
 import { EXIT, UsageError } from './context.js';
 
 interface GenerateOptions {
@@ -49,7 +49,7 @@ async function generate(options: GenerateOptions): Promise<number> {
   if (!/^[a-z0-9][a-z0-9_-]*$/.test(id)) throw new UsageError(`bad tenant id "${id}": lower-case letters, digits, "-" or "_"`);
   const dir = configDir();
   const tenantFile = path.join(dir, 'tenants', `${id}.yaml`);
-  const tenant = existsSync(tenantFile) ? (await loadTenants(dir)).get(id) : undefined;
+  const tenant = existsSync(tenantFile) ? await loadTenantFile(tenantFile) : undefined;
   const privateFile = path.resolve(options.out ?? path.join(dir, 'keys', `${id}.private.asc`));
   const publicFile = path.join(path.dirname(privateFile), `${id}.public.asc`);
   for (const file of [privateFile, publicFile]) {

@@ -160,7 +160,8 @@ async function verifiedSigner(signatures: { keyID: { toHex(): string }; verified
 }
 
 function notOurKey(recipients: string[], ours: { fingerprint: string; encryptionKeyIds: string[] }): PgpFileError {
-  const to = recipients.length === 0 ? 'no public key (a password-encrypted or only signed message)' : `key ${recipients.join(', ')}`;
+  const named = recipients.map((id) => (id === WILDCARD ? `${id} (a hidden recipient)` : id));
+  const to = recipients.length === 0 ? 'no public key (a password-encrypted or only signed message)' : `key ${named.join(', ')}`;
   return fileError(
     1,
     `the file is encrypted to ${to}, but this tenant's key is ${ours.encryptionKeyIds.join(', ')} (fingerprint ${ours.fingerprint}): ` +
