@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type pg from 'pg';
 import type { TenantConfig } from './config/tenant.js';
-import { readMembershipFile } from './csv/read.js';
+import { openMembershipFile, type OpenedFile } from './csv/open.js';
 import type { Logger } from './log.js';
 import { enqueueAlert } from './store/outbox.js';
 import { applyRunChanges } from './diff/apply.js';
@@ -15,6 +15,7 @@ import type { MembershipSource } from './diff/source.js';
 import { fileDateFromName } from './output/file-date.js';
 import { renderRunFiles, renderRunFilesWith } from './output/render.js';
 import { openDatabase, transaction, type Database } from './store/db.js';
+import { recordRunEncryption } from './store/run-encryption.js';
 import { decideRun, getRun, lastAcceptedRun, loadRunSummary, lockTenant, type RunSummary } from './store/runs.js';
 
 export type { RunStatus, RunSummary } from './store/runs.js';
@@ -37,9 +38,9 @@ export class RunDecisionError extends Error {
   override name = 'RunDecisionError';
 }
 
-/** The file's reader, started when called. */
-function readerOf(file: FileInput, tenant: TenantConfig): () => MembershipSource {
-  return () => readMembershipFile(file.open(), tenant, { batchSize: BATCH_SIZE });
+/** The file's reader, started when called: an OpenPGP file is decrypted on the way (OPENED tells how). */
+function readerOf(file: FileInput, tenant: TenantConfig, opened: OpenedFile = {}): () => MembershipSource {
+  return () => openMembershipFile(file, tenant, { batchSize: BATCH_SIZE }, opened);
 }
 
 /** Rows per staging insert: big enough to amortise a round trip, small enough to keep memory flat. */
@@ -79,8 +80,9 @@ export async function ingestFile(
   file: FileInput,
   options: { source?: 'local' | 'drop'; outDir?: string } = {},
 ): Promise<RunSummary> {
+  const opened: OpenedFile = {};
   const { runId, status } = await stagingTransaction(ctx.db, async (client) => {
-    const result = await processFile(client, tenant, file.name, readerOf(file, tenant), {
+    const result = await processFile(client, tenant, file.name, readerOf(file, tenant, opened), {
       ...baseOptions(ctx, file),
       source: options.source ?? 'local',
       lock: true,
@@ -88,6 +90,7 @@ export async function ingestFile(
       force: false,
       baseline: false,
     });
+    await recordRunEncryption(client, result.runId, opened.encryption);
     // The run's alert, in the run's transaction: it exists exactly when the run does.
     await enqueueAlert(client, { kind: 'run', tenantId: tenant.id, runId: result.runId });
     return result;
@@ -157,10 +160,12 @@ async function previewOn(
         force: true,
       });
     }
-    const { runId } = await processFile(client, target, file.name, readerOf(file, tenant), {
+    const opened: OpenedFile = {};
+    const { runId } = await processFile(client, target, file.name, readerOf(file, tenant, opened), {
       ...common,
       fileDate: fileDateFromName(file.name),
     });
+    await recordRunEncryption(client, runId, opened.encryption);
     const summary = await loadRunSummary(client, runId);
     const files: RunSummary['files'] = {};
     if (options.outDir) {

@@ -9,6 +9,7 @@ import { register as registerStart } from './start.js';
 import { register as registerConfigCheck } from './config-check.js';
 import { register as registerNotify } from './notify.js';
 import { register as registerTenants } from './tenants.js';
+import { register as registerKeys } from './keys.js';
 
 /**
  * Each command group lives in its own module under src/cli/ and exports register(program).
@@ -25,4 +26,5 @@ export function registerCommands(program: Command): void {
   registerConfigCheck(program);
   registerNotify(program);
   registerTenants(program);
+  registerKeys(program);
 }

@@ -54,6 +54,7 @@ export function toJsonSummary(summary: PrintableSummary): JsonSummary {
       deletions: summary.files.deletions ?? null,
       errors: summary.files.errors ?? null,
     },
+    ...(summary.encryption ? { encryption: summary.encryption } : {}),
   };
 }
 
@@ -86,6 +87,8 @@ export function formatHumanSummary(summary: PrintableSummary, options: HumanOpti
   lines.push(`${options.heading ?? summary.tenant}: ${summary.file}${run}`);
   lines.push(options.preview ? `  status (preview, nothing stored): ${summary.status.toUpperCase()}` : `  status: ${STATUS_TEXT[summary.status]}`);
   lines.push(`  rows: ${summary.rows}, key: ${summary.key}`);
+  const pgp = summary.encryption;
+  if (pgp) lines.push(`  encrypted (OpenPGP${pgp.armored ? ', armoured' : ''}) to ${pgp.keyId ? `our key ${pgp.keyId}` : `key ${pgp.recipients.join(', ') || '(none)'}`}${pgp.signer ? `, signed by ${pgp.signer}` : ''}`);
   // A rejected file was not diffed; a duplicate has nothing to diff.
   if (summary.status === 'accepted' || summary.status === 'held') {
     const c = summary.counts;

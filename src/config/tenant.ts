@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { expectSchema } from './cadence.js';
 import { ConfigError } from './errors.js';
+import { pgpConfigSchema } from './pgp.js';
 
 export const KEY_MODES = ['employee_id', 'email', 'auto'] as const;
 export type KeyMode = (typeof KEY_MODES)[number];
@@ -55,6 +56,8 @@ export const tenantConfigSchema = z
     drop: dropLayoutSchema.default({}),
     /** The agreed file cadence, watched for late and missing files (absent = not watched). */
     expect: expectSchema.optional(),
+    /** OpenPGP-encrypted files (src/config/pgp.ts). */
+    pgp: pgpConfigSchema.optional(),
   })
   .strict();
 export type TenantConfig = z.infer<typeof tenantConfigSchema>;
@@ -77,6 +80,11 @@ export async function loadTenantFile(file: string): Promise<TenantConfig> {
   const expected = path.basename(file).replace(/\.ya?ml$/i, '');
   if (tenant.id !== expected) {
     throw new ConfigError(file, [{ path: 'id', message: `must equal the file name "${expected}"` }]);
+  }
+  if (tenant.pgp) {
+    const here = path.dirname(file);
+    tenant.pgp.privateKeyFile = path.resolve(here, tenant.pgp.privateKeyFile);
+    if (tenant.pgp.signerPublicKeyFile) tenant.pgp.signerPublicKeyFile = path.resolve(here, tenant.pgp.signerPublicKeyFile);
   }
   if (tenant.allowedValuesFile) {
     const { loadAllowedValuesCsv } = await import('./allowed-values.js');

@@ -11,9 +11,9 @@ export interface ListedFile {
   mtime: number;
 }
 
-/** `*.csv` in any case; not a dotfile; no in-progress marker anywhere in the name. */
+/** `*.csv` (or OpenPGP `*.pgp`, `*.gpg`, `*.asc`) in any case; not a dotfile; no in-progress marker anywhere in the name. */
 export function isCandidateName(name: string): boolean {
-  if (name.startsWith('.') || !/\.csv$/i.test(name)) return false;
+  if (name.startsWith('.') || !/\.(csv|pgp|gpg|asc)$/i.test(name)) return false;
   const parts = name.toLowerCase().split('.').slice(1);
   return !parts.some((part) => IN_PROGRESS_SUFFIXES.has(part));
 }

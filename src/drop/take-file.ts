@@ -13,6 +13,7 @@ import { transaction } from '../store/db.js';
 import { enqueueAlert } from '../store/outbox.js';
 import { archiveRemoteFile } from './archive.js';
 import type { ListedFile } from './discovery.js';
+import { alertKeyProblem } from './pgp-alert.js';
 import { findFile, forgetObservation, markDone, markSettling, recordAttemptFailed, recordOutcome, type DropFileRow } from './registry.js';
 import type { FileResult, PollEvent, TenantRun } from './tenant-run.js';
 import { downloadStable } from './transfer.js';
@@ -128,6 +129,7 @@ async function ingest({ run, row, file, report }: Taking, local: string): Promis
   } catch (error) {
     const message = (error as Error).message;
     await recordAttemptFailed(ctx.db.pool, row.id, `ingest: ${message}`);
+    await alertKeyProblem(ctx.db.pool, tenant.id, row, error);
     logger.error({ file: file.name, err: message }, 'ingest of a drop file failed; retried next tick');
     report('failed', { error: message });
     return null;

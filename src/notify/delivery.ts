@@ -23,6 +23,7 @@ import { fullCounts, type RunStatus } from '../store/runs.js';
 import { lateFileMessage, lateFilePayload, withLateness } from './late-message.js';
 import { dropRecoveredMessage, dropUnreachableMessage, fileTooLargeMessage, runMessage, testMessage, type RunView } from './messages.js';
 import { NotifyError, type AlertFile, type AlertMessage, type Notifier, type PostedMessage } from './notifier.js';
+import { pgpKeyMessage } from './pgp-message.js';
 
 export interface BackoffOptions {
   /** First retry after this long (default 5 s). */
@@ -209,6 +210,8 @@ const dropPayload = z
   })
   .loose();
 
+const pgpKeyPayload = z.object({ file: z.string(), error: z.string() });
+
 const tooLargePayload = z.object({ file: z.string(), bytes: z.number(), limit: z.number(), moved: z.boolean() });
 
 interface BuiltMessage {
@@ -230,6 +233,11 @@ async function buildMessage(ctx: DeliveryContext, row: OutboxRow): Promise<Built
     case 'late_file': {
       const tenant = row.tenant_id === null ? undefined : ctx.tenants.get(row.tenant_id);
       return { message: { ...lateFileMessage(lateFilePayload.parse(row.payload), { channel: tenant?.slackChannel }), alertId: row.id } };
+    }
+    case 'pgp_key': {
+      const tenant = row.tenant_id === null ? undefined : ctx.tenants.get(row.tenant_id);
+      const payload = pgpKeyPayload.parse(row.payload);
+      return { message: { ...pgpKeyMessage({ tenant: row.tenant_id ?? 'unknown tenant', ...payload }, { channel: tenant?.slackChannel }), alertId: row.id } };
     }
     case 'test': {
       const channel = typeof row.payload.channel === 'string' ? row.payload.channel : undefined;

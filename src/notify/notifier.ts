@@ -7,7 +7,7 @@ export type Block =
   | { type: 'context'; elements: Array<{ type: 'mrkdwn'; text: string }> }
   | { type: 'divider' };
 
-export type MessageKind = 'accepted' | 'rejected' | 'held' | 'duplicate' | 'file_too_large' | 'drop_unreachable' | 'drop_recovered' | 'late_file' | 'test';
+export type MessageKind = 'accepted' | 'rejected' | 'held' | 'duplicate' | 'file_too_large' | 'drop_unreachable' | 'drop_recovered' | 'late_file' | 'pgp_key' | 'test';
 
 export interface AlertMessage {
   kind: MessageKind;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { loadAppConfig, type AppConfig } from '../config/app.js';
 import { ConfigError } from '../config/errors.js';
+import { checkTenantKeys } from '../config/pgp-keys.js';
 import { loadTenantFile, type TenantConfig } from '../config/tenant.js';
 import { connectDrop, HostKeyError, resolveDropConnection } from '../drop/client.js';
 import { tenantLayout } from '../drop/layout.js';
@@ -39,7 +40,7 @@ function configProblems(error: unknown): string {
 }
 
 /** Every tenant file on its own, so each broken one gets its own line. */
-async function checkTenants(configDir: string): Promise<{ results: CheckResult[]; tenants: Map<string, TenantConfig> }> {
+async function checkTenants(configDir: string, env: NodeJS.ProcessEnv = process.env): Promise<{ results: CheckResult[]; tenants: Map<string, TenantConfig> }> {
   const dir = path.join(configDir, 'tenants');
   const tenants = new Map<string, TenantConfig>();
   let names: string[];
@@ -55,6 +56,9 @@ async function checkTenants(configDir: string): Promise<{ results: CheckResult[]
       const tenant = await loadTenantFile(path.join(dir, name));
       tenants.set(tenant.id, tenant);
       results.push(ok(`tenant ${tenant.id}`, `${path.join(dir, name)} (inbox ${tenantLayout(tenant).inbox})`));
+      if (tenant.pgp) {
+        results.push(await checkTenantKeys(tenant.id, tenant.pgp, env).then((detail) => ok(`tenant ${tenant.id} pgp`, detail), (error: Error) => fail(`tenant ${tenant.id} pgp`, oneLine(error.message))));
+      }
     } catch (error) {
       results.push(fail(`tenant ${name.replace(/\.ya?ml$/i, '')}`, configProblems(error)));
     }
@@ -202,7 +206,7 @@ export async function runConfigCheck(configDir: string, env: NodeJS.ProcessEnv =
   } catch (error) {
     results.push(fail('app config', configProblems(error)));
   }
-  const tenantCheck = await checkTenants(configDir);
+  const tenantCheck = await checkTenants(configDir, env);
   results.push(...tenantCheck.results);
   if (app) {
     results.push(await checkDatabase(app));

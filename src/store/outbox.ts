@@ -1,6 +1,6 @@
 import type { Queryable } from './db.js';
 
-export type AlertKind = 'run' | 'file_too_large' | 'drop_unreachable' | 'drop_recovered' | 'late_file' | 'test';
+export type AlertKind = 'run' | 'file_too_large' | 'drop_unreachable' | 'drop_recovered' | 'late_file' | 'pgp_key' | 'test';
 
 /**
  * Records an alert to deliver. Call it inside the transaction that stores the run, so the alert

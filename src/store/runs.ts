@@ -1,6 +1,7 @@
 import { format } from 'date-fns';
 import type { Queryable } from './db.js';
 import type { DiffCounts, ValidationIssue } from '../types.js';
+import type { RunEncryption } from './run-encryption.js';
 
 export type RunStatus = 'accepted' | 'rejected' | 'held' | 'duplicate';
 export type RunSource = 'local' | 'drop' | 'baseline';
@@ -21,6 +22,8 @@ export interface RunSummary {
   warnings: string[];
   reasons: string[];
   files: { invites?: string; updates?: string; deletions?: string; errors?: string };
+  /** Present when the file was OpenPGP-encrypted (issue 14). */
+  encryption?: RunEncryption;
 }
 
 export interface RunRow {
@@ -41,10 +44,11 @@ export interface RunRow {
   base_run_id: number | null;
   duplicate_of: number | null;
   created_at: Date;
+  encryption: RunEncryption | null;
 }
 
 const RUN_COLUMNS = `id::int as id, tenant_id, file_name, file_date, source, sha256, status, key_field, rows, counts, error_count,
-  warnings, reasons, columns, base_run_id::int as base_run_id, duplicate_of::int as duplicate_of, created_at`;
+  warnings, reasons, columns, base_run_id::int as base_run_id, duplicate_of::int as duplicate_of, created_at, encryption`;
 
 export async function ensureTenant(db: Queryable, tenant: { id: string; name: string }): Promise<void> {
   // "do nothing" and a conditional update: an existing row is not locked (a long ingest must not block
@@ -186,5 +190,6 @@ export async function loadRunSummary(db: Queryable, runId: number): Promise<RunS
     warnings: run.warnings,
     reasons: run.reasons,
     files: Object.fromEntries(files.rows.map((f) => [f.kind, f.file_name])),
+    ...(run.encryption ? { encryption: run.encryption } : {}),
   };
 }
