@@ -8,6 +8,8 @@ import { register as registerPoll } from './poll.js';
 import { register as registerStart } from './start.js';
 import { register as registerConfigCheck } from './config-check.js';
 import { register as registerNotify } from './notify.js';
+import { register as registerUsers } from './users.js';
+import { register as registerServe } from './serve.js';
 
 /**
  * Each command group lives in its own module under src/cli/ and exports register(program).
@@ -23,4 +25,6 @@ export function registerCommands(program: Command): void {
   registerStart(program);
   registerConfigCheck(program);
   registerNotify(program);
+  registerUsers(program);
+  registerServe(program);
 }
