@@ -20,6 +20,8 @@ interface KeptPreview {
   timer: NodeJS.Timeout;
 }
 
+type PreviewOutcome = { status: 200; summary: RunSummary } | { status: 400 | 422; content: Html };
+
 /** Too large for the configured limit: 413, nothing kept. */
 class TooLarge extends Error {}
 
@@ -47,43 +49,31 @@ export function registerPreview(app: FastifyInstance, ctx: ConsoleContext, tempR
   app.get('/preview', { config: { role: 'csm' } }, async (request, reply) => sendPage(reply, previewPage(ctx, request, reply)));
 
   app.post('/preview', { config: { role: 'csm' } }, async (request, reply) => {
+    const tooLarge = () =>
+      sendPage(reply, previewPage(ctx, request, reply, html`<p class="notice error" role="alert">The file is larger than the ${formatBytes(maxBytes)} a preview accepts (http.console.previewMaxBytes).</p>`), 413);
+    if (Number(request.headers['content-length'] ?? 0) > maxBytes + 64 * 1024) return tooLarge();
     const dir = await mkdtemp(path.join(tempRoot, 'hris-console-preview-'));
-    let keep = false;
+    let outcome: PreviewOutcome;
     try {
-      const declared = Number(request.headers['content-length'] ?? 0);
-      if (declared > maxBytes + 64 * 1024) throw new TooLarge();
-      const upload = await receiveUpload(request, dir);
-      if (!upload.tenantId || !ctx.tenants.has(upload.tenantId) || !upload.file) {
-        return sendPage(reply, previewPage(ctx, request, reply, html`<p class="notice error" role="alert">Choose a configured tenant and a CSV file.</p>`), 400);
-      }
-      const tenant = ctx.tenants.get(upload.tenantId)!;
-      const outDir = path.join(dir, 'files');
-      const input = upload.file;
-      let summary: RunSummary;
-      try {
-        summary = await previewFile({ db: ctx.db, logger: ctx.logger }, tenant, { name: input.name, open: () => createReadStream(input.path) }, { outDir });
-      } catch (error) {
-        if (!(error instanceof UnusableFileError)) throw error;
-        return sendPage(reply, previewPage(ctx, request, reply, html`<p class="notice error" role="alert">The file cannot be used: ${clip(error.message, 500)}</p>`), 422);
-      } finally {
-        await rm(input.path, { force: true });
-      }
-      const token = randomBytes(18).toString('base64url');
-      const expiresAt = new Date(Date.now() + ttlMs);
-      const timer = setTimeout(() => void forget(token), ttlMs);
-      timer.unref();
-      kept.set(token, { dir, user: request.user!.name, files: summary.files, expiresAt, timer });
-      keep = true;
-      await recordAudit(ctx.db.pool, { actor: request.user!.name, action: 'preview', detail: `tenant ${tenant.id}: ${summary.status}, ${summary.rows} rows` });
-      return sendPage(reply, page(request, reply, `Preview for ${tenant.name}`, previewResult(summary, token, expiresAt)));
+      outcome = await runPreview(ctx, request, reply, dir);
     } catch (error) {
-      if (error instanceof TooLarge || (error as { statusCode?: number }).statusCode === 413) {
-        return sendPage(reply, previewPage(ctx, request, reply, html`<p class="notice error" role="alert">The file is larger than the ${formatBytes(maxBytes)} a preview accepts (http.console.previewMaxBytes).</p>`), 413);
-      }
+      await rm(dir, { recursive: true, force: true });
+      if (error instanceof TooLarge || (error as { statusCode?: number }).statusCode === 413) return tooLarge();
       throw error;
-    } finally {
-      if (!keep) await rm(dir, { recursive: true, force: true });
     }
+    // Removed before the answer goes out: a client that got its answer finds nothing left on disk.
+    if (outcome.status !== 200) {
+      await rm(dir, { recursive: true, force: true });
+      return sendPage(reply, outcome.content, outcome.status);
+    }
+    const token = randomBytes(18).toString('base64url');
+    const expiresAt = new Date(Date.now() + ttlMs);
+    const timer = setTimeout(() => void forget(token), ttlMs);
+    timer.unref();
+    const summary = outcome.summary;
+    kept.set(token, { dir, user: request.user!.name, files: summary.files, expiresAt, timer });
+    await recordAudit(ctx.db.pool, { actor: request.user!.name, action: 'preview', detail: `tenant ${summary.tenant}: ${summary.status}, ${summary.rows} rows` });
+    return sendPage(reply, page(request, reply, `Preview for ${ctx.tenants.get(summary.tenant)?.name ?? summary.tenant}`, previewResult(summary, token, expiresAt)));
   });
 
   app.get<{ Params: { token: string; kind: string } }>('/preview/:token/:kind', { config: { role: 'csm' } }, async (request, reply) => {
@@ -94,6 +84,25 @@ export function registerPreview(app: FastifyInstance, ctx: ConsoleContext, tempR
     await recordAudit(ctx.db.pool, { actor: request.user!.name, action: 'preview-download', detail: kind });
     return sendCsv(reply, file, path.basename(file), async () => undefined);
   });
+}
+
+/** Receives the upload into DIR and previews it; a non-200 outcome is a page to show. */
+async function runPreview(ctx: ConsoleContext, request: FastifyRequest, reply: FastifyReply, dir: string): Promise<PreviewOutcome> {
+  const upload = await receiveUpload(request, dir);
+  if (!upload.tenantId || !ctx.tenants.has(upload.tenantId) || !upload.file) {
+    return { status: 400, content: previewPage(ctx, request, reply, html`<p class="notice error" role="alert">Choose a configured tenant and a CSV file.</p>`) };
+  }
+  const tenant = ctx.tenants.get(upload.tenantId)!;
+  const input = upload.file;
+  try {
+    const summary = await previewFile({ db: ctx.db, logger: ctx.logger }, tenant, { name: input.name, open: () => createReadStream(input.path) }, { outDir: path.join(dir, 'files') });
+    return { status: 200, summary };
+  } catch (error) {
+    if (!(error instanceof UnusableFileError)) throw error;
+    return { status: 422, content: previewPage(ctx, request, reply, html`<p class="notice error" role="alert">The file cannot be used: ${clip(error.message, 500)}</p>`) };
+  } finally {
+    await rm(input.path, { force: true });
+  }
 }
 
 /** Reads the multipart form: the tenant field and one file, streamed to DIR (413 past the limit). */
