@@ -20,7 +20,8 @@ import { silentLogger, type Logger } from '../log.js';
 import { renderRunFilesWith } from '../output/render.js';
 import type { Database, Queryable } from '../store/db.js';
 import { fullCounts, type RunStatus } from '../store/runs.js';
-import { dropRecoveredMessage, dropUnreachableMessage, fileTooLargeMessage, runMessage, testMessage, type RunView } from './messages.js';
+import { unappliedRuns } from '../store/run-applied.js';
+import { dropRecoveredMessage, dropUnreachableMessage, fileTooLargeMessage, runMessage, testMessage, unappliedWarning, type RunView } from './messages.js';
 import { NotifyError, type AlertFile, type AlertMessage, type Notifier, type PostedMessage } from './notifier.js';
 
 export interface BackoffOptions {
@@ -239,6 +240,11 @@ async function buildMessage(ctx: DeliveryContext, row: OutboxRow): Promise<Built
         notifyDuplicates: tenant?.notifyDuplicates ?? true,
       });
       if (!message) return { message: null, skipReason: 'duplicate notes are off for this tenant' };
+      const unapplied = unappliedWarning(loaded.view);
+      if (unapplied) {
+        message.blocks.splice(message.blocks.length - 1, 0, unapplied.block);
+        message.text = `${message.text} ${unapplied.text}`;
+      }
       if (loaded.purged && message.attach.length > 0) {
         // Retention removed the run's changes before the alert went out (Slack down for longer than retentionDays).
         const note = 'The files are no longer available: retention removed this run’s changes before the alert could be delivered.';
@@ -301,6 +307,7 @@ export async function loadRunView(db: Queryable, runId: number, statusAtAlert?: 
       warnings: run.warnings,
       decidedBy: run.decided_by,
       duplicateOf: run.duplicate_of,
+      unappliedEarlier: await unappliedRuns(db, run.tenant_id, { before: run.id, limit: 20 }),
     },
   };
 }
