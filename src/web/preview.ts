@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { OUTPUT_TITLES } from '../output/names.js';
 import { previewFile, UnusableFileError, type RunSummary } from '../pipeline.js';
 import { recordAudit } from '../store/console-audit.js';
 import type { ConsoleContext } from './context.js';
@@ -157,7 +158,7 @@ function previewResult(summary: RunSummary, token: string, expiresAt: Date): Htm
 <tbody><tr id="preview-counts"><td class="n">${c.invites}</td><td class="n">${c.updates}</td><td class="n">${c.deactivations}</td><td class="n">${c.reactivations}</td><td class="n">${c.deletions}</td><td class="n">${c.unchanged}</td><td class="n">${summary.errorCount}</td></tr></tbody></table>
 ${summary.reasons.length > 0 ? html`<h2>Reasons</h2><ul>${summary.reasons.slice(0, 50).map((r) => html`<li>${clip(r, 500)}</li>`)}</ul>` : null}
 ${summary.warnings.length > 0 ? html`<h2>Warnings</h2><ul>${summary.warnings.slice(0, 50).map((w) => html`<li>${clip(w, 500)}</li>`)}</ul>` : null}
-${files.length > 0 ? html`<h2>Files</h2><p class="muted">Available until ${when(expiresAt)}.</p><ul>${files.map((kind) => html`<li><a href="/preview/${token}/${kind}" download>${kind}</a></li>`)}</ul>` : null}
+${files.length > 0 ? html`<h2>Files</h2><p class="muted">Available until ${when(expiresAt)}.</p><ul>${files.map((kind) => html`<li><a href="/preview/${token}/${kind}" download>${OUTPUT_TITLES[kind]}</a></li>`)}</ul>` : null}
 ${summary.errors.length > 0 ? html`<h2>Validation errors (first ${summary.errors.length} of ${summary.errorCount})</h2><table><thead><tr><th class="n">line</th><th>column</th><th>value</th><th>message</th></tr></thead><tbody>
 ${summary.errors.map((e) => html`<tr><td class="n">${e.line}</td><td>${clip(e.column)}</td><td class="value">${clip(e.value)}</td><td>${clip(e.message, 300)}</td></tr>`)}</tbody></table>` : null}
 <p><a href="/preview">Preview another file</a></p>`;

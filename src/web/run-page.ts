@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { maskValue } from '../notify/messages.js';
+import { OUTPUT_TITLES } from '../output/names.js';
 import { appliedMark, needsApplying, unappliedRuns } from '../store/run-applied.js';
 import { fullCounts, getRun, lastAcceptedRun, type RunRow } from '../store/runs.js';
 import { allows, type ConsoleContext } from './context.js';
@@ -89,7 +90,7 @@ function downloads(run: LoadedRun, mayDownload: boolean): Html | null {
   const kinds = KINDS.filter((kind) => (kind === 'errors' ? run.error_count > 0 && run.status !== 'duplicate' : run.status === 'accepted' || run.status === 'held'));
   if (kinds.length === 0 || run.purged_at) return null;
   if (!mayDownload) return html`<h2>Files</h2><p class="muted">Downloading the files needs the csm role.</p>`;
-  return html`<h2>Files</h2><ul>${kinds.map((kind) => html`<li><a href="/runs/${run.id}/files/${kind}" download>${kind}</a></li>`)}</ul>`;
+  return html`<h2>Files</h2><ul>${kinds.map((kind) => html`<li><a href="/runs/${run.id}/files/${kind}" download>${OUTPUT_TITLES[kind]}</a></li>`)}</ul>`;
 }
 
 async function decisionSection(ctx: ConsoleContext, request: FastifyRequest<{ Querystring: RunPageQuery }>, reply: FastifyReply, run: LoadedRun): Promise<Html | null> {
