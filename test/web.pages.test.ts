@@ -70,7 +70,7 @@ describe('console pages', () => {
        from generate_series(1, 100000) g`,
       [runId],
     );
-    await t.db.pool.query('update runs set error_count = 100000 where id = $1', [runId]);
+    await t.db.pool.query(`update runs set error_count = 100000, warnings = '["unknown column \\"Jane Doe\\" ignored"]' where id = $1`, [runId]);
     const csm = await signIn(t.app, 'csm');
     const page1 = await csm.get(`/runs/${runId}`);
     expect(page1.statusCode).toBe(200);
@@ -86,6 +86,9 @@ describe('console pages', () => {
     const masked = await viewer.get(`/runs/${runId}?errors_page=2000`);
     expect(masked.body).not.toContain('bad100000@x');
     expect(masked.body).toContain('[value]');
+    expect(masked.body).not.toContain('Jane Doe');
+    expect(masked.body).toContain('unknown column &quot;…&quot; ignored');
+    expect(page1.body).toContain('unknown column &quot;Jane Doe&quot; ignored');
   });
 
   it('shows each update as before -> after, paged', async () => {
@@ -233,6 +236,6 @@ describe('console pages', () => {
     expect(audit.statusCode).toBe(200);
     expect(audit.body).toContain('sign-in');
     expect((await (await signIn(t.app, 'csm')).get('/audit')).statusCode).toBe(403);
-    expect((await client(t.app).get('/audit')).headers.location).toBe('/login');
+    expect((await client(t.app).get('/audit')).headers.location).toBe('/login?next=%2Faudit');
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SIGN_IN_FAILED } from '../src/web/login.js';
-import { SESSION_COOKIE } from '../src/web/security.js';
+import { safeNext, SESSION_COOKIE } from '../src/web/security.js';
 import { client, csrfOf, PASSWORD, signIn, useConsole, USERS } from './web.support.js';
 
 describe('console security', () => {
@@ -11,12 +11,30 @@ describe('console security', () => {
       const response = await t.app.inject({ method: 'GET', url });
       expect(response.statusCode, url).toBeGreaterThanOrEqual(300);
       expect(response.statusCode, url).toBeLessThan(400);
-      expect(response.headers.location, url).toMatch(/^\/(login|tenants)$/);
-      if (url !== '/') expect(response.headers.location).toBe('/login');
+      const expected = url === '/' || url === '/tenants' ? '/login' : `/login?next=${encodeURIComponent(url)}`;
+      expect(response.headers.location, url).toBe(expected);
     }
     expect((await t.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
     expect((await t.app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(200);
     expect((await t.app.inject({ method: 'GET', url: '/login' })).statusCode).toBe(200);
+  });
+
+  it('signing in from an alert link returns to that run; a foreign "next" is ignored', async () => {
+    const c = client(t.app);
+    const first = await c.get('/runs/42?errors_page=2');
+    expect(first.headers.location).toBe('/login?next=%2Fruns%2F42%3Ferrors_page%3D2');
+    const login = await c.get(first.headers.location as string);
+    expect(login.body).toContain('<input type="hidden" name="next" value="/runs/42?errors_page=2">');
+    const signedIn = await c.post('/login', { username: USERS.viewer, password: PASSWORD, next: '/runs/42?errors_page=2' }, { tokenFrom: '/login' });
+    expect(signedIn.headers.location).toBe('/runs/42?errors_page=2');
+    // (two more sign-ins: the limit of this suite is 3 a minute)
+    for (const next of ['//evil.example/x', 'https://evil.example/']) {
+      const other = client(t.app);
+      const response = await other.post('/login', { username: USERS.viewer, password: PASSWORD, next }, { tokenFrom: '/login' });
+      expect(response.headers.location, next).toBe('/tenants');
+    }
+    for (const next of ['/login?next=/x', 'javascript:alert(1)', '/\\evil.example', '/runs/1"><b>', 42]) expect(safeNext(next), String(next)).toBeNull();
+    expect(safeNext('/runs/7?updates_page=3')).toBe('/runs/7?updates_page=3');
   });
 
   it('a wrong password or an unknown name gets one generic message; the fourth attempt within a minute gets 429', async () => {

@@ -145,7 +145,7 @@ describe('http server: /healthz, /metrics, the console behind sign-in', () => {
   it('keeps the console behind sign-in: /runs redirects to /login; an unknown path is 404', async () => {
     const runs = await fetch(`${web.url}/runs`, { redirect: 'manual' });
     expect(runs.status).toBe(303);
-    expect(runs.headers.get('location')).toBe('/login');
+    expect(runs.headers.get('location')).toBe('/login?next=%2Fruns');
     expect((await fetch(`${web.url}/runs`, { method: 'POST', redirect: 'manual' })).status).toBe(403);
     expect((await fetch(`${web.url}/healthz`, { method: 'POST' })).status).toBe(403);
     expect((await fetch(`${web.url}/login`)).status).toBe(200);

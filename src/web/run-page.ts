@@ -79,9 +79,13 @@ ${run.purged_at ? html`<dt>Retention</dt><dd>its changes and errors were removed
   const countTable = html`<h2>Counts</h2><table class="counts"><thead><tr>${COUNT_NAMES.map((n) => html`<th class="n">${n}</th>`)}<th class="n">invalid rows</th></tr></thead>
 <tbody><tr>${COUNT_NAMES.map((n) => html`<td class="n">${counts[n].toLocaleString('en-US')}</td>`)}<td class="n">${run.error_count.toLocaleString('en-US')}</td></tr></tbody></table>`;
   const reasons = run.reasons.length > 0 ? html`<h2>${run.status === 'held' ? 'Why it was held' : 'Reasons'}</h2><ul>${run.reasons.slice(0, 50).map((r) => html`<li>${clip(r, 500)}</li>`)}</ul>` : null;
-  const warnings = run.warnings.length > 0 ? html`<h2>Warnings</h2><ul>${run.warnings.slice(0, 50).map((w) => html`<li>${clip(w, 500)}</li>`)}</ul>` : null;
+  // Warnings quote header texts, which hold member data when a file lacks its header row: a viewer sees
+  // them as the Slack alert does, quotes and values masked.
+  const showValues = allows(user.role, 'csm');
+  const warningText = (w: string) => (showValues ? w : maskValue(w.replace(/"[^"]*"/g, '"…"'), null));
+  const warnings = run.warnings.length > 0 ? html`<h2>Warnings</h2><ul>${run.warnings.slice(0, 50).map((w) => html`<li>${clip(warningText(w), 500)}</li>`)}</ul>` : null;
   const body = html`${notice}${done}${facts}${await appliedSection(ctx, request, reply, run)}${await decisionSection(ctx, request, reply, run)}
-${countTable}${reasons}${warnings}${downloads(run, allows(user.role, 'csm'))}
+${countTable}${reasons}${warnings}${downloads(run, showValues)}
 ${await errorsSection(ctx, request, run)}${await updatesSection(ctx, request, run)}`;
   return sendPage(reply, page(request, reply, `Run ${run.id}`, body), status);
 }

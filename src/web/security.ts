@@ -86,10 +86,21 @@ export async function registerSecurity(app: FastifyInstance, ctx: ConsoleContext
     const config = request.routeOptions.config;
     if (config.public) return;
     request.user = (await signedInUser(ctx, request)) ?? undefined;
-    if (!request.user) return reply.redirect('/login', 303);
+    if (!request.user) return reply.redirect(loginUrl(request), 303);
     const needed = config.role ?? 'viewer';
     if (!allows(request.user.role, needed)) return forbidden(request, reply, `This needs the ${needed} role; you are signed in as ${request.user.role}.`);
   });
+}
+
+/** A local path to come back to after signing in (an alert's link to a run); anything else is dropped. */
+export function safeNext(value: unknown): string | null {
+  return typeof value === 'string' && /^\/(?!\/)[A-Za-z0-9/_.?=&%-]{0,200}$/.test(value) && !value.startsWith('/login') ? value : null;
+}
+
+/** /login, with the page asked for (GET only) to return to after signing in. */
+function loginUrl(request: FastifyRequest): string {
+  const next = request.method === 'GET' ? safeNext(request.url) : null;
+  return next && next !== '/' && next !== '/tenants' ? `/login?next=${encodeURIComponent(next)}` : '/login';
 }
 
 /** The signed-in user: the trusted proxy's header (proxy mode, from a proxy address only) or the session's. */
