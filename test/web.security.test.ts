@@ -119,6 +119,9 @@ describe('console behind an authenticating proxy', () => {
     const fromProxy = await t.app.inject({ method: 'GET', url: '/tenants', remoteAddress: '10.0.0.5', headers: { 'x-auth-request-user': USERS.operator } });
     expect(fromProxy.statusCode).toBe(200);
     expect(fromProxy.body).toContain(`${USERS.operator} (operator)`);
+    expect(fromProxy.body).not.toContain('Sign out');
+    const signIns = await t.db.pool.query(`select actor, detail from console_audit where action = 'sign-in'`);
+    expect(signIns.rows).toEqual([{ actor: USERS.operator, detail: 'via the proxy, role operator' }]);
     const stranger = await t.app.inject({ method: 'GET', url: '/tenants', remoteAddress: '10.0.0.6', headers: { 'x-auth-request-user': USERS.operator } });
     expect(stranger.statusCode).toBe(303);
     expect(stranger.headers.location).toBe('/login');

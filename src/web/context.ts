@@ -21,6 +21,8 @@ export interface ConsoleContext {
 export interface SignedInUser {
   name: string;
   role: Role;
+  /** Signed in by the authenticating proxy (it signs out, not the console). */
+  viaProxy?: boolean;
 }
 
 const RANK: Record<Role, number> = { viewer: 0, csm: 1, operator: 2 };

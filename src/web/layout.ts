@@ -15,7 +15,7 @@ export function page(request: FastifyRequest, reply: FastifyReply, title: string
         allows(user.role, 'csm') ? html`<a href="/preview">Preview</a>` : null
       }${allows(user.role, 'operator') ? html`<a href="/audit">Audit</a>` : null}</nav>
       <span class="who">${user.name} (${user.role})</span>
-      <form method="post" action="/logout">${csrfField(reply)}<button class="secondary" type="submit">Sign out</button></form>`
+      ${request.user?.viaProxy ? null : html`<form method="post" action="/logout">${csrfField(reply)}<button class="secondary" type="submit">Sign out</button></form>`}`
     : null;
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

@@ -6,6 +6,7 @@ import fastifyMultipart from '@fastify/multipart';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySession from '@fastify/session';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { recordAudit } from '../store/console-audit.js';
 import { findUser } from '../store/console-users.js';
 import { allows, type ConsoleContext, type SignedInUser } from './context.js';
 import { html } from './html.js';
@@ -112,7 +113,13 @@ async function signedInUser(ctx: ConsoleContext, request: FastifyRequest): Promi
     const name = fromProxy && typeof value === 'string' ? value.trim() : '';
     if (!name) return null;
     const known = await findUser(ctx.db.pool, name);
-    return { name, role: known?.role ?? settings.proxyDefaultRole };
+    const user: SignedInUser = { name, role: known?.role ?? settings.proxyDefaultRole, viaProxy: true };
+    // The first request of a browser session under this name counts as its sign-in (audit log).
+    if (request.session.userName !== name) {
+      request.session.userName = name;
+      await recordAudit(ctx.db.pool, { actor: name, action: 'sign-in', detail: `via the proxy, role ${user.role}` });
+    }
+    return user;
   }
   const name = request.session.userName;
   if (!name) return null;
