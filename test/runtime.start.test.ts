@@ -58,6 +58,10 @@ describe('hris-ingest start (embedded defaults)', () => {
     const command = /^ {4}(sftp -P (\d+) -i (\S+) -o UserKnownHostsFile=(\S+) example@127\.0\.0\.1)$/m.exec(banner);
     expect(command, banner).not.toBeNull();
     expect(Number(command![2])).toBe(dropPort);
+    // The console's first operator, with its one-time password, printed on the first start only.
+    const firstOperator = /Sign in at (\S+)\/login as "admin" with the one-time password:\n {4}(\S+)$/m.exec(banner);
+    expect(firstOperator, banner).not.toBeNull();
+    expect(firstOperator![1]).toBe(`http://127.0.0.1:${httpPort}`);
 
     // The sample becomes one accepted run with its three files, and the output says where they are.
     await service.waitFor(({ stdout }) => /-> accepted \(run \d+\):/.test(stdout), 'the sample to be accepted');
@@ -123,6 +127,7 @@ describe('hris-ingest start (embedded defaults)', () => {
     service = again;
     await again.waitFor(({ stderr }) => /"stage":"tick"/.test(stderr), 'a tick after the restart');
     expect(again.stdout()).not.toContain('Sample file placed');
+    expect(again.stdout()).not.toContain('one-time password');
     expect(await again.stop('SIGINT')).toBe(0);
     expect(again.stdout()).not.toMatch(/-> accepted/);
     expect((await readdir(path.join(dir, 'data/drop/example/inbox'))).filter((name) => name.endsWith('.csv'))).toEqual([]);

@@ -18,7 +18,7 @@ function sample(text: string, name: string, labels: Record<string, string>): num
   return undefined;
 }
 
-describe('http server: /healthz, /metrics, /runs', () => {
+describe('http server: /healthz, /metrics, the console behind sign-in', () => {
   let db: TestDatabase;
   let web: WebServer;
   let tick: TickState;
@@ -143,21 +143,12 @@ describe('http server: /healthz, /metrics, /runs', () => {
     await single.end();
   });
 
-  it('lists recent runs read-only, escaping what it shows', async () => {
-    await db.pool.query(`insert into tenants (id, name) values ('acme', 'Acme'), ('other', 'Other')`);
-    await db.pool.query(
-      `insert into runs (tenant_id, file_name, sha256, status, rows, counts) values
-       ('acme', 'Acme <b>01.13.2023</b>.csv', 'a', 'accepted', 3, '{"invites": 2, "deletions": 1}'),
-       ('other', 'other.csv', 'b', 'rejected', 4, '{}')`,
-    );
-    const html = await (await fetch(`${web.url}/runs`)).text();
-    expect(html).toContain('Acme &lt;b&gt;01.13.2023&lt;/b&gt;.csv');
-    expect(html).not.toContain('<b>01.13');
-    expect(html).toContain('other.csv');
-    const filtered = await (await fetch(`${web.url}/runs?tenant=other`)).text();
-    expect(filtered).toContain('other.csv');
-    expect(filtered).not.toContain('01.13.2023');
-    expect((await fetch(`${web.url}/nope`)).status).toBe(404);
-    expect((await fetch(`${web.url}/runs`, { method: 'POST' })).status).toBe(405);
+  it('keeps the console behind sign-in: /runs redirects to /login; an unknown path is 404', async () => {
+    const runs = await fetch(`${web.url}/runs`, { redirect: 'manual' });
+    expect(runs.status).toBe(303);
+    expect(runs.headers.get('location')).toBe('/login?next=%2Fruns');
+    expect((await fetch(`${web.url}/runs`, { method: 'POST', redirect: 'manual' })).status).toBe(403);
+    expect((await fetch(`${web.url}/healthz`, { method: 'POST' })).status).toBe(403);
+    expect((await fetch(`${web.url}/login`)).status).toBe(200);
   });
 });

@@ -10,6 +10,8 @@ import { register as registerConfigCheck } from './config-check.js';
 import { register as registerNotify } from './notify.js';
 import { register as registerTenants } from './tenants.js';
 import { register as registerKeys } from './keys.js';
+import { register as registerUsers } from './users.js';
+import { register as registerServe } from './serve.js';
 
 /**
  * Each command group lives in its own module under src/cli/ and exports register(program).
@@ -27,4 +29,6 @@ export function registerCommands(program: Command): void {
   registerNotify(program);
   registerTenants(program);
   registerKeys(program);
+  registerUsers(program);
+  registerServe(program);
 }

@@ -5,6 +5,7 @@ import { startDaemon, type Daemon, type FileReport } from '../runtime/daemon.js'
 import { displayPath } from '../runtime/embedded.js';
 import { stopOnSignal } from '../runtime/shutdown.js';
 import { EXIT, loadCliContext, positiveInteger } from './context.js';
+import { firstOperatorLines } from './serve.js';
 
 /**
  * `hris-ingest start`: the service (poller on its schedule, alert delivery, /healthz, /metrics).
@@ -77,7 +78,8 @@ function printBanner(daemon: Daemon, tenantCount: number): void {
     }
     lines.push(`  A file is taken once unchanged for ${app.drop.stableSeconds} s, on the next tick.`);
   }
-  if (daemon.web) lines.push(`  Runs: ${daemon.web.url}/runs   health: ${daemon.web.url}/healthz   metrics: ${daemon.web.url}/metrics`);
+  if (daemon.web) lines.push(`  Console: ${daemon.web.url}/tenants   runs: ${daemon.web.url}/runs   health: ${daemon.web.url}/healthz   metrics: ${daemon.web.url}/metrics`);
+  if (daemon.web && daemon.firstOperator) lines.push(firstOperatorLines(daemon.firstOperator, daemon.web.url).trimEnd());
   lines.push('  Stop with Ctrl-C (SIGINT) or SIGTERM.');
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -6,6 +6,40 @@ import { ConfigError } from './errors.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 
+/** A list from YAML, or a comma-separated string from an environment variable. */
+const stringList = z.preprocess(
+  (value) => (typeof value === 'string' ? value.split(',').map((item) => item.trim()).filter((item) => item !== '') : value),
+  z.array(z.string().min(1)),
+);
+
+const consoleSchema = z
+  .object({
+    /** users: built-in users (`hris-ingest users add`); proxy: a trusted header set by an authenticating proxy. */
+    auth: z.enum(['users', 'proxy']).default('users'),
+    /** proxy: the header carrying the signed-in user's name (oauth2-proxy: x-forwarded-user or x-auth-request-user). */
+    proxyHeader: z.string().min(1).default('x-forwarded-user'),
+    /** proxy: the proxy's own addresses; the header is ignored on a request from any other address. */
+    proxyAddresses: stringList.default([]),
+    /** proxy: the role of a proxy user without a console user of the same name. */
+    proxyDefaultRole: z.enum(['viewer', 'csm', 'operator']).default('viewer'),
+    /** Signs the session cookie (32+ characters); absent = a random one kept in the database, shared by replicas. */
+    sessionSecret: z.string().min(32, 'at least 32 characters').optional(),
+    /** A session ends this many hours after sign-in. */
+    sessionHours: z.number().positive().default(12),
+    /** Secure cookie flag; absent = on when dashboardUrl is https://. */
+    secureCookie: z.boolean().optional(),
+    /** Sign-in attempts (POST /login) per client address and minute; more answer 429. */
+    loginAttemptsPerMinute: z.number().int().positive().default(5),
+    /** Largest sample file POST /preview accepts (413 beyond). */
+    previewMaxBytes: z.number().int().positive().default(200 * 1024 ** 2),
+    /** Minutes a preview's files stay downloadable (then they are deleted). */
+    previewTtlMinutes: z.number().int().positive().default(30),
+    /** `npm start` on an empty users table creates a first operator and prints its one-time password. */
+    firstOperator: z.string().min(1).default('admin'),
+  })
+  .strict()
+  .prefault({});
+
 export const appConfigSchema = z
   .object({
     /** Working folder for the embedded database, the development drop, local alerts and outputs. */
@@ -68,6 +102,8 @@ export const appConfigSchema = z
         dashboardUrl: z.string().url().optional(),
         /** A tick older than this many seconds makes /healthz unhealthy. */
         maxTickAgeSeconds: z.number().int().positive().default(900),
+        /** The web console (sign-in, pages, downloads, decisions, preview): docs in the README's console section. */
+        console: consoleSchema,
       })
       .strict()
       .prefault({}),
@@ -104,6 +140,10 @@ export const ENV_VARS: Record<string, string[]> = {
   HTTP_PORT: ['http', 'port'],
   HTTP_HOST: ['http', 'host'],
   DASHBOARD_URL: ['http', 'dashboardUrl'],
+  CONSOLE_AUTH: ['http', 'console', 'auth'],
+  CONSOLE_PROXY_HEADER: ['http', 'console', 'proxyHeader'],
+  CONSOLE_PROXY_ADDRESSES: ['http', 'console', 'proxyAddresses'],
+  CONSOLE_SESSION_SECRET: ['http', 'console', 'sessionSecret'],
   RETENTION_DAYS: ['retentionDays'],
   LOG_LEVEL: ['log', 'level'],
   LOG_FORMAT: ['log', 'format'],

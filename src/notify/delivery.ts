@@ -21,7 +21,8 @@ import { renderRunFilesWith } from '../output/render.js';
 import type { Database, Queryable } from '../store/db.js';
 import { fullCounts, type RunStatus } from '../store/runs.js';
 import { lateFileMessage, lateFilePayload, withLateness } from './late-message.js';
-import { dropRecoveredMessage, dropUnreachableMessage, fileTooLargeMessage, runMessage, testMessage, type RunView } from './messages.js';
+import { unappliedRuns } from '../store/run-applied.js';
+import { dropRecoveredMessage, dropUnreachableMessage, fileTooLargeMessage, runMessage, testMessage, unappliedWarning, type RunView } from './messages.js';
 import { NotifyError, type AlertFile, type AlertMessage, type Notifier, type PostedMessage } from './notifier.js';
 import { pgpKeyMessage } from './pgp-message.js';
 
@@ -255,6 +256,11 @@ async function buildMessage(ctx: DeliveryContext, row: OutboxRow): Promise<Built
       });
       if (!message) return { message: null, skipReason: 'duplicate notes are off for this tenant' };
       message = await withLateness(ctx.db.pool, message, loaded.view, tenant, ctx.timeZone ?? 'UTC');
+      const unapplied = unappliedWarning(loaded.view);
+      if (unapplied) {
+        message.blocks.splice(message.blocks.length - 1, 0, unapplied.block);
+        message.text = `${message.text} ${unapplied.text}`;
+      }
       if (loaded.purged && message.attach.length > 0) {
         // Retention removed the run's changes before the alert went out (Slack down for longer than retentionDays).
         const note = 'The files are no longer available: retention removed this run’s changes before the alert could be delivered.';
@@ -317,6 +323,7 @@ export async function loadRunView(db: Queryable, runId: number, statusAtAlert?: 
       warnings: run.warnings,
       decidedBy: run.decided_by,
       duplicateOf: run.duplicate_of,
+      unappliedEarlier: await unappliedRuns(db, run.tenant_id, { before: run.id, limit: 20 }),
     },
   };
 }

@@ -36,6 +36,8 @@ export interface RunView {
   warnings: string[];
   decidedBy: string | null;
   duplicateOf: number | null;
+  /** Earlier accepted runs of the tenant not marked applied to the platform (console), oldest first. */
+  unappliedEarlier?: number[];
 }
 
 export interface MessageOptions {
@@ -262,6 +264,19 @@ export function duplicateMessage(run: RunView, options: MessageOptions = {}): Al
     attach: [],
     ...base(run, options),
   };
+}
+
+/**
+ * A warning for the alert of a run with files (accepted or held) while earlier accepted runs are not
+ * marked applied: uploading only this run's files would lose theirs (their deletions above all).
+ */
+export function unappliedWarning(run: RunView): { block: Block; text: string } | null {
+  const earlier = run.unappliedEarlier ?? [];
+  if (earlier.length === 0 || (run.status !== 'accepted' && run.status !== 'held')) return null;
+  const shown = earlier.slice(0, 5).map((id) => `run ${id}`).join(', ');
+  const more = earlier.length > 5 ? ` and ${earlier.length - 5} more` : '';
+  const text = `Earlier accepted runs are not marked applied to the platform: ${shown}${more}. Upload their files first, in order, or their deletions and updates are lost; then mark them applied in the console.`;
+  return { block: section(`:warning: *${text}*`), text };
 }
 
 /** The message of a run alert, by the status it had when the alert was queued (null = send nothing). */

@@ -45,7 +45,7 @@ export async function renderRunFilesWith(
   client: pg.PoolClient,
   runId: number,
   outDir: string,
-  options: { tenantLabel?: string } = {},
+  options: { tenantLabel?: string; only?: OutputKind } = {},
 ): Promise<Partial<Record<OutputKind, RenderedFile>>> {
   const run = (
     await client.query<{ tenant_id: string; status: string; file_date: Date | null; created_at: Date; columns: string[]; error_count: number }>(
@@ -58,18 +58,19 @@ export async function renderRunFilesWith(
   const name = (kind: OutputKind) => path.join(outDir, outputFileName(options.tenantLabel ?? run.tenant_id, run.file_date ?? run.created_at, kind));
   const columns = run.columns.length > 0 ? run.columns : ['email'];
   const files: Partial<Record<OutputKind, RenderedFile>> = {};
+  const wanted = (kind: OutputKind) => options.only === undefined || options.only === kind;
 
   if (run.status === 'accepted' || run.status === 'held') {
     const values = columns.map((c) => `coalesce(data->>${pgLiteral(c)}, '')`).join(', ');
-    files.invites = await writeCsv(client, name('invites'), columns,
+    if (wanted('invites')) files.invites = await writeCsv(client, name('invites'), columns,
       `select ${values} from run_changes where run_id = $1 and kind = 'invite' order by line`, [runId]);
-    files.updates = await writeCsv(client, name('updates'), [...columns, 'change_type', 'changed_fields'],
+    if (wanted('updates')) files.updates = await writeCsv(client, name('updates'), [...columns, 'change_type', 'changed_fields'],
       `select ${values}, coalesce(change_type, 'update'), array_to_string(changed_fields, ';')
        from run_changes where run_id = $1 and kind = 'update' order by line`, [runId]);
-    files.deletions = await writeCsv(client, name('deletions'), columns,
+    if (wanted('deletions')) files.deletions = await writeCsv(client, name('deletions'), columns,
       `select ${values} from run_changes where run_id = $1 and kind = 'deletion' order by member_key`, [runId]);
   }
-  if ((run.status === 'rejected' || run.status === 'accepted' || run.status === 'held') && run.error_count > 0) {
+  if ((run.status === 'rejected' || run.status === 'accepted' || run.status === 'held') && run.error_count > 0 && wanted('errors')) {
     files.errors = await writeCsv(client, name('errors'), ['line', 'column', 'value', 'message'],
       `select coalesce(line::text, ''), coalesce(column_name, ''), coalesce(value, ''), message
        from run_errors where run_id = $1 order by line nulls first, seq`, [runId]);

@@ -17,6 +17,7 @@ import type { Database } from '../store/db.js';
 import { storeGauges } from '../store/gauges.js';
 import { purgeOldRuns } from '../store/retention.js';
 import type { TickState } from '../web/health.js';
+import { ensureFirstOperator } from '../web/first-operator.js';
 import { startWebServer, type WebServer } from '../web/server.js';
 import {
   EXAMPLE_TENANT,
@@ -64,6 +65,8 @@ export interface Daemon {
   /** Path of the sample file placed in the example inbox on this start, if any. */
   seededSample?: string;
   web?: WebServer;
+  /** The console's first operator, created on this start (its one-time password, to print once). */
+  firstOperator?: { name: string; password: string };
   tickState(): TickState;
   /** Stops new ticks, lets the file in flight finish, stops delivery, closes http, drop and database. */
   stop(): Promise<void>;
@@ -208,10 +211,16 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         host: app.http.host,
         port: app.http.port,
         logger,
+        db,
+        app,
+        tenants,
+        nextTick: () => scheduler.nextRun(),
+        outDir,
       });
       closers.push(() => web!.close());
-      logger.info({ stage: 'http', url: web.url }, 'http server ready (/healthz, /metrics, /runs)');
+      logger.info({ stage: 'http', url: web.url }, 'http server ready (/healthz, /metrics, the console)');
     }
+    const firstOperator = web ? await ensureFirstOperator(db.pool, app) : null;
 
     return {
       app,
@@ -223,6 +232,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       uploaders,
       ...(seededSample ? { seededSample } : {}),
       ...(web ? { web } : {}),
+      ...(firstOperator ? { firstOperator } : {}),
       tickState: () => ({ ...tickState }),
       async stop() {
         await closeAll();

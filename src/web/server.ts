@@ -1,11 +1,17 @@
-import http from 'node:http';
+import Fastify, { type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
+import { appConfigSchema, type AppConfig } from '../config/app.js';
+import type { TenantConfig } from '../config/tenant.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import type { Database } from '../store/db.js';
+import { registerConsole } from './console.js';
+import type { ConsoleContext } from './context.js';
 import { healthReport, type TickState } from './health.js';
-import { renderRunsPage } from './runs-page.js';
+import { html } from './html.js';
+import { page, sendPage } from './layout.js';
 
 export interface WebServerOptions {
   pool: pg.Pool;
@@ -18,6 +24,17 @@ export interface WebServerOptions {
   /** 0 = any free port (tests). */
   port: number;
   logger?: Logger;
+  /** The console's database (default: POOL as a server database). */
+  db?: Database;
+  /** Configuration of the console (default: the built-in defaults). */
+  app?: AppConfig;
+  tenants?: Map<string, TenantConfig>;
+  /** The poller's next tick (the daemon). */
+  nextTick?: () => Date | null;
+  /** Where approved runs' files are written. */
+  outDir?: string;
+  /** Folder for uploads and preview files (default the OS temp folder). */
+  tempDir?: string;
 }
 
 export interface WebServer {
@@ -27,68 +44,63 @@ export interface WebServer {
   close(): Promise<void>;
 }
 
-/** /healthz, /metrics and a read-only list of recent runs (/ and /runs). */
-export async function startWebServer(options: WebServerOptions): Promise<WebServer> {
+/** The fastify app: /healthz and /metrics (open), the console (signed in). Tests use inject() on it. */
+export async function buildWebApp(options: WebServerOptions): Promise<FastifyInstance> {
   const logger = options.logger ?? silentLogger;
-  const server = http.createServer((request, response) => {
-    handle(options, request, response).catch((error: unknown) => {
-      logger.error({ path: request.url, err: (error as Error).message }, 'http request failed');
-      if (!response.headersSent) response.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
-      response.end('internal error\n');
-    });
-  });
-  // Keep-alive sockets must not hold shutdown open.
-  server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-  return {
-    url: `http://${host}:${port}`,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+  const app = options.app ?? appConfigSchema.parse({});
+  const ctx: ConsoleContext = {
+    db: options.db ?? { pool: options.pool, url: '', embedded: options.databaseBusyIsHealthy === true, close: async () => undefined },
+    app,
+    tenants: options.tenants ?? new Map(),
+    logger,
+    ...(options.nextTick ? { nextTick: options.nextTick } : {}),
+    ...(options.outDir ? { outDir: options.outDir } : {}),
   };
+  // No request logging: URLs and bodies stay out of the logs; failures are logged below by path only.
+  const server = Fastify({
+    logger: false,
+    trustProxy: app.http.console.proxyAddresses.length > 0 ? app.http.console.proxyAddresses : false,
+    keepAliveTimeout: 5000,
+    forceCloseConnections: true,
+  });
+
+  server.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
+    if (status >= 500) logger.error({ path: request.routeOptions.url ?? 'unknown route', err: error.message }, 'http request failed');
+    const message =
+      status === 403 ? 'The form was out of date or not sent from this console (CSRF check). Reload the page and try again.'
+      : status === 413 ? 'The upload is larger than this console accepts.'
+      : status === 429 ? 'Too many attempts. Wait a minute and try again.'
+      : status >= 500 ? 'Something went wrong on the server; the log has the details.'
+      : 'The request could not be handled.';
+    return sendPage(reply, page(request, reply, `Error ${status}`, html`<p class="notice error" role="alert">${message}</p>`), status);
+  });
+
+  server.get('/healthz', { config: { public: true } }, async (_request, reply) => {
+    const report = await healthReport(options.pool, options.tickState(), {
+      maxTickAgeSeconds: options.maxTickAgeSeconds,
+      busyIsHealthy: options.databaseBusyIsHealthy === true,
+    });
+    return reply
+      .code(report.status === 'ok' ? 200 : 503)
+      .header('content-type', 'application/json; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .send(`${JSON.stringify(report)}\n`);
+  });
+  server.get('/metrics', { config: { public: true } }, async (_request, reply) => {
+    const body = await options.metrics.render();
+    return reply.header('content-type', options.metrics.contentType()).send(body);
+  });
+
+  await registerConsole(server, ctx, options.tempDir ? { tempDir: options.tempDir } : {});
+  return server;
 }
 
-async function handle(options: WebServerOptions, request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
-  const url = new URL(request.url ?? '/', 'http://localhost');
-  if (request.method !== 'GET' && request.method !== 'HEAD') {
-    response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
-    return;
-  }
-  switch (url.pathname) {
-    case '/healthz': {
-      const report = await healthReport(options.pool, options.tickState(), {
-        maxTickAgeSeconds: options.maxTickAgeSeconds,
-        busyIsHealthy: options.databaseBusyIsHealthy === true,
-      });
-      response
-        .writeHead(report.status === 'ok' ? 200 : 503, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' })
-        .end(`${JSON.stringify(report)}\n`);
-      return;
-    }
-    case '/metrics': {
-      const body = await options.metrics.render();
-      response.writeHead(200, { 'content-type': options.metrics.contentType() }).end(body);
-      return;
-    }
-    case '/':
-    case '/runs': {
-      const tenant = url.searchParams.get('tenant') ?? undefined;
-      const html = await renderRunsPage(options.pool, { tenant });
-      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(html);
-      return;
-    }
-    default:
-      response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
-  }
+/** Listens on host:port with the app of buildWebApp. */
+export async function startWebServer(options: WebServerOptions): Promise<WebServer> {
+  const server = await buildWebApp(options);
+  await server.listen({ port: options.port, host: options.host });
+  const port = (server.server.address() as AddressInfo).port;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return { url: `http://${host}:${port}`, port, close: () => server.close() };
 }

@@ -1,0 +1,54 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { allows } from './context.js';
+import { html, type Html } from './html.js';
+
+/** The CSRF token for this request's forms (creates the session's secret on first use). */
+export function csrfField(reply: FastifyReply): Html {
+  return html`<input type="hidden" name="_csrf" value="${reply.generateCsrf()}">`;
+}
+
+/** A whole page: header with navigation and sign-out, then BODY. */
+export function page(request: FastifyRequest, reply: FastifyReply, title: string, body: Html): Html {
+  const user = request.user;
+  const nav = user
+    ? html`<nav aria-label="main"><a href="/tenants">Tenants</a><a href="/runs">Runs</a>${
+        allows(user.role, 'csm') ? html`<a href="/preview">Preview</a>` : null
+      }${allows(user.role, 'operator') ? html`<a href="/audit">Audit</a>` : null}</nav>
+      <span class="who">${user.name} (${user.role})</span>
+      ${request.user?.viaProxy ? null : html`<form method="post" action="/logout">${csrfField(reply)}<button class="secondary" type="submit">Sign out</button></form>`}`
+    : null;
+  return html`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · hris-ingest</title><link rel="stylesheet" href="/static/console.css"></head>
+<body><header class="top"><span class="brand">hris-ingest console</span>${nav}</header>
+<main id="main"><h1>${title}</h1>
+${body}
+</main></body></html>
+`;
+}
+
+/** Sends a page as HTML, never cached (it may carry member data). */
+export function sendPage(reply: FastifyReply, content: Html, status = 200): FastifyReply {
+  return reply.code(status).header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(content.text);
+}
+
+/** Previous / next links for a paged list; PARAMS build the link of a page number. */
+export function pager(pageNumber: number, hasMore: boolean, link: (page: number) => string, label = 'page'): Html {
+  if (pageNumber <= 1 && !hasMore) return html``;
+  return html`<nav class="pager" aria-label="${label}">${pageNumber > 1 ? html`<a href="${link(pageNumber - 1)}" rel="prev">← previous</a>` : null}
+    <span>${label} ${pageNumber}</span>${hasMore ? html`<a href="${link(pageNumber + 1)}" rel="next">next →</a>` : null}</nav>`;
+}
+
+/** A positive page number from a query value (1 when absent or not a number). */
+export function pageNumber(value: unknown): number {
+  const n = typeof value === 'string' && /^\d{1,6}$/.test(value) ? Number(value) : 1;
+  return n >= 1 ? n : 1;
+}
+
+export function statusBadge(status: string): Html {
+  return html`<span class="status ${status}">${status}</span>`;
+}
+
+export function when(date: Date | null | undefined): string {
+  return date ? `${new Date(date).toISOString().slice(0, 16).replace('T', ' ')} UTC` : '—';
+}

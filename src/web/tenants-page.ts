@@ -1,0 +1,88 @@
+import type { FastifyInstance } from 'fastify';
+import type { Queryable } from '../store/db.js';
+import { unappliedRuns } from '../store/run-applied.js';
+import type { ConsoleContext } from './context.js';
+import { html, query, type Html } from './html.js';
+import { page, sendPage, statusBadge, when } from './layout.js';
+
+interface TenantFacts {
+  id: string;
+  name: string;
+  lastRun: { id: number; file: string; status: string; at: Date } | null;
+  onPlatform: number;
+  held: number;
+  unapplied: number[];
+  /** Unapplied runs with a newer run after them: their files would be lost. */
+  overtaken: { runId: number; newerRunId: number }[];
+}
+
+async function tenantFacts(db: Queryable, tenant: { id: string; name: string }): Promise<TenantFacts> {
+  const last = await db.query<{ id: number; file_name: string; status: string; created_at: Date }>(
+    `select id::int as id, file_name, status, created_at from runs where tenant_id = $1 and source <> 'baseline' order by id desc limit 1`,
+    [tenant.id],
+  );
+  const counts = await db.query<{ on_platform: number; held: number; newest: number | null }>(
+    `select (select count(*)::int from members where tenant_id = $1 and on_platform) as on_platform,
+            (select count(*)::int from runs where tenant_id = $1 and status = 'held') as held,
+            (select max(id)::int from runs where tenant_id = $1 and status in ('accepted', 'held') and source <> 'baseline') as newest`,
+    [tenant.id],
+  );
+  const { on_platform, held, newest } = counts.rows[0]!;
+  const unapplied = await unappliedRuns(db, tenant.id);
+  const row = last.rows[0];
+  return {
+    ...tenant,
+    lastRun: row ? { id: row.id, file: row.file_name, status: row.status, at: row.created_at } : null,
+    onPlatform: on_platform,
+    held,
+    unapplied,
+    overtaken: newest === null ? [] : unapplied.filter((id) => id < newest).map((runId) => ({ runId, newerRunId: newest })),
+  };
+}
+
+async function dropState(db: Queryable): Promise<Html> {
+  const row = (
+    await db.query<{ consecutive_failures: number; last_success_at: Date | null; first_failure_at: Date | null }>(
+      'select consecutive_failures, last_success_at, first_failure_at from drop_health where id = 1',
+    )
+  ).rows[0];
+  if (!row || (row.consecutive_failures === 0 && !row.last_success_at)) return html`<span class="muted">not polled yet</span>`;
+  if (row.consecutive_failures > 0) return html`<strong>unreachable</strong> since ${when(row.first_failure_at)} (${row.consecutive_failures} failed ticks)`;
+  return html`reachable (last tick ${when(row.last_success_at)})`;
+}
+
+/** GET /tenants: one row per configured tenant; warnings for runs overtaken before being applied. */
+export function registerTenantsPage(app: FastifyInstance, ctx: ConsoleContext): void {
+  app.get('/tenants', async (request, reply) => {
+    const facts: TenantFacts[] = [];
+    for (const tenant of ctx.tenants.values()) facts.push(await tenantFacts(ctx.db.pool, tenant));
+    const next = ctx.nextTick?.() ?? null;
+    const warnings = facts.flatMap((t) =>
+      t.overtaken.map(
+        (o) => html`<p class="notice warn" role="alert">${t.name}: run <a href="/runs/${o.runId}">${o.runId}</a> was accepted but is not marked
+          applied, and a newer run (<a href="/runs/${o.newerRunId}">${o.newerRunId}</a>) exists. Upload run ${o.runId}'s files to the platform
+          first, or its deletions and updates are lost; then mark it applied.</p>`,
+      ),
+    );
+    const rows = facts.map(
+      (t) => html`<tr>
+  <td><a href="/runs${query({ tenant: t.id })}">${t.name}</a><br><span class="muted">${t.id}</span></td>
+  <td>${t.lastRun ? html`<a href="/runs/${t.lastRun.id}">${t.lastRun.file}</a>` : html`<span class="empty">no file yet</span>`}</td>
+  <td>${t.lastRun ? statusBadge(t.lastRun.status) : null}</td>
+  <td>${t.lastRun ? when(t.lastRun.at) : '—'}</td>
+  <td class="n">${t.onPlatform.toLocaleString('en-US')}</td>
+  <td class="n">${t.held > 0 ? html`<a href="/runs${query({ tenant: t.id, status: 'held' })}">${t.held}</a>` : '0'}</td>
+  <td class="n">${t.unapplied.length > 0 ? t.unapplied.map((id, i) => html`${i > 0 ? ', ' : ''}<a href="/runs/${id}">${id}</a>`) : '0'}</td>
+</tr>`,
+    );
+    const body = html`${warnings}
+<dl class="facts"><dt>SFTP drop</dt><dd>${await dropState(ctx.db.pool)}</dd>
+<dt>Next tick</dt><dd>${next ? when(next) : html`<span class="muted">not scheduled in this process (console only)</span>`}</dd></dl>
+<h2>Tenants</h2>
+${facts.length === 0
+  ? html`<p class="empty">No tenants are configured (config/tenants/*.yaml).</p>`
+  : html`<table><thead><tr><th>tenant</th><th>last file</th><th>status</th><th>at</th><th class="n">members on the platform</th>
+<th class="n">waiting for a decision</th><th class="n">runs not marked applied</th></tr></thead><tbody>${rows}</tbody></table>`}`;
+    return sendPage(reply, page(request, reply, 'Tenants', body));
+  });
+}

@@ -1,0 +1,241 @@
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { ingestFile, renderRunFiles } from '../src/pipeline.js';
+import { csvOf, fileOf, person, range } from './pipeline.support.js';
+import { client, signIn, useConsole } from './web.support.js';
+
+const FIRST = '10KC Membership File - Acme - 01.13.2023.csv';
+const SECOND = '10KC Membership File - Acme - 02.13.2023.csv';
+
+/** A multipart body with the tenant field and one file. */
+function multipart(tenant: string, fileName: string, content: string | Buffer): { payload: Buffer; contentType: string } {
+  const boundary = '----console-test-boundary';
+  const payload = Buffer.concat([
+    Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="tenant"\r\n\r\n${tenant}\r\n`),
+    Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="${fileName}"\r\ncontent-type: text/csv\r\n\r\n`),
+    Buffer.isBuffer(content) ? content : Buffer.from(content),
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  ]);
+  return { payload, contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+describe('console pages', () => {
+  const t = useConsole({ previewMaxBytes: 4096 });
+  const acme = () => t.tenants.get('acme')!;
+
+  async function accepted(people = range(1, 40), name = FIRST) {
+    return ingestFile({ db: t.db }, acme(), fileOf(name, csvOf(people)), { outDir: t.outDir });
+  }
+
+  it('lists tenants and runs, escapes customer text, filters and pages the runs', async () => {
+    await accepted(range(1, 40), 'Acme <b>bold</b> 01.13.2023.csv');
+    const csm = await signIn(t.app, 'csm');
+    const tenants = await csm.get('/tenants');
+    expect(tenants.statusCode).toBe(200);
+    expect(tenants.body).toContain('Acme &lt;b&gt;bold&lt;/b&gt;');
+    expect(tenants.body).not.toContain('<b>bold');
+    expect(tenants.body).toMatch(/<td class="n">40<\/td>/); // members on the platform
+    const runs = await csm.get('/runs?tenant=acme&status=accepted');
+    expect(runs.body).toContain('href="/runs/1"');
+    expect((await csm.get('/runs?tenant=beta')).body).toContain('No runs match these filters');
+    // 60 more runs of beta: page 1 shows 50 and links to page 2
+    await t.db.pool.query(`insert into tenants (id, name) values ('beta', 'Beta') on conflict do nothing`);
+    await t.db.pool.query(`insert into runs (tenant_id, file_name, sha256, status) select 'beta', 'b' || g || '.csv', 'x' || g, 'rejected' from generate_series(1, 60) g`);
+    const page1 = await csm.get('/runs?tenant=beta');
+    expect(page1.body.match(/<tr><td class="n"><a href="\/runs\//g)).toHaveLength(50);
+    expect(page1.body).toContain('href="/runs?tenant=beta&amp;page=2"');
+    const page2 = await csm.get('/runs?tenant=beta&page=2');
+    expect(page2.body.match(/<tr><td class="n"><a href="\/runs\//g)).toHaveLength(10);
+  });
+
+  it('answers 404 to an unknown, malformed or foreign run id', async () => {
+    await t.db.pool.query(`insert into tenants (id, name) values ('foreign', 'Not configured here')`);
+    const foreign = await t.db.pool.query<{ id: number }>(`insert into runs (tenant_id, file_name, sha256, status) values ('foreign', 'f.csv', 'f', 'accepted') returning id::int as id`);
+    const operator = await signIn(t.app, 'operator');
+    for (const url of ['/runs/999', '/runs/abc', `/runs/${foreign.rows[0]!.id}`, `/runs/${foreign.rows[0]!.id}/files/invites`, '/runs/999/files/invites', '/runs/1/files/passwords']) {
+      expect((await operator.get(url)).statusCode, url).toBe(404);
+    }
+    expect((await operator.post(`/runs/${foreign.rows[0]!.id}/approve`, { confirm: 'yes', reason: 'x' })).statusCode).toBe(404);
+    expect((await operator.get('/runs')).body).not.toContain('f.csv');
+  });
+
+  it('shows counts and validation errors paged, cut, and bounded for 100,000 errors; a viewer sees no values', async () => {
+    const run = await accepted();
+    const runId = run.runId!;
+    await t.db.pool.query(
+      `insert into run_errors (run_id, seq, line, column_name, value, message)
+       select $1, g, g + 1, 'Email Address', case when g = 1 then repeat('v', 5000) else 'bad' || g || '@x' end, 'not an email address: "bad' || g || '@x"'
+       from generate_series(1, 100000) g`,
+      [runId],
+    );
+    await t.db.pool.query(`update runs set error_count = 100000, warnings = '["unknown column \\"Jane Doe\\" ignored"]' where id = $1`, [runId]);
+    const csm = await signIn(t.app, 'csm');
+    const page1 = await csm.get(`/runs/${runId}`);
+    expect(page1.statusCode).toBe(200);
+    expect(page1.body).toContain('Validation errors (100,000)');
+    expect(page1.body.length).toBeLessThan(100_000);
+    expect(page1.body).toContain(`${'v'.repeat(119)}…`);
+    expect(page1.body).not.toContain('v'.repeat(121));
+    expect(page1.body).toContain(`href="/runs/${runId}?errors_page=2#errors"`);
+    const last = await csm.get(`/runs/${runId}?errors_page=2000`);
+    expect(last.body).toContain('bad100000@x');
+    expect(last.body).not.toContain('rel="next"');
+    const viewer = await signIn(t.app, 'viewer');
+    const masked = await viewer.get(`/runs/${runId}?errors_page=2000`);
+    expect(masked.body).not.toContain('bad100000@x');
+    expect(masked.body).toContain('[value]');
+    expect(masked.body).not.toContain('Jane Doe');
+    expect(masked.body).toContain('unknown column &quot;…&quot; ignored');
+    expect(page1.body).toContain('unknown column &quot;Jane Doe&quot; ignored');
+  });
+
+  it('shows each update as before -> after, paged', async () => {
+    await accepted();
+    const second = await accepted([...range(1, 39), person(40, { city: 'Lyon <script>' })], SECOND);
+    expect(second.counts.updates).toBe(1);
+    const csm = await signIn(t.app, 'csm');
+    const body = (await csm.get(`/runs/${second.runId}`)).body;
+    expect(body).toContain('Profile updates (1)');
+    expect(body).toMatch(/<strong>city<\/strong>: <span class="value">Paris<\/span><span class="arrow">→<\/span><span class="value">Lyon &lt;script&gt;<\/span>/);
+    const viewerBody = (await (await signIn(t.app, 'viewer')).get(`/runs/${second.runId}`)).body;
+    expect(viewerBody).not.toContain('Paris');
+    expect(viewerBody).not.toContain('m40@example.com');
+    expect(viewerBody).toContain('<td>city</td>');
+  });
+
+  it('downloads each file streamed under the alert file name, with the bytes of the stored run; a viewer gets 403', async () => {
+    const run = await accepted();
+    const csm = await signIn(t.app, 'csm');
+    const stored = await renderRunFiles(t.db, run.runId!, path.join(t.tempDir, 'stored'));
+    for (const kind of ['invites', 'updates', 'deletions'] as const) {
+      const response = await csm.get(`/runs/${run.runId}/files/${kind}`);
+      expect(response.statusCode).toBe(200);
+      expect(response.headers['content-type']).toContain('text/csv');
+      expect(response.headers['content-disposition']).toContain(`filename="${path.basename(stored[kind]!)}"`);
+      expect(response.rawPayload.equals(await readFile(stored[kind]!))).toBe(true);
+    }
+    expect((await csm.get(`/runs/${run.runId}/files/errors`)).statusCode).toBe(404); // no errors in this run
+    expect(await readdir(path.join(t.tempDir, 'tmp'))).toEqual([]);
+    const viewer = await signIn(t.app, 'viewer');
+    expect((await viewer.get(`/runs/${run.runId}/files/invites`)).statusCode).toBe(403);
+    const audit = await t.db.pool.query<{ detail: string }>(`select detail from console_audit where action = 'download' order by id`);
+    expect(audit.rows.map((r) => r.detail)).toEqual([`run ${run.runId} (acme) invites`, `run ${run.runId} (acme) updates`, `run ${run.runId} (acme) deletions`]);
+  });
+
+  it('approves a held run after the confirmation step, with the pipeline: status, outbox alert, audit; a viewer or csm gets 403', async () => {
+    await accepted(range(1, 100));
+    const held = await accepted(range(1, 50), SECOND);
+    expect(held.status).toBe('held');
+    const id = held.runId!;
+    for (const role of ['viewer', 'csm'] as const) {
+      expect((await (await signIn(t.app, role)).post(`/runs/${id}/approve`, { confirm: 'yes', reason: 'ok' })).statusCode).toBe(403);
+    }
+    const operator = await signIn(t.app, 'operator');
+    const page = (await operator.get(`/runs/${id}`)).body;
+    expect(page).toContain('Why it was held');
+    expect(page).toContain(`href="/runs/${id}?decide=approve"`);
+    const unconfirmed = await operator.post(`/runs/${id}/approve`, { reason: 'checked' });
+    expect(unconfirmed.headers.location).toBe(`/runs/${id}?decide=approve`);
+    expect((await t.db.pool.query('select status from runs where id = $1', [id])).rows[0].status).toBe('held');
+    expect((await operator.get(`/runs/${id}?decide=approve`)).body).toContain(`action="/runs/${id}/approve"`);
+    const done = await operator.post(`/runs/${id}/approve`, { confirm: 'yes', reason: 'customer confirmed the leavers' }, { tokenFrom: `/runs/${id}?decide=approve` });
+    expect(done.statusCode).toBe(303);
+    expect(done.headers.location).toBe(`/runs/${id}?done=approved`);
+    const row = (await t.db.pool.query('select status, decided_by from runs where id = $1', [id])).rows[0];
+    expect(row).toEqual({ status: 'accepted', decided_by: 'olga' });
+    expect((await t.db.pool.query(`select count(*)::int as n from outbox where run_id = $1 and kind = 'run'`, [id])).rows[0].n).toBe(2);
+    expect((await t.db.pool.query(`select detail from console_audit where action = 'approve'`)).rows[0].detail).toContain('customer confirmed the leavers');
+    // the files were written to the outputs folder, as `runs approve --out`
+    expect((await readdir(t.outDir)).some((f) => f.includes('02-13') || f.includes('profile deletions'))).toBe(true);
+  });
+
+  it('refuses to approve a held run whose base moved, and says why; rejecting it works', async () => {
+    await accepted(range(1, 100));
+    const held = await accepted(range(1, 50), SECOND);
+    await accepted([...range(1, 100), person(101)], '10KC Membership File - Acme - 03.13.2023.csv');
+    const operator = await signIn(t.app, 'operator');
+    const page = (await operator.get(`/runs/${held.runId}`)).body;
+    expect(page).toContain('It cannot be approved');
+    expect(page).not.toContain('?decide=approve');
+    const refused = await operator.post(`/runs/${held.runId}/approve`, { confirm: 'yes', reason: 'x' });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.body).toContain('cannot be approved');
+    expect((await t.db.pool.query('select status from runs where id = $1', [held.runId])).rows[0].status).toBe('held');
+    const rejected = await operator.post(`/runs/${held.runId}/reject`, { confirm: 'yes', reason: 'superseded' }, { tokenFrom: `/runs/${held.runId}?decide=reject` });
+    expect(rejected.headers.location).toBe(`/runs/${held.runId}?done=rejected`);
+    const row = (await t.db.pool.query('select status, reasons from runs where id = $1', [held.runId])).rows[0];
+    expect(row.status).toBe('rejected');
+    expect(row.reasons).toContain('rejected by olga: superseded');
+  });
+
+  it('warns on the tenants page while an older accepted run is not marked applied and a newer one exists; the mark clears it', async () => {
+    const first = await accepted();
+    const csm = await signIn(t.app, 'csm');
+    expect((await csm.get('/tenants')).body).not.toContain('is not marked');
+    await accepted(range(1, 39), SECOND);
+    const warned = (await csm.get('/tenants')).body;
+    expect(warned).toContain(`run <a href="/runs/${first.runId}">${first.runId}</a> was accepted but is not marked`);
+    const viewer = await signIn(t.app, 'viewer');
+    expect((await viewer.post(`/runs/${first.runId}/applied`, {})).statusCode).toBe(403);
+    const marked = await csm.post(`/runs/${first.runId}/applied`, {});
+    expect(marked.headers.location).toBe(`/runs/${first.runId}?done=applied`);
+    expect((await csm.get(`/runs/${first.runId}`)).body).toMatch(/Applied to the platform by carl, \d{4}-/);
+    expect((await csm.get('/tenants')).body).not.toContain('is not marked');
+  });
+
+  it('previews an uploaded sample against the tenant state, storing nothing; files downloadable by the same user', async () => {
+    await accepted(range(1, 10));
+    const runsBefore = (await t.db.pool.query('select count(*)::int as n from runs')).rows[0].n;
+    const csm = await signIn(t.app, 'csm');
+    const token = (await csm.get('/preview')).body.match(/action="\/preview\?_csrf=([^"]+)"/)![1]!;
+    const { payload, contentType } = multipart('acme', SECOND, csvOf([...range(1, 9), person(11)]));
+    const response = await t.app.inject({ method: 'POST', url: `/preview?_csrf=${token}`, payload, headers: { 'content-type': contentType, cookie: csm.jar.header() } });
+    expect(response.statusCode).toBe(200);
+    expect(response.body).toMatch(/<tr id="preview-counts"><td class="n">1<\/td><td class="n">0<\/td><td class="n">0<\/td><td class="n">0<\/td><td class="n">1<\/td>/);
+    expect((await t.db.pool.query('select count(*)::int as n from runs')).rows[0].n).toBe(runsBefore);
+    const link = response.body.match(/href="(\/preview\/[^/]+\/invites)"/)![1]!;
+    const file = await csm.get(link);
+    expect(file.statusCode).toBe(200);
+    expect(file.headers['content-disposition']).toContain('acme 2023-02-13 potential invites.csv');
+    expect(file.body).toContain('m11@example.com');
+    expect((await (await signIn(t.app, 'operator')).get(link)).statusCode).toBe(404); // another user
+    // a viewer cannot preview; no token -> 403
+    expect((await (await signIn(t.app, 'viewer')).get('/preview')).statusCode).toBe(403);
+    const noToken = await t.app.inject({ method: 'POST', url: '/preview', payload, headers: { 'content-type': contentType, cookie: csm.jar.header() } });
+    expect(noToken.statusCode).toBe(403);
+  });
+
+  it('answers 413 to an upload over previewMaxBytes and leaves nothing on disk', async () => {
+    const csm = await signIn(t.app, 'csm');
+    const token = (await csm.get('/preview')).body.match(/action="\/preview\?_csrf=([^"]+)"/)![1]!;
+    // declared too large: refused before reading
+    const big = multipart('acme', FIRST, csvOf(range(1, 2000)));
+    expect(big.payload.length).toBeGreaterThan(4096 + 64 * 1024);
+    const declared = await t.app.inject({ method: 'POST', url: `/preview?_csrf=${token}`, payload: big.payload, headers: { 'content-type': big.contentType, cookie: csm.jar.header() } });
+    expect(declared.statusCode).toBe(413);
+    expect(await readdir(path.join(t.tempDir, 'tmp'))).toEqual([]);
+    // the file part past the limit while streaming (no content-length)
+    const { payload, contentType } = multipart('acme', FIRST, csvOf(range(1, 200)));
+    expect(payload.length).toBeGreaterThan(4096 * 2);
+    const streamed = await t.app.inject({
+      method: 'POST',
+      url: `/preview?_csrf=${token}`,
+      payload: Readable.from([payload]),
+      headers: { 'content-type': contentType, cookie: csm.jar.header() },
+    });
+    expect(streamed.statusCode).toBe(413);
+    expect(streamed.body).toContain('larger than the 4 KiB a preview accepts');
+    expect(await readdir(path.join(t.tempDir, 'tmp'))).toEqual([]);
+  });
+
+  it('shows the audit log to operators only', async () => {
+    const operator = await signIn(t.app, 'operator');
+    const audit = await operator.get('/audit');
+    expect(audit.statusCode).toBe(200);
+    expect(audit.body).toContain('sign-in');
+    expect((await (await signIn(t.app, 'csm')).get('/audit')).statusCode).toBe(403);
+    expect((await client(t.app).get('/audit')).headers.location).toBe('/login?next=%2Faudit');
+  });
+});
