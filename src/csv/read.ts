@@ -5,6 +5,7 @@ import { mapHeaders } from '../fields/headers.js';
 import { RowValidator } from '../fields/row.js';
 import { CsvRecordParser, type CsvSyntaxError } from './records.js';
 import { Utf8Guard } from './utf8.js';
+import { withSeparatorProblem } from './sniff.js';
 import { parseErrorMessage } from './parse-errors.js';
 import type { FileHeader, InvalidRow, ParsedRow, ReadBatch, ReadOptions, ReadTotals, ValidationIssue } from './types.js';
 
@@ -76,7 +77,7 @@ export function readMembershipFile(input: Readable, tenant: TenantConfig, option
       stop({ line, column: '', value: '', message: `line ${line} is blank: the first line must be the header row (First Name, Last Name, Email Address, ...)` });
       return;
     }
-    const mapping = mapHeaders(headers, tenant);
+    const mapping = withSeparatorProblem(headers, mapHeaders(headers, tenant));
     header.resolve({ columns: mapping.columns, warnings: mapping.warnings });
     if (mapping.fatal) {
       stop({ line, column: mapping.fatal.column, value: '', message: mapping.fatal.message });

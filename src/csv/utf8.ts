@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { SNIFF_BYTES, sniffFileStart } from './sniff.js';
 
 export interface Utf8Failure {
   /** 1-based line of the first invalid byte. */
@@ -65,24 +66,23 @@ function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => `0x${b.toString(16).toUpperCase().padStart(2, '0')}`).join(' ');
 }
 
-const ZIP_MAGIC = Buffer.from('PK\x03\x04', 'latin1');
-const UTF16_BOMS = [Buffer.from([0xff, 0xfe]), Buffer.from([0xfe, 0xff])];
-
-/** A whole-file diagnosis from the first bytes, for files that are not text at all. */
-function wrongKindOfFile(start: Uint8Array): string | null {
-  const head = Buffer.from(start.buffer, start.byteOffset, Math.min(start.length, 4));
-  if (head.equals(ZIP_MAGIC)) return 'the file is a ZIP archive or an Excel workbook (.xlsx), not CSV: export it as "CSV UTF-8"';
-  if (UTF16_BOMS.some((bom) => head.subarray(0, 2).equals(bom))) return 'the file is UTF-16 encoded: export it as UTF-8';
-  return null;
+/** An overlong encoding (a character written with more bytes than needed) starts at AT. */
+function overlongAt(buf: Uint8Array, at: number): boolean {
+  const b = buf[at] as number;
+  const next = buf[at + 1];
+  if (next === undefined || (next & 0xc0) !== 0x80) return false;
+  return b === 0xc0 || b === 0xc1 || (b === 0xe0 && next < 0xa0) || (b === 0xf0 && next < 0x90);
 }
 
-function failure(line: number, bytes: Uint8Array): Utf8Failure {
+function failure(line: number, bytes: Uint8Array, overlong = false): Utf8Failure {
   const first = bytes[0] ?? 0;
   // A lone byte in A0-FF is what Latin-1 / Windows-1252 exports produce for accented letters.
-  const latin1 = bytes.length === 1 && first >= 0xa0;
-  const hint = latin1
-    ? 'the file looks Latin-1/Windows-1252 encoded: export it as UTF-8'
-    : 'export the file as UTF-8';
+  const latin1 = !overlong && bytes.length === 1 && first >= 0xa0;
+  const hint = overlong
+    ? 'an overlong encoding, which UTF-8 forbids: export the file as UTF-8 again'
+    : latin1
+      ? 'the file looks Latin-1/Windows-1252 encoded: export it as UTF-8'
+      : 'export the file as UTF-8';
   return {
     line,
     bytes: hex(bytes),
@@ -100,7 +100,8 @@ export class Utf8Guard {
   private carry: Buffer | null = null;
   failure: Utf8Failure | null = null;
 
-  private started = false;
+  /** The file's first bytes (up to SNIFF_BYTES), for src/csv/sniff.ts; null once they have been looked at. */
+  private head: Buffer | null = Buffer.alloc(0);
 
   /** Newlines (LF) seen so far in the bytes that passed. */
   get newlinesSeen(): number {
@@ -109,16 +110,9 @@ export class Utf8Guard {
 
   push(chunk: Buffer): Buffer | null {
     if (this.failure) return null;
+    if (this.head !== null && chunk.length > 0 && this.sniff(chunk)) return null;
     let buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
     this.carry = null;
-    if (!this.started && buf.length > 0) {
-      this.started = true;
-      const kind = wrongKindOfFile(buf);
-      if (kind) {
-        this.failure = { line: 1, bytes: hex(buf.subarray(0, 2)), message: kind };
-        return null;
-      }
-    }
     // NUL is valid UTF-8 but never part of a CSV text export: it means UTF-16 without a BOM, or binary data.
     const nul = buf.indexOf(0);
     if (nul !== -1) {
@@ -137,11 +131,22 @@ export class Utf8Guard {
     }
     if (!isUtf8(buf)) {
       const { at, length } = firstInvalid(buf);
-      this.failure = failure(this.newlines + countNewlines(buf, at) + 1, buf.subarray(at, at + Math.max(length, 1)));
+      this.failure = failure(this.newlines + countNewlines(buf, at) + 1, buf.subarray(at, at + Math.max(length, 1)), overlongAt(buf, at));
       return null;
     }
     this.newlines += countNewlines(buf);
     return buf;
+  }
+
+  /** True when the file's first bytes say it is not a text file at all (then the failure says what it is). */
+  private sniff(chunk: Buffer): boolean {
+    const head = this.head as Buffer;
+    const start = head.length === 0 ? chunk.subarray(0, SNIFF_BYTES) : Buffer.concat([head, chunk.subarray(0, SNIFF_BYTES - head.length)]);
+    const kind = sniffFileStart(start, head.length === 0 ? chunk : start);
+    // Usually decided on the first chunk; a file read in tiny chunks is looked at again until SNIFF_BYTES arrived.
+    this.head = start.length < SNIFF_BYTES ? Buffer.from(start) : null;
+    if (kind) this.failure = { line: 1, bytes: kind.value, message: kind.message };
+    return kind !== null;
   }
 
   end(): void {
