@@ -68,6 +68,8 @@ const CORPUS: Record<string, Expected> = {
   'two-megabyte-field.csv': { fatal: { message: /^the record starting on line 3 is larger than 1048576 bytes/, line: 3 }, records: 1, run: { status: 'rejected', reason: /larger than 1048576 bytes/ }, heapMiB: 1.5 },
   'five-megabyte-line.csv': { fatal: { message: /^the record starting on line 2 is larger than 1048576 bytes/, line: 2 }, run: { status: 'rejected', reason: /larger than 1048576 bytes/ }, heapMiB: 1.5 },
   'blank-lines-200k.csv': { invalid: { lines: [BLANK_LINES + 4], message: /values are case-sensitive: use "active"/ }, records: 3, valid: 2, run: { status: 'rejected', reason: /invalid/, errorCount: 1, errorLines: [BLANK_LINES + 4] }, heapMiB: 4 },
+  'huge-invalid-value.csv': { invalid: { lines: [3], message: /^status must be "active" or "inactive"/ }, records: 3, valid: 2, run: { status: 'rejected', reason: /invalid/, errorCount: 1, errorLines: [3] }, heapMiB: 4 },
+  'huge-header-name.csv': { invalid: { lines: [3], message: /^first_name is required/ }, records: 2, valid: 1, run: { status: 'rejected', reason: /invalid/, errorCount: 1, errorLines: [3] }, heapMiB: 4 },
   'invalid-rows-100k.csv': { invalid: { lines: { count: INVALID_ROWS, first: [2, 3, 4] }, message: /^status must be "active" or "inactive"/ }, records: INVALID_ROWS, run: { status: 'rejected', reason: /invalid/, errorCount: INVALID_ROWS }, heapMiB: 4 },
 };
 
@@ -181,7 +183,11 @@ describe('the reader', () => {
       expect(reading.invalidCount).toBe(count);
       expect(reading.invalidLines.slice(0, first.length)).toEqual(first);
       expect(reading.issues.length).toBeGreaterThan(0);
-      for (const issue of reading.issues) expect(issue.message).toMatch(message);
+      for (const issue of reading.issues) {
+        expect(issue.message).toMatch(message);
+        // the texts of an issue are bounded, whatever the cell or header held
+        for (const text of [issue.message, issue.value, issue.column]) expect(text.length).toBeLessThanOrEqual(MAX_TEXT);
+      }
     } else {
       expect(reading.invalidCount).toBe(0);
     }

@@ -1,10 +1,13 @@
 /**
  * Texts built from a customer's header row stay short whatever the file holds: a header of 20,000 columns
- * made a 270 KB error message and as many warnings (issue 10), which Slack refuses and nobody reads.
+ * made a 270 KB error message and as many warnings (issue 10), which Slack refuses and nobody reads; a
+ * 900 KB cell (under the 1 MiB record cap) was quoted whole in its issue, run_errors and the alert.
  */
 
 /** Longest customer text (a header name) quoted in a message. */
 export const MAX_QUOTED = 80;
+/** Longest cell value quoted in an issue (its value and message); the row keeps the whole value. */
+export const MAX_VALUE = 200;
 /** Most items listed in one message, and most header warnings per file. */
 export const MAX_LISTED = 20;
 
