@@ -70,6 +70,7 @@ const CORPUS: Record<string, Expected> = {
   'blank-lines-200k.csv': { invalid: { lines: [BLANK_LINES + 4], message: /values are case-sensitive: use "active"/ }, records: 3, valid: 2, run: { status: 'rejected', reason: /invalid/, errorCount: 1, errorLines: [BLANK_LINES + 4] }, heapMiB: 4 },
   'huge-invalid-value.csv': { invalid: { lines: [3], message: /^status must be "active" or "inactive"/ }, records: 3, valid: 2, run: { status: 'rejected', reason: /invalid/, errorCount: 1, errorLines: [3] }, heapMiB: 4 },
   'huge-header-name.csv': { invalid: { lines: [3], message: /^first_name is required/ }, records: 2, valid: 1, run: { status: 'rejected', reason: /invalid/, errorCount: 1, errorLines: [3] }, heapMiB: 4 },
+  'huge-header-broken-quote.csv': { fatal: { message: /^broken quoting in the record starting on line 3, column "City_+…": a quote inside an unquoted value/, line: 3 }, records: 1, run: { status: 'rejected', reason: /broken quoting/ }, heapMiB: 4 },
   'invalid-rows-100k.csv': { invalid: { lines: { count: INVALID_ROWS, first: [2, 3, 4] }, message: /^status must be "active" or "inactive"/ }, records: INVALID_ROWS, run: { status: 'rejected', reason: /invalid/, errorCount: INVALID_ROWS }, heapMiB: 4 },
 };
 
@@ -171,6 +172,7 @@ describe('the reader', () => {
       if (expected.fatal.value !== undefined) expect(totals.fatal!.value).toBe(expected.fatal.value);
       if (expected.fatal.column !== undefined) expect(totals.fatal!.column).toBe(expected.fatal.column);
       expect(totals.fatal!.message.length).toBeLessThanOrEqual(MAX_TEXT);
+      expect(totals.fatal!.column.length).toBeLessThanOrEqual(MAX_TEXT);
     } else {
       expect(totals.fatal).toBeUndefined();
     }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { TenantConfig } from '../config/tenant.js';
+import { cut } from '../fields/bounded.js';
 import { mapHeaders } from '../fields/headers.js';
 import { RowValidator } from '../fields/row.js';
 import { CsvRecordParser, type CsvSyntaxError } from './records.js';
@@ -109,7 +110,7 @@ export function readMembershipFile(input: Readable, tenant: TenantConfig, option
   }
 
   function parseFailure(error: CsvSyntaxError): ValidationIssue {
-    const column = headers ? (headers[error.column] ?? '').trim() : '';
+    const column = headers ? cut((headers[error.column] ?? '').trim()) : '';
     const line = error.line;
     if (headers === null && guard.newlinesSeen === 0) {
       return { line, column: '', value: '', message: CR_ONLY };
