@@ -43,15 +43,15 @@ interface Expected {
 
 const UTF16 = /the file is UTF-16 encoded.*: save it as CSV UTF-8/;
 const CORPUS: Record<string, Expected> = {
-  'random-bytes.csv': { fatal: { message: /^the file contains a NUL byte \(0x00\) on line 1: it looks UTF-16 encoded or binary/, line: 1 }, run: { status: 'rejected', reason: /binary/ } },
+  'random-bytes.csv': { fatal: { message: /^the file is not valid UTF-8: byte 0x.. on line 1 \(export the file as UTF-8\)$/, line: 1 }, run: { status: 'rejected', reason: /not valid UTF-8/ } },
   'gzip-compressed.csv': { fatal: { message: /^the file is a gzip-compressed file, not CSV: upload it uncompressed/, value: '0x1F 0x8B' }, run: { status: 'rejected', reason: /gzip-compressed/ } },
   'excel-workbook.csv': { fatal: { message: /^the file is an Excel workbook \(.xlsx\), not CSV: save it as CSV UTF-8$/, value: '0x50 0x4B 0x03 0x04' }, run: { status: 'rejected', reason: /Excel workbook/ } },
   'utf16le-bom.csv': { fatal: { message: /^the file is UTF-16 encoded: save it as CSV UTF-8$/, value: '0xFF 0xFE' }, run: { status: 'rejected', reason: UTF16 } },
   'utf16be-bom.csv': { fatal: { message: /^the file is UTF-16 encoded: save it as CSV UTF-8$/, value: '0xFE 0xFF' }, run: { status: 'rejected', reason: UTF16 } },
   'utf16le-no-bom.csv': { fatal: { message: /UTF-16 encoded \(little-endian, without a byte order mark\)/, value: '0x00' }, run: { status: 'rejected', reason: UTF16 } },
   'utf16be-no-bom.csv': { fatal: { message: /UTF-16 encoded \(big-endian, without a byte order mark\)/, value: '0x00' }, run: { status: 'rejected', reason: UTF16 } },
-  'overlong-utf8.csv': { fatal: { message: /not valid UTF-8: byte 0xC0 on line 3 \(an overlong encoding/, line: 3, value: '0xC0' }, run: { status: 'rejected', reason: /overlong/ } },
-  'nul-bytes.csv': { fatal: { message: /NUL byte \(0x00\) on line 3/, line: 3, value: '0x00' }, run: { status: 'rejected', reason: /NUL byte/ } },
+  'overlong-utf8.csv': { fatal: { message: /not valid UTF-8: byte 0xC0 on line 3 \(an overlong encoding/, line: 3, value: '0xC0' }, records: 1, run: { status: 'rejected', reason: /overlong/ } },
+  'nul-bytes.csv': { fatal: { message: /NUL byte \(0x00\) on line 3/, line: 3, value: '0x00' }, records: 1, run: { status: 'rejected', reason: /NUL byte/ } },
   'empty.csv': { fatal: { message: /^the file is empty/ }, run: { status: 'rejected', reason: /the file is empty/ } },
   'header-only.csv': { run: { status: 'held', reason: /no member rows/ } },
   'duplicate-headers.csv': { fatal: { message: /columns "Email Address" and "Email Address" both map to email/, line: 1 }, run: { status: 'rejected', reason: /both map to email/ } },

@@ -112,7 +112,7 @@ export function readMembershipFile(input: Readable, tenant: TenantConfig, option
   function parseFailure(error: CsvSyntaxError): ValidationIssue {
     const column = headers ? cut((headers[error.column] ?? '').trim()) : '';
     const line = error.line;
-    if (headers === null && guard.newlinesSeen === 0) {
+    if (headers === null && (error.code === 'CSV_MAX_RECORD_SIZE' ? guard.newlinesSeen === 0 : guard.loneCrSeen)) {
       return { line, column: '', value: '', message: CR_ONLY };
     }
     return { line, column, value: '', message: parseErrorMessage(error, line, column, maxRecordBytes) };

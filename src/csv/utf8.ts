@@ -10,6 +10,7 @@ export interface Utf8Failure {
 }
 
 const NEWLINE = 10;
+const CR = 13;
 
 function countNewlines(buf: Uint8Array, end = buf.length): number {
   let count = 0;
@@ -99,6 +100,8 @@ export class Utf8Guard {
   private newlines = 0;
   private carry: Buffer | null = null;
   failure: Utf8Failure | null = null;
+  /** Found, but the bytes before it are handed on first (see failAt). */
+  private deferred: Utf8Failure | null = null;
 
   /** The file's first bytes (up to SNIFF_BYTES), for src/csv/sniff.ts; null once they have been looked at. */
   private head: Buffer | null = Buffer.alloc(0);
@@ -108,34 +111,84 @@ export class Utf8Guard {
     return this.newlines;
   }
 
+  private loneCr = false;
+  private crAtEnd = false;
+
+  /**
+   * A carriage return not followed by a line feed passed before the first line feed: the first line ends
+   * CR-only (src/csv/read.ts names that rather than the quoting problem it causes). Decided by the bytes
+   * alone, not by how far the reading has got, so the message does not depend on where chunks were cut.
+   */
+  get loneCrSeen(): boolean {
+    return this.loneCr;
+  }
+
+  private noteCr(out: Buffer): void {
+    if (this.loneCr || this.newlines > 0 || out.length === 0) return;
+    if (this.crAtEnd && out[0] !== NEWLINE) this.loneCr = true;
+    const lf = out.indexOf(NEWLINE);
+    const end = lf === -1 ? out.length : lf;
+    for (let cr = out.indexOf(CR); cr !== -1 && cr < end; cr = out.indexOf(CR, cr + 1)) {
+      if (cr + 1 < out.length && out[cr + 1] !== NEWLINE) this.loneCr = true;
+    }
+    this.crAtEnd = out[out.length - 1] === CR;
+  }
+
   push(chunk: Buffer): Buffer | null {
     if (this.failure) return null;
+    if (this.deferred) {
+      this.failure = this.deferred;
+      return null;
+    }
     if (this.head !== null && chunk.length > 0 && this.sniff(chunk)) return null;
     let buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
     this.carry = null;
     // NUL is valid UTF-8 but never part of a CSV text export: it means UTF-16 without a BOM, or binary data.
     const nul = buf.indexOf(0);
     if (nul !== -1) {
+      // whichever comes first, a NUL or an invalid sequence before it
+      const before = buf.subarray(0, nul);
+      if (!isUtf8(before)) return this.invalidAt(before);
       const line = this.newlines + countNewlines(buf, nul) + 1;
-      this.failure = {
+      return this.failAt(buf, nul, {
         line,
         bytes: '0x00',
         message: `the file contains a NUL byte (0x00) on line ${line}: it looks UTF-16 encoded or binary; export it as CSV UTF-8`,
-      };
-      return null;
+      });
     }
     const tail = incompleteTail(buf);
     if (tail > 0) {
       this.carry = Buffer.from(buf.subarray(buf.length - tail));
       buf = buf.subarray(0, buf.length - tail);
     }
-    if (!isUtf8(buf)) {
-      const { at, length } = firstInvalid(buf);
-      this.failure = failure(this.newlines + countNewlines(buf, at) + 1, buf.subarray(at, at + Math.max(length, 1)), overlongAt(buf, at));
-      return null;
-    }
+    if (!isUtf8(buf)) return this.invalidAt(buf);
+    this.noteCr(buf);
     this.newlines += countNewlines(buf);
     return buf;
+  }
+
+  /** BUF is not valid UTF-8: fails at its first invalid sequence. */
+  private invalidAt(buf: Buffer): Buffer | null {
+    const { at, length } = firstInvalid(buf);
+    return this.failAt(buf, at, failure(this.newlines + countNewlines(buf, at) + 1, buf.subarray(at, at + Math.max(length, 1)), overlongAt(buf, at)));
+  }
+
+  /**
+   * Fails at offset AT of BUF. The bytes before it still pass, and the failure shows from the next push() or
+   * end(): so the verdict is the first problem in the file, however the input was cut into chunks (a broken
+   * record before the bad byte, or a header without the required columns, comes first).
+   */
+  private failAt(buf: Buffer, at: number, problem: Utf8Failure): Buffer | null {
+    this.carry = null;
+    if (at === 0) {
+      this.failure = problem;
+      return null;
+    }
+    this.deferred = problem;
+    const passed = buf.subarray(0, at);
+    this.noteCr(passed);
+    this.newlines += countNewlines(passed);
+    return passed;
   }
 
   /** True when the file's first bytes say it is not a text file at all (then the failure says what it is). */
@@ -150,6 +203,7 @@ export class Utf8Guard {
   }
 
   end(): void {
+    if (this.deferred && !this.failure) this.failure = this.deferred;
     if (this.failure || !this.carry) return;
     this.failure = failure(this.newlines + 1, this.carry);
     this.failure.message = `the file is not valid UTF-8: it ends inside a multi-byte character (${this.failure.bytes}) on line ${this.failure.line} (export the file as UTF-8)`;
