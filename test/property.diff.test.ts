@@ -246,3 +246,43 @@ test('the diff: disjoint outcomes, changes that rebuild the state, no change on 
   expect(seen.withChanges).toBeGreaterThan(RUNS / 5);
   expect(seen.rejected).toBeGreaterThan(0);
 }, 600_000);
+
+test('invalid-row policy "skip": a member named by an invalid row is carried forward unchanged, never deleted', async () => {
+  const skipRow = fc.record({ n: fc.integer({ min: 1, max: 8 }), bad: fc.boolean(), city: fc.constantFrom('Paris', 'Lyon'), status: fc.constantFrom('active', 'inactive') });
+  const seen = { carried: 0 };
+  await fc.assert(
+    fc.asyncProperty(fc.boolean(), rows, fc.array(skipRow, { maxLength: 8 }), async (withId, previous, next) => {
+      const tenant = tenantOf({
+        id: `prop-skip-${++tenantNo}`,
+        invalidRows: 'skip',
+        guardrails: { maxDeletePercent: 100, maxShrinkPercent: 100, holdEmptyFile: false },
+      });
+      await ingest(tenant, csv(previous, withId));
+      const before = await stateOf(tenant.id);
+      const nextRows: Row[] = next.map(({ n, bad, city, status }) => ({ n, person: person(n, { city, status: bad ? 'Active' : status }) }));
+      const run = await ingest(tenant, csv(nextRows, withId));
+      const after = await stateOf(tenant.id);
+      expect(['accepted', 'duplicate']).toContain(run.status);
+      if (run.status === 'duplicate') return;
+      const key = run.key;
+      // a row is invalid when its own value is, or when its email or employee id is repeated in the file
+      const count = (n: number) => nextRows.filter((r) => r.n === n).length;
+      const invalidNs = new Set(nextRows.filter((r) => r.person.status === 'Active' || count(r.n) > 1).map((r) => r.n));
+      const memberOf = (n: number) => (key === 'employee_id' ? `E${n}` : `m${n}@example.com`);
+      for (const n of invalidNs) {
+        const k = memberOf(n);
+        if (before.has(k)) {
+          expect(after.get(k), `member ${k} carried`).toEqual(before.get(k));
+          seen.carried++;
+        } else expect(after.has(k)).toBe(false);
+      }
+      // deleted: only on-platform members that no row names at all
+      const changes = await changesOf(run.runId!);
+      const named = new Set(nextRows.map((r) => memberOf(r.n)));
+      expect(kinds(changes, 'deletion')).toEqual([...before].filter(([k, m]) => m.on && !named.has(k)).map(([k]) => k).sort());
+      expect(sorted(after)).toEqual(sorted(applied(before, changes)));
+    }),
+    { seed: SEED, numRuns: RUNS },
+  );
+  expect(seen.carried).toBeGreaterThan(0);
+}, 600_000);
