@@ -161,7 +161,7 @@ describe('encoding and layout', () => {
 
   test('UTF-16 files and Excel workbooks are rejected with a message that says what they are', async () => {
     const bom = await readFixture(cases('utf16le-bom.csv'));
-    expect(bom.totals.fatal).toMatchObject({ line: 1, message: 'the file is UTF-16 encoded: export it as UTF-8' });
+    expect(bom.totals.fatal).toMatchObject({ line: 1, message: 'the file is UTF-16 encoded: save it as CSV UTF-8' });
     const noBom = await readFixture(cases('utf16le-no-bom.csv'));
     expect(noBom.totals.fatal).toMatchObject({ line: 1, value: '0x00' });
     expect(noBom.totals.fatal!.message).toContain('UTF-16');

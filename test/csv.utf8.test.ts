@@ -45,11 +45,16 @@ describe('Utf8Guard', () => {
     expect(failure?.message).toBe('the file is not valid UTF-8: byte 0xE9 on line 2 (the file looks Latin-1/Windows-1252 encoded: export it as UTF-8)');
   });
 
-  test('stops letting bytes through after the first failure', () => {
+  test('lets the bytes before the first failure through, then stops (the failure shows from the next push or end)', () => {
     const guard = new Utf8Guard();
-    expect(guard.push(Buffer.from([0x61, 0xff]))).toBeNull();
+    expect(guard.push(Buffer.from([0x61, 0xff]))?.toString()).toBe('a');
     expect(guard.push(Buffer.from('fine\n'))).toBeNull();
     expect(guard.failure?.line).toBe(1);
+    const ending = new Utf8Guard();
+    expect(ending.push(Buffer.from('a\nb\u0000'))?.toString()).toBe('a\nb');
+    expect(ending.failure).toBeNull();
+    ending.end();
+    expect(ending.failure).toMatchObject({ line: 2, bytes: '0x00' });
   });
 
   test('counts the newlines that passed', () => {

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { TenantConfig } from '../config/tenant.js';
+import { cut } from '../fields/bounded.js';
 import { mapHeaders } from '../fields/headers.js';
 import { RowValidator } from '../fields/row.js';
 import { CsvRecordParser, type CsvSyntaxError } from './records.js';
 import { Utf8Guard } from './utf8.js';
+import { withSeparatorProblem } from './sniff.js';
 import { parseErrorMessage } from './parse-errors.js';
 import type { FileHeader, InvalidRow, ParsedRow, ReadBatch, ReadOptions, ReadTotals, ValidationIssue } from './types.js';
 
@@ -148,7 +150,7 @@ export class MembershipReader {
       this.stop({ line, column: '', value: '', message: `line ${line} is blank: the first line must be the header row (First Name, Last Name, Email Address, ...)` });
       return;
     }
-    const mapping = mapHeaders(headers, this.tenant);
+    const mapping = withSeparatorProblem(headers, mapHeaders(headers, this.tenant));
     this.header.resolve({ columns: mapping.columns, warnings: mapping.warnings });
     if (mapping.fatal) {
       this.stop({ line, column: mapping.fatal.column, value: '', message: mapping.fatal.message });
@@ -197,9 +199,9 @@ export class MembershipReader {
   }
 
   private parseFailure(error: CsvSyntaxError): ValidationIssue {
-    const column = this.headers ? (this.headers[error.column] ?? '').trim() : '';
+    const column = this.headers ? cut((this.headers[error.column] ?? '').trim()) : '';
     const line = error.line;
-    if (this.headers === null && this.guard.newlinesSeen === 0) {
+    if (this.headers === null && (error.code === 'CSV_MAX_RECORD_SIZE' ? this.guard.newlinesSeen === 0 : this.guard.loneCrSeen)) {
       return { line, column: '', value: '', message: CR_ONLY };
     }
     return { line, column, value: '', message: parseErrorMessage(error, line, column, this.maxRecordBytes) };

@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { SNIFF_BYTES, sniffFileStart } from './sniff.js';
 
 export interface Utf8Failure {
   /** 1-based line of the first invalid byte. */
@@ -9,6 +10,7 @@ export interface Utf8Failure {
 }
 
 const NEWLINE = 10;
+const CR = 13;
 
 function countNewlines(buf: Uint8Array, end = buf.length): number {
   let count = 0;
@@ -65,24 +67,23 @@ function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => `0x${b.toString(16).toUpperCase().padStart(2, '0')}`).join(' ');
 }
 
-const ZIP_MAGIC = Buffer.from('PK\x03\x04', 'latin1');
-const UTF16_BOMS = [Buffer.from([0xff, 0xfe]), Buffer.from([0xfe, 0xff])];
-
-/** A whole-file diagnosis from the first bytes, for files that are not text at all. */
-function wrongKindOfFile(start: Uint8Array): string | null {
-  const head = Buffer.from(start.buffer, start.byteOffset, Math.min(start.length, 4));
-  if (head.equals(ZIP_MAGIC)) return 'the file is a ZIP archive or an Excel workbook (.xlsx), not CSV: export it as "CSV UTF-8"';
-  if (UTF16_BOMS.some((bom) => head.subarray(0, 2).equals(bom))) return 'the file is UTF-16 encoded: export it as UTF-8';
-  return null;
+/** An overlong encoding (a character written with more bytes than needed) starts at AT. */
+function overlongAt(buf: Uint8Array, at: number): boolean {
+  const b = buf[at] as number;
+  const next = buf[at + 1];
+  if (next === undefined || (next & 0xc0) !== 0x80) return false;
+  return b === 0xc0 || b === 0xc1 || (b === 0xe0 && next < 0xa0) || (b === 0xf0 && next < 0x90);
 }
 
-function failure(line: number, bytes: Uint8Array): Utf8Failure {
+function failure(line: number, bytes: Uint8Array, overlong = false): Utf8Failure {
   const first = bytes[0] ?? 0;
   // A lone byte in A0-FF is what Latin-1 / Windows-1252 exports produce for accented letters.
-  const latin1 = bytes.length === 1 && first >= 0xa0;
-  const hint = latin1
-    ? 'the file looks Latin-1/Windows-1252 encoded: export it as UTF-8'
-    : 'export the file as UTF-8';
+  const latin1 = !overlong && bytes.length === 1 && first >= 0xa0;
+  const hint = overlong
+    ? 'an overlong encoding, which UTF-8 forbids: export the file as UTF-8 again'
+    : latin1
+      ? 'the file looks Latin-1/Windows-1252 encoded: export it as UTF-8'
+      : 'export the file as UTF-8';
   return {
     line,
     bytes: hex(bytes),
@@ -99,52 +100,110 @@ export class Utf8Guard {
   private newlines = 0;
   private carry: Buffer | null = null;
   failure: Utf8Failure | null = null;
+  /** Found, but the bytes before it are handed on first (see failAt). */
+  private deferred: Utf8Failure | null = null;
 
-  private started = false;
+  /** The file's first bytes (up to SNIFF_BYTES), for src/csv/sniff.ts; null once they have been looked at. */
+  private head: Buffer | null = Buffer.alloc(0);
 
   /** Newlines (LF) seen so far in the bytes that passed. */
   get newlinesSeen(): number {
     return this.newlines;
   }
 
+  private loneCr = false;
+  private crAtEnd = false;
+
+  /**
+   * A carriage return not followed by a line feed passed before the first line feed: the first line ends
+   * CR-only (src/csv/read.ts names that rather than the quoting problem it causes). Decided by the bytes
+   * alone, not by how far the reading has got, so the message does not depend on where chunks were cut.
+   */
+  get loneCrSeen(): boolean {
+    return this.loneCr;
+  }
+
+  private noteCr(out: Buffer): void {
+    if (this.loneCr || this.newlines > 0 || out.length === 0) return;
+    if (this.crAtEnd && out[0] !== NEWLINE) this.loneCr = true;
+    const lf = out.indexOf(NEWLINE);
+    const end = lf === -1 ? out.length : lf;
+    for (let cr = out.indexOf(CR); cr !== -1 && cr < end; cr = out.indexOf(CR, cr + 1)) {
+      if (cr + 1 < out.length && out[cr + 1] !== NEWLINE) this.loneCr = true;
+    }
+    this.crAtEnd = out[out.length - 1] === CR;
+  }
+
   push(chunk: Buffer): Buffer | null {
     if (this.failure) return null;
+    if (this.deferred) {
+      this.failure = this.deferred;
+      return null;
+    }
+    if (this.head !== null && chunk.length > 0 && this.sniff(chunk)) return null;
     let buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
     this.carry = null;
-    if (!this.started && buf.length > 0) {
-      this.started = true;
-      const kind = wrongKindOfFile(buf);
-      if (kind) {
-        this.failure = { line: 1, bytes: hex(buf.subarray(0, 2)), message: kind };
-        return null;
-      }
-    }
     // NUL is valid UTF-8 but never part of a CSV text export: it means UTF-16 without a BOM, or binary data.
     const nul = buf.indexOf(0);
     if (nul !== -1) {
+      // whichever comes first, a NUL or an invalid sequence before it
+      const before = buf.subarray(0, nul);
+      if (!isUtf8(before)) return this.invalidAt(before);
       const line = this.newlines + countNewlines(buf, nul) + 1;
-      this.failure = {
+      return this.failAt(buf, nul, {
         line,
         bytes: '0x00',
         message: `the file contains a NUL byte (0x00) on line ${line}: it looks UTF-16 encoded or binary; export it as CSV UTF-8`,
-      };
-      return null;
+      });
     }
     const tail = incompleteTail(buf);
     if (tail > 0) {
       this.carry = Buffer.from(buf.subarray(buf.length - tail));
       buf = buf.subarray(0, buf.length - tail);
     }
-    if (!isUtf8(buf)) {
-      const { at, length } = firstInvalid(buf);
-      this.failure = failure(this.newlines + countNewlines(buf, at) + 1, buf.subarray(at, at + Math.max(length, 1)));
-      return null;
-    }
+    if (!isUtf8(buf)) return this.invalidAt(buf);
+    this.noteCr(buf);
     this.newlines += countNewlines(buf);
     return buf;
   }
 
+  /** BUF is not valid UTF-8: fails at its first invalid sequence. */
+  private invalidAt(buf: Buffer): Buffer | null {
+    const { at, length } = firstInvalid(buf);
+    return this.failAt(buf, at, failure(this.newlines + countNewlines(buf, at) + 1, buf.subarray(at, at + Math.max(length, 1)), overlongAt(buf, at)));
+  }
+
+  /**
+   * Fails at offset AT of BUF. The bytes before it still pass, and the failure shows from the next push() or
+   * end(): so the verdict is the first problem in the file, however the input was cut into chunks (a broken
+   * record before the bad byte, or a header without the required columns, comes first).
+   */
+  private failAt(buf: Buffer, at: number, problem: Utf8Failure): Buffer | null {
+    this.carry = null;
+    if (at === 0) {
+      this.failure = problem;
+      return null;
+    }
+    this.deferred = problem;
+    const passed = buf.subarray(0, at);
+    this.noteCr(passed);
+    this.newlines += countNewlines(passed);
+    return passed;
+  }
+
+  /** True when the file's first bytes say it is not a text file at all (then the failure says what it is). */
+  private sniff(chunk: Buffer): boolean {
+    const head = this.head as Buffer;
+    const start = head.length === 0 ? chunk.subarray(0, SNIFF_BYTES) : Buffer.concat([head, chunk.subarray(0, SNIFF_BYTES - head.length)]);
+    const kind = sniffFileStart(start, head.length === 0 ? chunk : start);
+    // Usually decided on the first chunk; a file read in tiny chunks is looked at again until SNIFF_BYTES arrived.
+    this.head = start.length < SNIFF_BYTES ? Buffer.from(start) : null;
+    if (kind) this.failure = { line: 1, bytes: kind.value, message: kind.message };
+    return kind !== null;
+  }
+
   end(): void {
+    if (this.deferred && !this.failure) this.failure = this.deferred;
     if (this.failure || !this.carry) return;
     this.failure = failure(this.newlines + 1, this.carry);
     this.failure.message = `the file is not valid UTF-8: it ends inside a multi-byte character (${this.failure.bytes}) on line ${this.failure.line} (export the file as UTF-8)`;

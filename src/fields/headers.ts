@@ -1,3 +1,4 @@
+import { boundedWarnings, cut, listed } from './bounded.js';
 import { FIELDS, FIELD_BY_NAME, REQUIRED_FIELDS } from './fields.js';
 
 /** Header normalisation: case-insensitive, ignoring spaces, underscores and punctuation. */
@@ -58,8 +59,8 @@ export function mapHeaders(headers: readonly string[], tenant: TenantColumns): H
   for (const segment of tenant.customSegments) segments.set(normalizeHeader(segment), segment);
 
   const matches = headers.map((raw) => {
-    const header = raw.trim();
-    const key = normalizeHeader(header);
+    const key = normalizeHeader(raw);
+    const header = cut(raw.trim()); // shown in messages only
     const explicit = tenantMap.get(key) ?? segments.get(key);
     return { header, key, target: explicit ?? BUILT_IN.get(key), explicit: explicit !== undefined };
   });
@@ -106,7 +107,7 @@ export function mapHeaders(headers: readonly string[], tenant: TenantColumns): H
   if (!fatal) {
     const missing = REQUIRED_FIELDS.filter((name) => !headerOf.has(name));
     if (missing.length > 0) {
-      const found = headers.map((h) => `"${h.trim()}"`).join(', ');
+      const found = listed(headers.map((h) => `"${cut(h.trim())}"`));
       const names = missing.map((name) => `${name} ("${FIELD_BY_NAME.get(name)?.display ?? name}")`).join(', ');
       fatal = {
         column: missing.join(', '),
@@ -114,5 +115,5 @@ export function mapHeaders(headers: readonly string[], tenant: TenantColumns): H
       };
     }
   }
-  return fatal ? { fields, columns, warnings, fatal } : { fields, columns, warnings };
+  return fatal ? { fields, columns, warnings: boundedWarnings(warnings), fatal } : { fields, columns, warnings: boundedWarnings(warnings) };
 }

@@ -1,4 +1,5 @@
 import type { InvalidRow, ParsedRow, ValidationIssue } from '../types.js';
+import { cut, MAX_VALUE } from './bounded.js';
 import { DEFAULT_LOCALE, FIELD_BY_NAME, type FieldRule } from './fields.js';
 import {
   dateProblem,
@@ -82,7 +83,7 @@ export class RowValidator {
       this.rules.push({
         index,
         field,
-        header: (input.headers[index] ?? '').trim(),
+        header: cut((input.headers[index] ?? '').trim()),
         kind,
         required: spec?.required ?? false,
         allowed: allowedList.length > 0 ? new Set(allowedList) : null,
@@ -123,7 +124,7 @@ export class RowValidator {
         switch (rule.kind) {
           case Kind.Text:
             if (rule.allowed !== null && !rule.allowed.has(value)) {
-              problem = segmentProblem(value, rule.field, rule.allowedByLower.get(value.toLowerCase()));
+              problem = segmentProblem(cut(value, MAX_VALUE), rule.field, rule.allowedByLower.get(value.toLowerCase()));
             }
             break;
           case Kind.Email:
@@ -149,7 +150,7 @@ export class RowValidator {
         }
       }
       if (problem !== null) {
-        (issues ??= []).push({ line, column: rule.header, value, message: problem });
+        (issues ??= []).push({ line, column: rule.header, value: cut(value, MAX_VALUE), message: problem });
         stored = value;
       }
       values[rule.field] = stored;
