@@ -97,11 +97,12 @@ describe('processFile, step by step', () => {
 describe('readMembershipFile, step by step', () => {
   const tenant = tenantConfigSchema.parse({ id: 'acme', name: 'Acme' });
 
-  it('decode stops at bytes that are not UTF-8, and the file is still hashed to its end', async () => {
+  it('decode passes the valid bytes before a byte that is not UTF-8, then stops, and the file is still hashed to its end', async () => {
     const reader = new MembershipReader(tenant, {});
     const good = Buffer.from('First Name,Last Name,Email Address\n');
     expect(reader.decode(good)?.toString()).toBe('First Name,Last Name,Email Address\n');
-    expect(reader.decode(Buffer.from([0x41, 0xff, 0x0a]))).toBeNull();
+    expect(reader.decode(Buffer.from([0x41, 0xff, 0x0a]))?.toString()).toBe('A');
+    expect(reader.decode(Buffer.from('B,C,d@example.com\n'))).toBeNull();
     reader.settle(true);
     const totals = await reader.totals.promise;
     expect(totals.fatal?.message).toMatch(/UTF-8/);
