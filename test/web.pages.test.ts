@@ -29,6 +29,20 @@ describe('console pages', () => {
     return ingestFile({ db: t.db }, acme(), fileOf(name, csvOf(people)), { outDir: t.outDir });
   }
 
+  it('shows the late-file watch per tenant: not watched, due, or late by how long', async () => {
+    t.tenants.set('acme', { ...acme(), expect: { every: '7 days', graceHours: 48, remind: true } });
+    t.tenants.set('beta', { ...t.tenants.get('beta')!, expect: { every: '1 month', graceHours: 48, remind: true } });
+    const run = await accepted();
+    await t.db.pool.query(`update runs set created_at = now() - interval '12 days' where id = $1`, [run.runId]);
+    const csm = await signIn(t.app, 'csm');
+    const body = (await csm.get('/tenants')).body;
+    expect(body).toContain('next file (expect:)');
+    // acme: due 7 days after its file, i.e. 5 days ago; the grace (48 h) has passed
+    expect(body).toMatch(/late by 5 days<\/strong> \(due [^)]*, 7 days\)/);
+    // beta: no file yet, watched from now, due in a month
+    expect(body).toMatch(/due [^<]* <span class="muted">\(1 month\)<\/span>/);
+  });
+
   it('lists tenants and runs, escapes customer text, filters and pages the runs', async () => {
     await accepted(range(1, 40), 'Acme <b>bold</b> 01.13.2023.csv');
     const csm = await signIn(t.app, 'csm');

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Queryable } from '../store/db.js';
+import { tenantWatchStatuses, type TenantWatchStatus } from '../store/late-watch.js';
 import { unappliedRuns } from '../store/run-applied.js';
 import type { ConsoleContext } from './context.js';
 import { html, query, type Html } from './html.js';
@@ -51,12 +52,23 @@ async function dropState(db: Queryable): Promise<Html> {
   return html`reachable (last tick ${when(row.last_success_at)})`;
 }
 
+/** The late-file watch's view of a tenant (issue 13): not watched, expected by a time, or late by how long. */
+function nextFile(status: TenantWatchStatus | undefined): Html {
+  if (!status?.state) return html`<span class="muted">not watched</span>`;
+  const { state } = status;
+  if (!state.late) return html`due ${when(state.nextExpectedAt)} <span class="muted">(${status.cadence})</span>`;
+  const hours = Math.floor(state.lateByMs / 3_600_000);
+  const late = hours >= 48 ? `${Math.floor(hours / 24)} days` : `${hours} hours`;
+  return html`<strong class="late">late by ${late}</strong> (due ${when(state.nextExpectedAt)}, ${status.cadence})`;
+}
+
 /** GET /tenants: one row per configured tenant; warnings for runs overtaken before being applied. */
 export function registerTenantsPage(app: FastifyInstance, ctx: ConsoleContext): void {
   app.get('/tenants', async (request, reply) => {
     const facts: TenantFacts[] = [];
     for (const tenant of ctx.tenants.values()) facts.push(await tenantFacts(ctx.db.pool, tenant));
     const next = ctx.nextTick?.() ?? null;
+    const watch = new Map((await tenantWatchStatuses(ctx.db.pool, ctx.tenants.values(), ctx.app.schedule.timezone, new Date())).map((w) => [w.id, w]));
     const warnings = facts.flatMap((t) =>
       t.overtaken.map(
         (o) => html`<p class="notice warn" role="alert">${t.name}: run <a href="/runs/${o.runId}">${o.runId}</a> was accepted but is not marked
@@ -73,6 +85,7 @@ export function registerTenantsPage(app: FastifyInstance, ctx: ConsoleContext): 
   <td class="n">${t.onPlatform.toLocaleString('en-US')}</td>
   <td class="n">${t.held > 0 ? html`<a href="/runs${query({ tenant: t.id, status: 'held' })}">${t.held}</a>` : '0'}</td>
   <td class="n">${t.unapplied.length > 0 ? t.unapplied.map((id, i) => html`${i > 0 ? ', ' : ''}<a href="/runs/${id}">${id}</a>`) : '0'}</td>
+  <td>${nextFile(watch.get(t.id))}</td>
 </tr>`,
     );
     const body = html`${warnings}
@@ -82,7 +95,7 @@ export function registerTenantsPage(app: FastifyInstance, ctx: ConsoleContext): 
 ${facts.length === 0
   ? html`<p class="empty">No tenants are configured (config/tenants/*.yaml).</p>`
   : html`<table><thead><tr><th>tenant</th><th>last file</th><th>status</th><th>at</th><th class="n">members on the platform</th>
-<th class="n">waiting for a decision</th><th class="n">runs not marked applied</th></tr></thead><tbody>${rows}</tbody></table>`}`;
+<th class="n">waiting for a decision</th><th class="n">runs not marked applied</th><th>next file (expect:)</th></tr></thead><tbody>${rows}</tbody></table>`}`;
     return sendPage(reply, page(request, reply, 'Tenants', body));
   });
 }
