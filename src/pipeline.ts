@@ -77,10 +77,15 @@ export async function ingestFile(
   ctx: PipelineContext,
   tenant: TenantConfig,
   file: FileInput,
-  options: { source?: 'local' | 'drop'; outDir?: string } = {},
+  options: {
+    source?: 'local' | 'drop';
+    outDir?: string;
+    /** Runs in the run's transaction before it commits (the drop registry records the file's outcome); a throw rolls the run back. */
+    beforeCommit?: (client: pg.PoolClient, run: { runId: number; status: RunSummary['status'] }) => Promise<void>;
+  } = {},
 ): Promise<RunSummary> {
-  const { runId, status } = await stagingTransaction(ctx.db, (client) =>
-    processFile(client, tenant, file.name, readerOf(file, tenant), {
+  const { runId, status } = await stagingTransaction(ctx.db, async (client) => {
+    const run = await processFile(client, tenant, file.name, readerOf(file, tenant), {
       ...baseOptions(ctx, file),
       source: options.source ?? 'local',
       lock: true,
@@ -88,8 +93,10 @@ export async function ingestFile(
       alert: true,
       force: false,
       baseline: false,
-    }),
-  );
+    });
+    await options.beforeCommit?.(client, run);
+    return run;
+  });
   if (options.outDir && status !== 'duplicate') await renderRunFiles(ctx.db, runId, options.outDir);
   return loadRunSummary(ctx.db.pool, runId);
 }

@@ -270,6 +270,11 @@ async function pollTenant(run: TenantRun): Promise<boolean> {
   return true;
 }
 
+/** The tenant's claim went to another poller before this run committed: the run is rolled back. */
+class ClaimLostError extends Error {
+  override name = 'ClaimLostError';
+}
+
 /** next: go on with the tenant's next file; stop: retry this file next tick first; broken: the session may be dead. */
 type TakeResult = 'next' | 'stop' | 'broken';
 
@@ -331,35 +336,46 @@ async function takeFile(run: TenantRun, row: DropFileRow, file: ListedFile & { p
       result('failed', { error: 'claim lost' });
       return 'stop';
     }
+    const sha256 = transfer.sha256;
     let summary;
     try {
       summary = await ingestFile(
         { db: ctx.db, logger },
         tenant,
         { name: file.name, open: () => createReadStream(local) },
-        { source: 'drop', ...(ctx.outDir ? { outDir: ctx.outDir } : {}) },
+        {
+          source: 'drop',
+          ...(ctx.outDir ? { outDir: ctx.outDir } : {}),
+          // The registry learns the outcome in the run's own transaction: recorded after the commit, a
+          // crash in between (while the output files are written) left the file pending, and the next
+          // tick made a second run and alert of it (found by the soak, test/soak.short.test.ts).
+          beforeCommit: async (client, ran) => {
+            const reasons = (await client.query<{ reasons: string[] }>('select reasons from runs where id = $1', [ran.runId])).rows[0]?.reasons ?? [];
+            const recorded = await recordOutcome(client, row.id, {
+              kind: ran.status,
+              runId: ran.runId,
+              sha256,
+              ...(reasons.length > 0 ? { reason: reasons.join('; ') } : {}),
+              pollerId: run.pollerId,
+            });
+            // Another poller took this tenant over (our claim expired) and recorded the file first.
+            if (!recorded) throw new ClaimLostError();
+          },
+        },
       );
     } catch (error) {
+      if (error instanceof ClaimLostError) {
+        result('failed', { error: 'claim lost' });
+        return 'stop';
+      }
       const message = (error as Error).message;
       await recordAttemptFailed(db, row.id, `ingest: ${message}`);
       logger.error({ file: file.name, err: message }, 'ingest of a drop file failed; retried next tick');
       result('failed', { error: message });
       return 'stop';
     }
-    const recorded = await recordOutcome(db, row.id, {
-      kind: summary.status,
-      ...(summary.runId !== undefined ? { runId: summary.runId } : {}),
-      sha256: transfer.sha256,
-      ...(summary.reasons.length > 0 ? { reason: summary.reasons.join('; ') } : {}),
-      pollerId: run.pollerId,
-    });
     logger.info({ file: file.name, runId: summary.runId, status: summary.status, bytes: transfer.bytes }, 'drop file ingested');
     const ran = ofRun(summary);
-    if (!recorded) {
-      // Another poller took this tenant over (our claim expired) and recorded the file first.
-      result('failed', { error: 'claim lost', ...ran });
-      return 'stop';
-    }
     if (summary.status === 'held') {
       result('held', ran);
       return 'next';
