@@ -11,7 +11,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, watch } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -50,6 +50,8 @@ export type KillPhase =
   /** Right after the ingest transaction committed: output files rendered, the drop registry not yet told. */
   | 'committed'
   | 'move'
+  /** A rejected file's move: its errors file is being written to rejected/, the file not yet renamed. */
+  | 'move-rejected'
   /** chat.postMessage received, not applied: no repeat expected. */
   | 'slack-post'
   /** chat.postMessage applied by Slack, answer not yet sent: the documented repeat window. */
@@ -66,6 +68,7 @@ export const ALL_KILL_PHASES: KillPhase[] = [
   'transaction',
   'committed',
   'move',
+  'move-rejected',
   'slack-post',
   'slack-post-answered',
   'slack-upload',
@@ -137,7 +140,7 @@ class Timeout extends Error {}
 
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const began = Date.now();
-  const log = options.log;
+  const log = (text: string) => options.log(`[${((Date.now() - began) / 1000).toFixed(1)}s] ${text}`);
   const random = seeded(options.seed);
   const work = await mkdtemp(path.join(tmpdir(), 'hris-soak-'));
   const cleanups: Array<() => Promise<void>> = [];
@@ -202,7 +205,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     // ---- files: a sequence per tenant, put in the inbox whole (rename from .part) -------------
     const sequences = new Map(tenants.map((id, i) => [id, new TenantFiles(id, options.rows, options.seed * 100 + i)]));
     const inbox = (tenant: string) => path.join(sshd.root, tenant, 'inbox');
-    for (const id of tenants) await mkdir(inbox(id), { recursive: true });
+    for (const id of tenants) {
+      for (const folder of ['inbox', 'processed', 'rejected']) await mkdir(path.join(sshd.root, id, folder), { recursive: true });
+    }
     const upload = async (file: SoakFile) => {
       const target = path.join(inbox(file.tenant), file.name);
       await writeFile(`${target}.part`, file.content);
@@ -379,6 +384,31 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
             if (!killNow(phase, `after ingest of ${String(line.file)} (${String(line.status)})`)) return false;
             break;
           }
+          case 'move-rejected': {
+            // A rejected file must come: upload the first tenant's files up to its next invalid one.
+            const first = sequences.get(tenants[0]!)!;
+            for (let i = 0; i < 7 && first.files[first.files.length - 1]!.kind !== 'invalid'; i++) await upload(first.next());
+            // The drop is a local folder here: inotify says when the errors file is created in rejected/.
+            const fired = await new Promise<boolean>((resolve, reject) => {
+              const watchers = tenants.map((id) =>
+                watch(path.join(sshd.root, id, 'rejected'), (_event, name) => {
+                  if (!name?.endsWith('.errors.csv') || !existsSync(path.join(inbox(id), name.slice(0, -'.errors.csv'.length)))) return;
+                  done();
+                  resolve(killNow(phase, `${id}/rejected/${name} being written, the file still in the inbox`));
+                }),
+              );
+              const timer = setTimeout(() => {
+                done();
+                reject(new Timeout('no rejected file moved'));
+              }, timeout);
+              const done = () => {
+                clearTimeout(timer);
+                for (const w of watchers) w.close();
+              };
+            });
+            if (!fired) return false;
+            break;
+          }
           case 'slack-post':
           case 'slack-post-answered':
           case 'slack-upload':
@@ -472,7 +502,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           case 'slack-hang': {
             const rule =
               fault === 'slack-500'
-                ? { methods: ['chat.postMessage', 'upload'], status: 500, times: 3 }
+                ? { methods: ['chat.postMessage', 'upload'], status: 500, times: 2 }
                 : fault === 'slack-429'
                   ? { methods: ['chat.postMessage'], status: 429, retryAfter: RETRY_AFTER_SECONDS, times: 2 }
                   : { methods: ['chat.postMessage', 'files.completeUploadExternal'], hang: true, times: 1 };
