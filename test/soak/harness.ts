@@ -580,7 +580,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       retryAfterSeconds: RETRY_AFTER_SECONDS,
       slackTimeoutMs: options.slackTimeoutMs,
     };
-    const checks = await checkSoak(evidence, options);
+    const checks = await checkSoak(evidence);
     checks.unshift({
       name: 'the service never exited by itself (PostgreSQL restart, SFTP kill, Slack faults included)',
       ok: unexpectedExits.length === 0,
