@@ -29,12 +29,13 @@ export interface SoakEvidence {
   /** The reference run's output files. */
   referenceOut: string;
   slack: FakeSlack;
-  /** Message ts -> event sequence number when Slack applied the post. */
+  /** Message ts -> event sequence number of the post's request (when Slack received it). */
   posts: Map<string, number>;
   /** files.completeUploadExternal calls Slack applied, in order. */
   completions: Array<{ seq: number; threadTs: string; fileIds: string[] }>;
-  /** When each Slack request arrived. */
+  /** When each Slack request arrived, and its event sequence number (kills are numbered alike). */
   requestTimes: Map<RecordedRequest, number>;
+  requestSeqs: Map<RecordedRequest, number>;
   kills: KillRecord[];
   /** Event sequence numbers of the PostgreSQL restarts. */
   pgRestarts: number[];
@@ -230,8 +231,8 @@ export async function checkSoak(evidence: SoakEvidence): Promise<Check[]> {
         if (!killBetween(done[i - 1]!.seq, done[i]!.seq)) problems.push(`run ${runRow.id}: files completed again with no kill in between`);
       }
     }
-    // The window is real: a kill after Slack applied a post (before its answer) is followed by one repost.
-    for (const kill of evidence.kills.filter((k) => k.phase === 'slack-post-answered')) {
+    // The window is real: a kill once Slack has a post (before the answer) is followed by a repost.
+    for (const kill of evidence.kills.filter((k) => k.phase === 'slack-post-answered' || k.phase === 'slack-post')) {
       const runId = Number(/\(run (\d+)\)/.exec(kill.detail)?.[1]);
       const count = topLevel.filter((m) => new RegExp(`\\bRun ${runId}\\b`).test(m.text)).length;
       if (!(count >= 2)) problems.push(`kill ${kill.seq} after Slack applied run ${runId}'s post: ${count} posts (expected the documented repeat)`);
@@ -292,8 +293,11 @@ export async function checkSoak(evidence: SoakEvidence): Promise<Check[]> {
       const next = slack.requests.find((r) => r.method === request.method && (evidence.requestTimes.get(r) ?? 0) > at && runOfRequest(r) === runId);
       const waitMs = evidence.requestTimes.get(next!) ?? Number.NaN;
       const floor = request.status === 429 ? evidence.retryAfterSeconds * 1000 : evidence.slackTimeoutMs;
+      // A restart in between starts over (the killed process's wait died with it).
+      const from = evidence.requestSeqs.get(request)!;
+      const killed = next !== undefined && evidence.kills.some((k) => k.seq > from && k.seq < evidence.requestSeqs.get(next)!);
       if (!next) problems.push(`${request.method} of run ${runId} (${request.status === 429 ? '429' : 'hang'}) was never retried`);
-      else if (waitMs - at < floor - 50) problems.push(`${request.method} of run ${runId} retried after ${waitMs - at} ms, before ${floor} ms (${request.status === 429 ? 'Retry-After' : 'client timeout'})`);
+      else if (!killed && waitMs - at < floor - 50) problems.push(`${request.method} of run ${runId} retried after ${waitMs - at} ms, before ${floor} ms (${request.status === 429 ? 'Retry-After' : 'client timeout'})`);
     }
     checks.push({
       name: 'a 429 is retried after its Retry-After, a hung call after the client timeout',

@@ -52,7 +52,7 @@ export type KillPhase =
   | 'move'
   /** A rejected file's move: its errors file is being written to rejected/, the file not yet renamed. */
   | 'move-rejected'
-  /** chat.postMessage received, not applied: no repeat expected. */
+  /** chat.postMessage received: Slack still applies it, the service never learns the ts (a repeat). */
   | 'slack-post'
   /** chat.postMessage applied by Slack, answer not yet sent: the documented repeat window. */
   | 'slack-post-answered'
@@ -160,16 +160,22 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const posts = new Map<string, number>(); // message ts -> seq when Slack applied it
     const completions: SoakEvidence['completions'] = [];
     const requestTimes = new Map<RecordedRequest, number>();
+    // Slack has a request once it has received it (a client dying then does not take it back), so the
+    // order of events that matters is the request's arrival: numbered with the kills.
+    const requestSeqs = new Map<RecordedRequest, number>();
     let slackTrigger: ((stage: 'received' | 'answering', request: RecordedRequest) => boolean) | undefined;
     let slack: FakeSlack | undefined = undefined;
     slack = await startFakeSlack({
       onRequest(stage, request) {
-        if (stage === 'received') requestTimes.set(request, Date.now());
+        if (stage === 'received') {
+          requestTimes.set(request, Date.now());
+          requestSeqs.set(request, ++seq);
+        }
         if (stage === 'answering' && request.status === 200 && !request.error) {
-          if (request.method === 'chat.postMessage') posts.set(slack!.messages[slack!.messages.length - 1]!.ts, ++seq);
+          if (request.method === 'chat.postMessage') posts.set(slack!.messages[slack!.messages.length - 1]!.ts, requestSeqs.get(request)!);
           if (request.method === 'files.completeUploadExternal') {
             const files = JSON.parse(String(request.params.files)) as Array<{ id: string }>;
-            completions.push({ seq: ++seq, threadTs: String(request.params.thread_ts ?? ''), fileIds: files.map((f) => f.id) });
+            completions.push({ seq: requestSeqs.get(request)!, threadTs: String(request.params.thread_ts ?? ''), fileIds: files.map((f) => f.id) });
           }
         }
         if (slackTrigger?.(stage, request)) slackTrigger = undefined;
@@ -575,6 +581,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       posts,
       completions,
       requestTimes,
+      requestSeqs,
       kills,
       pgRestarts,
       retryAfterSeconds: RETRY_AFTER_SECONDS,
