@@ -483,10 +483,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
             pgRestarts.push(++seq);
             await postgres.restart('immediate');
             // The ingest in flight must fail and be retried (not stored half), and the service must live on.
-            await waitFor(() => !target.alive || watch.lines.some((l) => /ingest of a drop file failed|tenant poll failed|file not processed/.test(String(l.msg))), 30_000);
+            const retried = (l: LogLine) => /ingest of a drop file failed|tenant poll failed|file not processed/.test(String(l.msg));
+            await waitFor(() => !target.alive || watch.lines.some(retried), 30_000);
             watch.off();
             if (!target.alive) return { fault, ok: false, detail: `restarted during "${queryLabel(seen)}": the service exited (see the first check)` };
-            const failed = watch.lines.find((l) => /failed|not processed/.test(String(l.msg)));
+            const failed = watch.lines.find(retried);
             return { fault, ok: target.alive, detail: `restarted during "${queryLabel(seen)}"; the service logged "${String(failed?.msg)}" and ${target.alive ? 'kept running' : 'exited'}` };
           }
           case 'sftp-kill': {
