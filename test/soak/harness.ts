@@ -157,7 +157,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
     // ---- the fake Slack, with the soak's hooks -------------------------------------------------
     let seq = 0;
-    const posts = new Map<string, number>(); // message ts -> seq when Slack applied it
+    const posts = new Map<string, number>(); // message ts -> seq of its request (when Slack received it)
     const completions: SoakEvidence['completions'] = [];
     const requestTimes = new Map<RecordedRequest, number>();
     // Slack has a request once it has received it (a client dying then does not take it back), so the
