@@ -553,6 +553,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     log(`settling: ${uploaded.length} files uploaded; waiting for every file and alert`);
     const settled = async () => {
       ensureDaemon();
+      // Alerts that failed under the faults (and the kills, which count as attempts) back off
+      // exponentially, minutes after a few: brought forward once Slack is healthy, as waiting would. Short
+      // waits (a 429's Retry-After) are left alone: the 429 check reads them.
+      await query(`update outbox set next_attempt_at = now() where delivered_at is null and next_attempt_at > now() + interval '10 seconds'`);
       if ((await filesLeft()) > 0) return false;
       const state = await query<{ open_files: number; undelivered: number }>(
         `select (select count(*)::int from drop_files where state <> 'done') as open_files,
@@ -563,7 +567,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const settleBy = Date.now() + options.settleTimeoutMs;
     let isSettled = false;
     while (Date.now() < settleBy && !(isSettled = await settled())) await sleep(1000);
-    if (!isSettled) log('NOT settled within the budget: the checks will say what is missing');
+    if (!isSettled) {
+      const left = await query<{ what: string }>(
+        `select 'drop file ' || tenant_id || '/' || file_name || ': ' || state || coalesce(' (' || last_error || ')', '') as what from drop_files where state <> 'done'
+         union all
+         select 'alert ' || id || ' (run ' || coalesce(run_id::text, '-') || '): ' || attempts || ' attempts, next ' || next_attempt_at || coalesce(', locked until ' || locked_until, '') || coalesce(' (' || last_error || ')', '')
+         from outbox where delivered_at is null`,
+      );
+      log(`NOT settled within the budget: ${await filesLeft()} files in the inboxes; ${left.rows.map((r) => r.what).join('; ') || 'nothing open in the database'}; the service's last lines:\n${daemon?.tail.slice(-10).join('\n')}`);
+    }
     const stopped = await daemon!.stop('SIGTERM');
     if (stopped.code !== 0) unexpectedExits.push(`the final SIGTERM ended the service with ${stopped.code ?? stopped.signal}`);
 
