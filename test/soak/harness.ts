@@ -493,6 +493,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           case 'sftp-kill': {
             // Kill the drop's sessions right after a file is taken, until a download is cut (a few tries).
             for (let attempt = 1; attempt <= 6; attempt++) {
+              await ensureWork();
               const watch = linesSince();
               const line = await waitForLine((l) => l.msg === 'file taken from the drop', timeout);
               await sleep(Math.floor(random() * 6));
@@ -557,6 +558,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       // exponentially, minutes after a few: brought forward once Slack is healthy, as waiting would. Short
       // waits (a 429's Retry-After) are left alone: the 429 check reads them.
       await query(`update outbox set next_attempt_at = now() where delivered_at is null and next_attempt_at > now() + interval '10 seconds'`);
+      // A pass that failed on a PostgreSQL restart could not release its claims: their 10-minute lease
+      // runs out (a hung pass still delivers nothing, so a hang is still caught).
+      await query(`update outbox set locked_until = null where delivered_at is null and locked_until > now() + interval '10 seconds'`);
       if ((await filesLeft()) > 0) return false;
       const state = await query<{ open_files: number; undelivered: number }>(
         `select (select count(*)::int from drop_files where state <> 'done') as open_files,

@@ -75,8 +75,9 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   };
   const [initCommand, initArgs] = asPostgres(path.join(bin, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
   await run(initCommand, initArgs, { timeout: 60_000 });
-  // fsync off: a test cluster; crash safety of the server itself is not what is under test.
-  const options = `-p ${port} -c listen_addresses=127.0.0.1 -k ${base} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50`;
+  // fsync off: the machine does not crash under a test. synchronous_commit stays on: with it off, an
+  // immediate stop (restart('immediate')) loses commits the clients were told had happened.
+  const options = `-p ${port} -c listen_addresses=127.0.0.1 -k ${base} -c fsync=off -c full_page_writes=off -c max_connections=50`;
   const start = () => pgCtl(['start', '-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', options]);
   await start();
   const url = (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`;
