@@ -78,7 +78,12 @@ export async function ingestFile(
   ctx: PipelineContext,
   tenant: TenantConfig,
   file: FileInput,
-  options: { source?: 'local' | 'drop'; outDir?: string } = {},
+  options: {
+    source?: 'local' | 'drop';
+    outDir?: string;
+    /** Runs in the run's transaction before it commits (the drop registry records the file's outcome); a throw rolls the run back. */
+    beforeCommit?: (client: pg.PoolClient, run: { runId: number; status: RunSummary['status'] }) => Promise<void>;
+  } = {},
 ): Promise<RunSummary> {
   const opened: OpenedFile = {};
   const { runId, status } = await stagingTransaction(ctx.db, async (client) => {
@@ -93,6 +98,7 @@ export async function ingestFile(
     await recordRunEncryption(client, result.runId, opened.encryption);
     // The run's alert, in the run's transaction: it exists exactly when the run does.
     await enqueueAlert(client, { kind: 'run', tenantId: tenant.id, runId: result.runId });
+    await options.beforeCommit?.(client, result);
     return result;
   });
   if (options.outDir && status !== 'duplicate') await renderRunFiles(ctx.db, runId, options.outDir);

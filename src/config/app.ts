@@ -90,6 +90,8 @@ export const appConfigSchema = z
         /** Channel id (C0123...) or name (#monitoring-hris-files). */
         channel: z.string().default('#monitoring-hris-files'),
         apiUrl: z.string().url().optional(),
+        /** Per-request timeout of the Slack client; a call past it fails and the outbox retries it. */
+        timeoutMs: z.number().int().positive().default(30_000),
       })
       .strict()
       .prefault({}),

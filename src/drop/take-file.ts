@@ -42,7 +42,7 @@ export async function takeFile(run: TenantRun, row: DropFileRow, file: ListedFil
       taking.report('failed', { error: 'claim lost' });
       return 'stop';
     }
-    const summary = await ingest(taking, local);
+    const summary = await ingest(taking, local, transfer.sha256);
     if (!summary) return 'stop';
     return await recordIngested(taking, summary, transfer);
   } finally {
@@ -116,17 +116,46 @@ async function download(
   return transfer;
 }
 
-/** The downloaded file through the pipeline (null: it failed, recorded as a failed attempt). */
-async function ingest({ run, row, file, report }: Taking, local: string): Promise<RunSummary | null> {
+/** The tenant's claim went to another poller before this run committed: the run is rolled back. */
+class ClaimLostError extends Error {
+  override name = 'ClaimLostError';
+}
+
+/**
+ * The downloaded file through the pipeline (null: it failed, recorded as a failed attempt, or the claim
+ * was lost and the run rolled back). The registry learns the outcome in the run's own transaction:
+ * recorded after the commit, a crash in between (while the output files are written) left the file
+ * pending, and the next tick made a second run and alert of it (found by the soak, test/soak.short.test.ts).
+ */
+async function ingest({ run, row, file, report }: Taking, local: string, sha256: string): Promise<RunSummary | null> {
   const { ctx, tenant, logger } = run;
   try {
     return await ingestFile(
       { db: ctx.db, logger },
       tenant,
       { name: file.name, open: () => createReadStream(local) },
-      { source: 'drop', ...(ctx.outDir ? { outDir: ctx.outDir } : {}) },
+      {
+        source: 'drop',
+        ...(ctx.outDir ? { outDir: ctx.outDir } : {}),
+        beforeCommit: async (client, ran) => {
+          const reasons = (await client.query<{ reasons: string[] }>('select reasons from runs where id = $1', [ran.runId])).rows[0]?.reasons ?? [];
+          const recorded = await recordOutcome(client, row.id, {
+            kind: ran.status,
+            runId: ran.runId,
+            sha256,
+            ...(reasons.length > 0 ? { reason: reasons.join('; ') } : {}),
+            pollerId: run.pollerId,
+          });
+          // Another poller took this tenant over (our claim expired) and recorded the file first.
+          if (!recorded) throw new ClaimLostError();
+        },
+      },
     );
   } catch (error) {
+    if (error instanceof ClaimLostError) {
+      report('failed', { error: 'claim lost' });
+      return null;
+    }
     const message = (error as Error).message;
     await recordAttemptFailed(ctx.db.pool, row.id, `ingest: ${message}`);
     await alertKeyProblem(ctx.db.pool, tenant.id, row, error);
@@ -136,24 +165,12 @@ async function ingest({ run, row, file, report }: Taking, local: string): Promis
   }
 }
 
-/** The run's outcome recorded in drop_files (unless another poller took over), and the file moved by it (held: stays). */
-async function recordIngested({ run, row, file, report }: Taking, summary: RunSummary, transfer: { bytes: number; sha256: string }): Promise<TakeResult> {
+/** The run (its outcome already recorded in drop_files by its transaction) moves the file by its outcome (held: stays). */
+async function recordIngested({ run, file, report }: Taking, summary: RunSummary, transfer: { bytes: number; sha256: string }): Promise<TakeResult> {
   const { ctx, tenant, logger } = run;
   const db = ctx.db.pool;
-  const recorded = await recordOutcome(db, row.id, {
-    kind: summary.status,
-    ...(summary.runId !== undefined ? { runId: summary.runId } : {}),
-    sha256: transfer.sha256,
-    ...(summary.reasons.length > 0 ? { reason: summary.reasons.join('; ') } : {}),
-    pollerId: run.pollerId,
-  });
   logger.info({ file: file.name, runId: summary.runId, status: summary.status, bytes: transfer.bytes }, 'drop file ingested');
   const ran = ofRun(summary);
-  if (!recorded) {
-    // Another poller took this tenant over (our claim expired) and recorded the file first.
-    report('failed', { error: 'claim lost', ...ran });
-    return 'stop';
-  }
   if (summary.status === 'held') {
     report('held', ran);
     return 'next';

@@ -16,7 +16,7 @@ export function alertsDir(app: AppConfig): string {
 /** Slack when SLACK_BOT_TOKEN is set, else the local folder notifier under <dataDir>/alerts. */
 export function createNotifier(app: AppConfig, logger: Logger): Notifier {
   if (app.slack.botToken) {
-    return new SlackNotifier({ token: app.slack.botToken, channel: app.slack.channel, apiUrl: app.slack.apiUrl, logger });
+    return new SlackNotifier({ token: app.slack.botToken, channel: app.slack.channel, apiUrl: app.slack.apiUrl, timeoutMs: app.slack.timeoutMs, logger });
   }
   return new LocalNotifier({ alertsDir: alertsDir(app), logger });
 }

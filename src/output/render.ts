@@ -98,15 +98,17 @@ async function writeCsv(client: pg.PoolClient, file: string, header: string[], s
       rows += batch.length;
       if (!out.write(batch.map(csvLine).join(''))) await once(out, 'drain');
     }
+    await cursor.close();
     out.end();
     await closed;
   } catch (error) {
+    // No cursor.close() after an error: pg-cursor then waits for a ready-for-query message that a dead
+    // connection never sends, and the alert delivery hung for good after a PostgreSQL restart
+    // (test/soak.postgres-restart.test.ts). The failed read already ended the portal.
     out.destroy();
     await closed.catch(() => undefined);
     await rm(temp, { force: true });
     throw error;
-  } finally {
-    await cursor.close();
   }
   await rename(temp, file);
   return { path: file, rows };

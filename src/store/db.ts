@@ -48,6 +48,9 @@ function openServer(url: string, poolSize: number): Database {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   // An idle client losing its server must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
+  // Nor a checked-out one between two statements (a server restart while an ingest parses its next
+  // batch killed the service, test/soak.postgres-restart.test.ts): its next query fails instead.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return { pool, url, embedded: false, close: () => pool.end() };
 }
 

@@ -65,7 +65,19 @@ export interface FailureRule {
   times?: number;
   /** Fail while this returns true (e.g. a simulated clock before the end of an outage). */
   while?: () => boolean;
+  /**
+   * Never answer: the request is neither applied nor answered (held open until close()), as a Slack that
+   * hangs past the client's timeout. Recorded with status 0 and error "hang".
+   */
+  hang?: boolean;
 }
+
+/**
+ * Called for every API or upload request at two moments: `received` (before any failure rule or effect)
+ * and `answering` (the effect is applied, e.g. the message posted, and the answer is about to be written).
+ * A test can act there synchronously, e.g. SIGKILL the client process so it never sees the answer.
+ */
+export type RequestHook = (stage: 'received' | 'answering', request: RecordedRequest) => void;
 
 export interface FakeSlack {
   /** The Web API base URL for SLACK_API_URL / slackApiUrl. */
@@ -89,7 +101,9 @@ export const DEFAULT_CHANNELS: FakeChannel[] = [
   { id: 'C0CSMTEAM01', name: 'csm-acme', isMember: true },
 ];
 
-export async function startFakeSlack(options: { token?: string; channels?: FakeChannel[]; pageSize?: number } = {}): Promise<FakeSlack> {
+export async function startFakeSlack(
+  options: { token?: string; channels?: FakeChannel[]; pageSize?: number; onRequest?: RequestHook } = {},
+): Promise<FakeSlack> {
   const token = options.token ?? 'xoxb-fake-token';
   const channels = (options.channels ?? DEFAULT_CHANNELS).map((c) => ({ ...c }));
   const requests: RecordedRequest[] = [];
@@ -205,6 +219,7 @@ export async function startFakeSlack(options: { token?: string; channels?: FakeC
     const json = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
       record.status = status;
       if (payload && typeof payload === 'object' && (payload as { ok?: boolean }).ok === false) record.error = String((payload as { error?: unknown }).error);
+      options.onRequest?.('answering', record);
       res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
       res.end(JSON.stringify(payload));
     };
@@ -232,7 +247,13 @@ export async function startFakeSlack(options: { token?: string; channels?: FakeC
       record.params = Object.fromEntries(new URLSearchParams(body.toString('utf8')));
     }
 
+    options.onRequest?.('received', record);
     const failure = matchFailure(method);
+    if (failure?.hang) {
+      record.status = 0;
+      record.error = 'hang';
+      return;
+    }
     if (failure?.status === 429) {
       json(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(failure.retryAfter ?? 1) });
       return;
@@ -264,6 +285,7 @@ export async function startFakeSlack(options: { token?: string; channels?: FakeC
       file.encoding = multipartFile ? 'multipart' : 'raw';
       record.params = { file: file.id, bytes: file.bytes.length };
       record.status = 200;
+      options.onRequest?.('answering', record);
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end(`OK - ${file.bytes.length}`);
       return;
