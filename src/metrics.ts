@@ -1,5 +1,6 @@
 import client from 'prom-client';
 import type pg from 'pg';
+import { failedAlerts } from './notify/status.js';
 import { allConnectionsInUse } from './store/db.js';
 
 /** The outcome of one file as the metrics count it (a run status, or a drop-level refusal). */
@@ -72,6 +73,16 @@ export class Metrics {
           if (allConnectionsInUse(pool)) return;
           const result = await pool.query<{ n: string }>('select count(*) as n from outbox where delivered_at is null').catch(() => undefined);
           if (result) this.set(Number(result.rows[0]?.n ?? 0));
+        },
+      });
+      new client.Gauge({
+        name: 'hris_alerts_failed',
+        help: 'Alerts that failed for good (a permanent Slack error): not retried until `hris-ingest notify retry`.',
+        registers: [registry],
+        async collect() {
+          if (allConnectionsInUse(pool)) return;
+          const failed = await failedAlerts(pool).catch(() => undefined);
+          if (failed) this.set(failed.count);
         },
       });
       new client.Gauge({

@@ -1,3 +1,4 @@
+import { joinCapped } from '../text/bounded.js';
 import { FIELDS, FIELD_BY_NAME, REQUIRED_FIELDS } from './fields.js';
 
 /** Header normalisation: case-insensitive, ignoring spaces, underscores and punctuation. */
@@ -106,7 +107,8 @@ export function mapHeaders(headers: readonly string[], tenant: TenantColumns): H
   if (!fatal) {
     const missing = REQUIRED_FIELDS.filter((name) => !headerOf.has(name));
     if (missing.length > 0) {
-      const found = headers.map((h) => `"${h.trim()}"`).join(', ');
+      // Bounded: a 20,000-column header would otherwise make a 270 KB message (and Slack alert).
+      const found = joinCapped(headers.map((h) => `"${h.trim()}"`), ', ', 1000, { itemMax: 60, noun: 'columns' });
       const names = missing.map((name) => `${name} ("${FIELD_BY_NAME.get(name)?.display ?? name}")`).join(', ');
       fatal = {
         column: missing.join(', '),

@@ -3,6 +3,7 @@ import { sql as outbox } from './002_outbox.js';
 import { sql as memberFillfactor } from './003_member_fillfactor.js';
 import { sql as drop } from './100_drop.js';
 import { sql as notify } from './200_notify.js';
+import { sql as notifyFailed } from './210_notify_failed.js';
 
 export interface Migration {
   name: string;
@@ -19,4 +20,5 @@ export const MIGRATIONS: Migration[] = [
   { name: '003_member_fillfactor', sql: memberFillfactor },
   { name: '100_drop', sql: drop },
   { name: '200_notify', sql: notify },
+  { name: '210_notify_failed', sql: notifyFailed },
 ];
