@@ -1,4 +1,4 @@
-import { joinCapped } from '../text/bounded.js';
+import { cut, joinCapped } from '../text/bounded.js';
 import { FIELDS, FIELD_BY_NAME, REQUIRED_FIELDS } from './fields.js';
 
 /** Header normalisation: case-insensitive, ignoring spaces, underscores and punctuation. */
@@ -81,7 +81,7 @@ export function mapHeaders(headers: readonly string[], tenant: TenantColumns): H
     }
     if (target === '') return; // the tenant ignores this column on purpose
     if (target === undefined) {
-      warnings.push(`unknown column "${header}" (column ${index + 1}, ignored): map it in the tenant's columns or declare it as a custom segment`);
+      warnings.push(`unknown column "${cut(header, 60)}" (column ${index + 1}, ignored): map it in the tenant's columns or declare it as a custom segment`);
       return;
     }
     if (!explicit && explicitHeader.has(target)) {
@@ -92,7 +92,7 @@ export function mapHeaders(headers: readonly string[], tenant: TenantColumns): H
     if (earlier !== undefined) {
       fatal ??= {
         column: header,
-        message: `columns "${earlier}" and "${header}" both map to ${target}: remove one of them or map one to another field in the tenant config`,
+        message: `columns "${cut(earlier, 60)}" and "${cut(header, 60)}" both map to ${target}: remove one of them or map one to another field in the tenant config`,
       };
       return;
     }
@@ -108,7 +108,7 @@ export function mapHeaders(headers: readonly string[], tenant: TenantColumns): H
     const missing = REQUIRED_FIELDS.filter((name) => !headerOf.has(name));
     if (missing.length > 0) {
       // Bounded: a 20,000-column header would otherwise make a 270 KB message (and Slack alert).
-      const found = joinCapped(headers.map((h) => `"${h.trim()}"`), ', ', 1000, { itemMax: 60, noun: 'columns' });
+      const found = joinCapped(headers.map((h) => `"${cut(h.trim(), 60)}"`), ', ', 1000, { noun: 'columns' });
       const names = missing.map((name) => `${name} ("${FIELD_BY_NAME.get(name)?.display ?? name}")`).join(', ');
       fatal = {
         column: missing.join(', '),

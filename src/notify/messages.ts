@@ -230,7 +230,7 @@ export function rejectedMessage(run: RunView, options: MessageOptions = {}): Ale
   }
   const max = options.maxErrors ?? 10;
   const shown = run.errors.slice(0, max);
-  const errorLines = shown.map((e) => `${errorPlace(e)}: ${cut(maskValue(e.message, e.value), SHOWN.error)}`);
+  const errorLines = shown.map((e) => `${errorPlace(e)}: ${errorText(e)}`);
   const more = run.errorCount - shown.length;
   const blocks: Block[] = [
     header(`${tenantName(run)}: membership file rejected`),
@@ -243,7 +243,7 @@ export function rejectedMessage(run: RunView, options: MessageOptions = {}): Ale
     runContext(run, options),
   ];
   const first = shown[0];
-  const firstText = first ? ` First: ${errorPlace(first)}: ${cut(maskValue(first.message, first.value), SHOWN.error)}.` : '';
+  const firstText = first ? ` First: ${errorPlace(first)}: ${errorText(first)}.` : '';
   return {
     kind: 'rejected',
     text: notificationText(`${tenantName(run)}: rejected ${fileName(run)}: ${plural(run.errorCount, 'error')}.${firstText} Run ${run.id}.`),
@@ -251,6 +251,18 @@ export function rejectedMessage(run: RunView, options: MessageOptions = {}): Ale
     attach: ['errors'],
     ...base(run, options),
   };
+}
+
+/**
+ * An error's reason as Slack shows it: the value masked, cut. A file-level error (line 1, the header, or
+ * none) quotes header texts, and a file without its header row has member data there: they become "…"
+ * as in the warnings (the texts are in `runs show`).
+ */
+function errorText(e: RunErrorView): string {
+  const fileLevel = e.line === null || e.line <= 1;
+  // A quote right after "(" is the spec's display name of a field ("Email Address"), not the file's text.
+  const message = fileLevel ? e.message.replace(/(\(?)"[^"]*"/g, (quoted, paren: string) => (paren ? quoted : '"…"')) : e.message;
+  return cut(maskValue(message, e.value), SHOWN.error);
 }
 
 /** "line 5, column email" (plain text; the column cut). */
