@@ -92,15 +92,15 @@ describe('hris-ingest notify deliver', () => {
     sandbox.env.DATABASE_URL = db.url;
     const first = await sandbox.run('notify', 'deliver', '--json');
     expect(first.code).toBe(0);
-    expect(first.json()).toEqual({ delivered: 1, failed: 0, skipped: 0, pending: 0 });
+    expect(first.json()).toEqual({ delivered: 1, failed: 0, failedPermanently: 0, skipped: 0, pending: 0 });
     const again = await sandbox.run('notify', 'deliver', '--json');
-    expect(again.json()).toEqual({ delivered: 0, failed: 0, skipped: 0, pending: 0 });
+    expect(again.json()).toEqual({ delivered: 0, failed: 0, failedPermanently: 0, skipped: 0, pending: 0 });
     expect(slack.messages).toHaveLength(1);
 
     slack.fail({ status: 500 });
     await enqueueAlert(db.pool, { kind: 'drop_recovered', payload: { drop: 'sftp.example.com:22', failures: 3 } });
     const failed = await sandbox.run('notify', 'deliver', '--json');
     expect(failed.code).toBe(1);
-    expect(failed.json()).toEqual({ delivered: 0, failed: 1, skipped: 0, pending: 1 });
+    expect(failed.json()).toEqual({ delivered: 0, failed: 1, failedPermanently: 0, skipped: 0, pending: 1 });
   });
 });

@@ -241,10 +241,10 @@ export class SlackNotifier implements Notifier {
           { configuration: true, code, cause },
         );
       case 'is_archived':
-        return new NotifyError(`Slack channel ${channel ?? ''} is archived: unarchive it or configure another channel`, { configuration: true, code, cause });
+        return new NotifyError(`Slack channel ${channel ?? ''} is archived (is_archived): unarchive it or configure another channel`, { configuration: true, code, cause });
       case 'missing_scope':
         return new NotifyError(
-          `the Slack app lacks the scope ${needed ?? '(see docs/slack.md)'}: add it under OAuth & Permissions, reinstall the app and update SLACK_BOT_TOKEN`,
+          `the Slack app lacks the scope ${needed ?? '(see docs/slack.md)'} (missing_scope): add it under OAuth & Permissions, reinstall the app and update SLACK_BOT_TOKEN`,
           { configuration: true, code, cause },
         );
       default:
