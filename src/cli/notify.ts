@@ -46,7 +46,10 @@ export function register(program: Command): void {
         const report = await deliverPending(deliveryContext(cli.app, { db, tenants: cli.tenants, logger }));
         const backlog = await outboxBacklog(db.pool);
         if (options.json) process.stdout.write(`${JSON.stringify({ ...report, pending: backlog.pending })}\n`);
-        else process.stdout.write(`delivered ${report.delivered}, skipped ${report.skipped}, failed ${report.failed}; ${backlog.pending} pending\n`);
+        else {
+          const forGood = report.failedPermanently > 0 ? ` (${report.failedPermanently} for good: fix the cause, then hris-ingest notify retry --all-failed)` : '';
+          process.stdout.write(`delivered ${report.delivered}, skipped ${report.skipped}, failed ${report.failed}${forGood}; ${backlog.pending} pending\n`);
+        }
         process.exitCode = report.failed > 0 ? EXIT.failure : EXIT.ok;
       });
     });

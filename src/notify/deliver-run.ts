@@ -34,7 +34,7 @@ export async function deliverRunAlerts(
         return `alert ${alert.id}: NOT delivered, failed for good: ${alert.error ?? ''}; fix the cause, then: hris-ingest notify retry ${alert.id}`;
       case 'pending':
         return (
-          `alert ${alert.id}: not delivered yet (${alert.error ?? 'waiting for an earlier alert of the run'}); it stays in the outbox: ` +
+          `alert ${alert.id}: not delivered yet${alert.error ? ` (${alert.error})` : ' (taken by a running service, or behind an earlier alert of the run)'}; it stays in the outbox: ` +
           'the running service sends it, or run: hris-ingest notify deliver'
         );
     }
