@@ -12,6 +12,8 @@ export interface ScrapeGauges {
   outboxBacklog(): Promise<number | undefined>;
   /** Time of the last accepted run, per tenant. */
   lastSuccess(): Promise<{ tenant: string; at: Date }[] | undefined>;
+  /** Alerts that failed for good (a permanent Slack error), waiting for `notify retry`. */
+  failedAlerts?(): Promise<number | undefined>;
   /** The late-file watch of tenants with an `expect:` cadence (absent: no such gauges). */
   lateWatch?(): Promise<{ tenant: string; lastFileAt: Date | null; late: boolean }[] | undefined>;
 }
@@ -80,6 +82,15 @@ export class Metrics {
         async collect() {
           const backlog = await gauges.outboxBacklog();
           if (backlog !== undefined) this.set(backlog);
+        },
+      });
+      new client.Gauge({
+        name: 'hris_alerts_failed',
+        help: 'Alerts that failed for good (a permanent Slack error): not retried until `hris-ingest notify retry`.',
+        registers: [registry],
+        async collect() {
+          const failed = await gauges.failedAlerts?.();
+          if (failed !== undefined) this.set(failed);
         },
       });
       new client.Gauge({

@@ -7,6 +7,7 @@ import { tenantConfigSchema, type TenantConfig } from '../src/config/tenant.js';
 import { createLogger, type Logger } from '../src/log.js';
 import { backoffDelay, deliverPending, startDeliveryLoop, type DeliveryContext } from '../src/notify/delivery.js';
 import { enqueueAlert } from '../src/store/outbox.js';
+import { requeueAlerts } from '../src/notify/status.js';
 import type { Notifier } from '../src/notify/notifier.js';
 import { SlackNotifier } from '../src/notify/slack.js';
 import { renderRunFilesWith } from '../src/output/render.js';
@@ -122,7 +123,7 @@ describe('outbox delivery to Slack (real ingests, real WebClient, fake Slack)', 
     ]);
     expect(second.status).toBe('accepted');
     const report = await deliverPending(context());
-    expect(report).toEqual({ delivered: 2, failed: 0, skipped: 0 });
+    expect(report).toEqual({ delivered: 2, failed: 0, failedPermanently: 0, skipped: 0 });
 
     const rows = await outbox();
     expect(rows.every((r) => r.delivered_at !== null)).toBe(true);
@@ -207,7 +208,7 @@ describe('outbox delivery to Slack (real ingests, real WebClient, fake Slack)', 
     const duplicate = await ingest(range(1, 5), quiet);
     expect(duplicate.status).toBe('duplicate');
     const report = await deliverPending(context({ tenants: new Map([['acme', quiet]]) }));
-    expect(report).toEqual({ delivered: 1, failed: 0, skipped: 1 });
+    expect(report).toEqual({ delivered: 1, failed: 0, failedPermanently: 0, skipped: 1 });
     expect(slack.messages).toHaveLength(1);
     expect(slack.messages[0]!.channel).toBe('C0CSMTEAM01');
     expect((await outbox())[1]!.delivery_ref).toContain('skipped');
@@ -278,36 +279,42 @@ describe('outbox delivery to Slack (real ingests, real WebClient, fake Slack)', 
     // A worker claimed the alert (lease 10 min) and died.
     await db.pool.query(`update outbox set locked_until = $1::timestamptz + interval '10 minutes', attempts = 1`, [clock.now().toISOString()]);
     const ctx = context({ now: clock.now });
-    expect(await deliverPending(ctx)).toEqual({ delivered: 0, failed: 0, skipped: 0 });
+    expect(await deliverPending(ctx)).toEqual({ delivered: 0, failed: 0, failedPermanently: 0, skipped: 0 });
     clock.advance(10 * 60_000 + 1);
-    expect(await deliverPending(ctx)).toEqual({ delivered: 1, failed: 0, skipped: 0 });
-    expect(await deliverPending(ctx)).toEqual({ delivered: 0, failed: 0, skipped: 0 });
+    expect(await deliverPending(ctx)).toEqual({ delivered: 1, failed: 0, failedPermanently: 0, skipped: 0 });
+    expect(await deliverPending(ctx)).toEqual({ delivered: 0, failed: 0, failedPermanently: 0, skipped: 0 });
     expect(slack.messages).toHaveLength(1);
   });
 
-  it('invalid_auth and not_in_channel are recorded as clear errors and retried later', async () => {
+  it('invalid_auth and not_in_channel fail for good: a clear error, logged once at error level, sent again by requeueAlerts once fixed', async () => {
     const clock = simulatedClock();
     await ingest(range(1, 3));
     const badToken = context({ now: clock.now, notifier: new SlackNotifier({ token: 'xoxb-bad', channel: '#monitoring-hris-files', apiUrl: slack.url, logger: log.logger }) });
-    expect(await deliverPending(badToken)).toEqual({ delivered: 0, failed: 1, skipped: 0 });
+    expect(await deliverPending(badToken)).toEqual({ delivered: 0, failed: 1, failedPermanently: 1, skipped: 0 });
     expect((await outbox())[0]!.last_error).toContain('SLACK_BOT_TOKEN');
-    expect(log.lines.some((l) => l.includes('"level":50') && l.includes('SLACK_BOT_TOKEN'))).toBe(true);
-
+    // Not retried: hours later, nothing is claimed and nothing more is logged.
     clock.advance(60 * 60_000);
+    expect(await deliverPending(badToken)).toEqual({ delivered: 0, failed: 0, failedPermanently: 0, skipped: 0 });
+    expect(slack.requests.filter((r) => r.error === 'invalid_auth')).toHaveLength(1);
+    expect(log.lines.filter((l) => l.includes('"level":50') && l.includes('SLACK_BOT_TOKEN'))).toHaveLength(1);
+
+    expect(await requeueAlerts(db.pool, { allFailed: true })).toEqual([(await outbox())[0]!.id]);
     const notMember = context({ now: clock.now, notifier: new SlackNotifier({ token: slack.token, channel: '#general', apiUrl: slack.url, logger: log.logger }) });
-    await deliverPending(notMember);
+    expect(await deliverPending(notMember)).toEqual({ delivered: 0, failed: 1, failedPermanently: 1, skipped: 0 });
     expect((await outbox())[0]!.last_error).toContain('/invite @hris-bot');
 
     slack.channels.find((c) => c.name === 'general')!.isMember = true; // someone invited the bot
     clock.advance(60 * 60_000);
-    expect(await deliverPending(notMember)).toEqual({ delivered: 1, failed: 0, skipped: 0 });
+    expect(await deliverPending(notMember)).toEqual({ delivered: 0, failed: 0, failedPermanently: 0, skipped: 0 });
+    await requeueAlerts(db.pool, { allFailed: true });
+    expect(await deliverPending(notMember)).toEqual({ delivered: 1, failed: 0, failedPermanently: 0, skipped: 0 });
   });
 
   it('a run purged by retention before delivery: the message goes out, saying the files are gone', async () => {
     const run = await ingest(range(1, 5));
     await db.pool.query('update runs set purged_at = now() where id = $1', [run.runId]);
     await db.pool.query('delete from run_changes where run_id = $1', [run.runId]);
-    expect(await deliverPending(context())).toEqual({ delivered: 1, failed: 0, skipped: 0 });
+    expect(await deliverPending(context())).toEqual({ delivered: 1, failed: 0, failedPermanently: 0, skipped: 0 });
     expect(JSON.stringify(slack.messages[0]!.blocks)).toContain('The files are no longer available');
     expect(slack.calls('files.getUploadURLExternal')).toHaveLength(0);
   });
@@ -323,7 +330,7 @@ describe('outbox delivery to Slack (real ingests, real WebClient, fake Slack)', 
 
   it("a file too large for the drop: its alert goes to the default channel, naming the tenant and the file", async () => {
     await enqueueAlert(db.pool, { kind: 'file_too_large', tenantId: 'acme', payload: { file: 'huge - 01.13.2023.csv', bytes: 5000, limit: 100, moved: true } });
-    expect(await deliverPending(context())).toEqual({ delivered: 1, failed: 0, skipped: 0 });
+    expect(await deliverPending(context())).toEqual({ delivered: 1, failed: 0, failedPermanently: 0, skipped: 0 });
     expect(slack.messages.map((m) => m.channel)).toEqual(['C0HRISFILES']);
     expect(slack.messages[0]!.text).toContain('acme: file huge - 01.13.2023.csv rejected unread');
     expect(slack.calls('files.getUploadURLExternal')).toHaveLength(0);

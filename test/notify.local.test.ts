@@ -41,7 +41,7 @@ describe('local notifier (no Slack token)', () => {
     const second = await ingestFile({ db }, tenant, file('acme - 02.13.2023.csv', csv(3, 32)));
     const notifier = createNotifier(appConfigSchema.parse({ dataDir }), silentLogger);
     const report = await deliverPending({ db, notifier, tenants: new Map([['acme', tenant]]) });
-    expect(report).toEqual({ delivered: 2, failed: 0, skipped: 0 });
+    expect(report).toEqual({ delivered: 2, failed: 0, failedPermanently: 0, skipped: 0 });
 
     const alerts = path.join(dataDir, 'alerts');
     expect((await readdir(alerts)).sort()).toEqual([`run-1-accepted`, `run-${second.runId}-accepted`]);

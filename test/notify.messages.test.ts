@@ -77,7 +77,7 @@ describe('alert messages', () => {
     expect(message.attach).toEqual(['errors']);
     const text = allText(message);
     expect(text).toContain('57 errors');
-    expect(text).toContain('line 2, column `email`');
+    expect(text).toContain('line 2, column email');
     expect(text).toContain('line 11');
     expect(text).not.toContain('line 12,');
     expect(text).toContain('and 47 more in validation errors.csv');
@@ -117,7 +117,7 @@ describe('alert messages', () => {
   it('a held alert delivered after the decision still says held, and notes the decision', () => {
     const message = runMessage(run({ status: 'held', currentStatus: 'accepted', reasons: ['x', 'approved by ops'] }))!;
     expect(message.kind).toBe('held');
-    expect(JSON.stringify(message.blocks)).toContain('since then: approved by ops');
+    expect(JSON.stringify(message.blocks)).toContain('since then: `approved by ops`');
   });
 
   it('duplicate: one line, or nothing when the tenant turned duplicate notes off', () => {
@@ -141,8 +141,9 @@ describe('alert messages', () => {
     expect(message.kind).toBe('file_too_large');
     expect(message.channel).toBe('#acme');
     expect(message.attach).toEqual([]);
-    expect(message.text).toContain('acme: file Acme <all> - 01.13.2023.csv rejected unread: 3,072 MiB (3,221,225,472 bytes) is over the limit of 2,048 MiB');
-    expect(message.text).toContain("rejected/ folder with the reason in Acme <all> - 01.13.2023.csv.errors.csv");
+    // The top-level text is entity-escaped too (no live markup from a file name).
+    expect(message.text).toContain('acme: file Acme &lt;all&gt; - 01.13.2023.csv rejected unread: 3,072 MiB (3,221,225,472 bytes) is over the limit of 2,048 MiB');
+    expect(message.text).toContain("rejected/ folder with the reason in Acme &lt;all&gt; - 01.13.2023.csv.errors.csv");
     const blocks = JSON.stringify(message.blocks);
     expect(blocks).toContain('Acme &lt;all&gt; - 01.13.2023.csv'); // mrkdwn-escaped
     expect(blocks).toContain('drop.maxFileBytes');
@@ -167,20 +168,25 @@ describe('alert messages', () => {
     expect(text).not.toContain('E12345');
   });
 
-  it('a section longer than Slack accepts (3,000 characters) is clipped with an ellipsis', () => {
+  it('a section longer than Slack accepts (3,000 characters) is clipped with an ellipsis; reasons are capped with "... and N more"', () => {
     const sectionTexts = (blocks: ReturnType<typeof rejectedMessage>['blocks']) =>
       blocks.flatMap((block) => (block.type === 'section' ? [block.text.text] : []));
     // Each error line is cut to 250 characters; 20 of them make the "First errors" section ~5,500.
     const errors = Array.from({ length: 20 }, (_, i) => ({ line: i + 2, column: 'business_unit', value: 'X', message: `new segment value: ${'allowed '.repeat(100)}` }));
     const rejected = sectionTexts(rejectedMessage(run({ status: 'rejected', errorCount: 20, errors }), { maxErrors: 20 }).blocks);
-    // Hold reasons are not cut one by one: only the section limit applies.
-    const held = sectionTexts(heldMessage(run({ status: 'held', currentStatus: 'held', reasons: Array.from({ length: 40 }, (_, i) => `reason ${i}: ${'x'.repeat(100)}`) })).blocks);
-    for (const [texts, longStart] of [[rejected, '*First errors:*\n• line 2, '], [held, '*Why it is held:*\n• reason 0: ']] as const) {
-      const long = texts.find((text) => text.startsWith(longStart));
-      expect(long).toHaveLength(3000);
-      expect(long!.endsWith('…')).toBe(true);
-      for (const text of texts) expect(text.length).toBeLessThanOrEqual(3000);
-    }
+    const long = rejected.find((text) => text.startsWith('First errors:\n• line 2, '));
+    expect(long).toHaveLength(3000);
+    expect(long!.endsWith('…')).toBe(true);
+    for (const text of rejected) expect(text.length).toBeLessThanOrEqual(3000);
+    // Hold reasons: the first 10, each cut to 250 characters, then how many more.
+    const reasons = Array.from({ length: 40 }, (_, i) => `reason ${i}: ${'x'.repeat(1000)}`);
+    const held = heldMessage(run({ status: 'held', currentStatus: 'held', reasons }));
+    const why = sectionTexts(held.blocks).find((text) => text.startsWith('Why it is held:'))!;
+    expect(why.split('\n').slice(1).map((line) => line.length)).toEqual([...Array(10).fill(252), 17]);
+    expect(why).toContain('reason 9: ');
+    expect(why).not.toContain('reason 10: ');
+    expect(why.endsWith('• ... and 30 more')).toBe(true);
+    expect(held.text.length).toBeLessThanOrEqual(1000);
   });
 
   it('escapes Slack control characters in file names', () => {

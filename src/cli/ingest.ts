@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { deliverRunAlerts } from '../notify/deliver-run.js';
 import { ingestFile } from '../pipeline.js';
 import { cliLogger, loadCliContext, localFile, outputDir, tenantOrFail, withDatabase } from './context.js';
 import { terminalProgress } from './progress.js';
@@ -31,10 +32,16 @@ async function ingest(fileArg: string, options: IngestOptions): Promise<number> 
   const logger = cliLogger(ctx.app);
   const progress = terminalProgress(`ingest ${file.name}`);
   try {
-    const summary = await withDatabase(ctx.app, (db) =>
-      ingestFile({ db, logger, onProgress: progress.onProgress }, tenant, file, { source: 'local', outDir }),
-    );
-    progress.finish();
+    const summary = await withDatabase(ctx.app, async (db) => {
+      const run = await ingestFile({ db, logger, onProgress: progress.onProgress }, tenant, file, { source: 'local', outDir });
+      progress.finish();
+      // With Slack configured, the run's alert goes out now (the outbox keeps it when Slack is down).
+      if (ctx.app.slack.botToken && run.runId !== undefined) {
+        const note = await deliverRunAlerts(ctx.app, { db, tenants: ctx.tenants, logger }, run.runId);
+        if (note) process.stderr.write(`${note}\n`);
+      }
+      return run;
+    });
     return printRunSummary(summary, { json: options.json });
   } finally {
     progress.finish();

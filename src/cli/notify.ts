@@ -4,12 +4,14 @@ import { deliverPending, outboxBacklog } from '../notify/delivery.js';
 import { createNotifier, deliveryContext } from '../notify/create.js';
 import { testMessage } from '../notify/messages.js';
 import { SlackNotifier } from '../notify/slack.js';
-import { cliLogger, EXIT, loadCliContext, withDatabase } from './context.js';
+import { alertStatuses, requeueAlerts } from '../notify/status.js';
+import { cliLogger, EXIT, loadCliContext, positiveInteger, UsageError, withDatabase } from './context.js';
 
 /**
  * `hris-ingest notify test [--channel C]`: posts a test message with the configured token and channel
  * (exit 0 when Slack took it, 1 with the reason). `hris-ingest notify deliver`: one delivery pass of the
- * outbox (what the service does every few seconds).
+ * outbox (what the service does every few seconds). `hris-ingest notify retry ALERT_ID|--all-failed`:
+ * sends again alerts that failed for good (bot not invited, token revoked...) once the cause is fixed.
  */
 export function register(program: Command): void {
   const notify = program.command('notify').description('Slack alerts: check the set-up, deliver queued alerts');
@@ -44,8 +46,41 @@ export function register(program: Command): void {
         const report = await deliverPending(deliveryContext(cli.app, { db, tenants: cli.tenants, logger }));
         const backlog = await outboxBacklog(db.pool);
         if (options.json) process.stdout.write(`${JSON.stringify({ ...report, pending: backlog.pending })}\n`);
-        else process.stdout.write(`delivered ${report.delivered}, skipped ${report.skipped}, failed ${report.failed}; ${backlog.pending} pending\n`);
+        else {
+          const forGood = report.failedPermanently > 0 ? ` (${report.failedPermanently} for good: fix the cause, then hris-ingest notify retry --all-failed)` : '';
+          process.stdout.write(`delivered ${report.delivered}, skipped ${report.skipped}, failed ${report.failed}${forGood}; ${backlog.pending} pending\n`);
+        }
         process.exitCode = report.failed > 0 ? EXIT.failure : EXIT.ok;
+      });
+    });
+
+  notify
+    .command('retry')
+    .description('send again an alert that failed for good (ALERT_ID, see `runs show`), or every failed one; exit 0 when all were delivered')
+    .argument('[alertId]', 'outbox id of the alert', positiveInteger)
+    .option('--all-failed', 'every alert marked failed')
+    .option('--json', 'print the alerts and their state as JSON')
+    .action(async (alertId: number | undefined, options: { allFailed?: boolean; json?: boolean }) => {
+      if ((alertId === undefined) === !options.allFailed) throw new UsageError('give one ALERT_ID or --all-failed');
+      const cli = await loadCliContext();
+      const logger = cliLogger(cli.app);
+      await withDatabase(cli.app, async (db) => {
+        const ids = await requeueAlerts(db.pool, alertId === undefined ? { allFailed: true } : { ids: [alertId] });
+        if (alertId !== undefined && ids.length === 0) {
+          const known = await alertStatuses(db.pool, [alertId]);
+          throw new UsageError(known.length === 0 ? `no alert ${alertId}` : `alert ${alertId} was already delivered (${known[0]!.deliveredAt})`);
+        }
+        if (ids.length > 0) await deliverPending(deliveryContext(cli.app, { db, tenants: cli.tenants, logger }), { only: ids });
+        const after = await alertStatuses(db.pool, ids);
+        if (options.json) process.stdout.write(`${JSON.stringify({ alerts: after })}\n`);
+        else if (after.length === 0) process.stdout.write('no failed alerts\n');
+        else {
+          for (const alert of after) {
+            const note = alert.state === 'delivered' ? (alert.shortForm ? ` (short form: Slack refused the full alert, ${alert.shortForm})` : '') : `: ${alert.error ?? ''}`;
+            process.stdout.write(`alert ${alert.id} (${alert.kind}): ${alert.state}${note}\n`);
+          }
+        }
+        process.exitCode = after.every((alert) => alert.state === 'delivered') ? EXIT.ok : EXIT.failure;
       });
     });
 }

@@ -1,10 +1,12 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
+import { runAlerts } from '../notify/status.js';
 import { approveRun, rejectRun } from '../pipeline.js';
 import type { Queryable } from '../store/db.js';
 import { loadRunSummary } from '../store/runs.js';
 import { cliLogger, EXIT, loadCliContext, outputDir, positiveInteger, withDatabase } from './context.js';
-import { printRunSummary } from './summary.js';
+import { exitCodeFor, printRunSummary, toJsonSummary } from './summary.js';
+import { formatAlertLines } from './alerts.js';
 
 interface ListedRun {
   id: number;
@@ -43,8 +45,15 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON object on the last line of stdout')
     .action(async (id: number, options: { json?: boolean }) => {
       const ctx = await loadCliContext();
-      const summary = await withDatabase(ctx.app, (db) => loadRunSummary(db.pool, id));
-      process.exitCode = printRunSummary(summary, { json: options.json });
+      const [summary, alerts] = await withDatabase(ctx.app, async (db) => [await loadRunSummary(db.pool, id), await runAlerts(db.pool, id)] as const);
+      // The run's alerts (delivered, pending, failed) after the summary; in --json, an added "alerts" field.
+      if (options.json) {
+        console.log(JSON.stringify({ ...toJsonSummary(summary), alerts }));
+        process.exitCode = exitCodeFor(summary.status);
+      } else {
+        process.exitCode = printRunSummary(summary);
+        for (const line of formatAlertLines(alerts)) console.log(line);
+      }
     });
 
   runs

@@ -81,7 +81,7 @@ export function mapHeaders(headers: readonly string[], tenant: TenantColumns): H
     }
     if (target === '') return; // the tenant ignores this column on purpose
     if (target === undefined) {
-      warnings.push(`unknown column "${header}" (column ${index + 1}, ignored): map it in the tenant's columns or declare it as a custom segment`);
+      warnings.push(`unknown column "${cut(header, 60)}" (column ${index + 1}, ignored): map it in the tenant's columns or declare it as a custom segment`);
       return;
     }
     if (!explicit && explicitHeader.has(target)) {
@@ -92,7 +92,7 @@ export function mapHeaders(headers: readonly string[], tenant: TenantColumns): H
     if (earlier !== undefined) {
       fatal ??= {
         column: header,
-        message: `columns "${earlier}" and "${header}" both map to ${target}: remove one of them or map one to another field in the tenant config`,
+        message: `columns "${cut(earlier, 60)}" and "${cut(header, 60)}" both map to ${target}: remove one of them or map one to another field in the tenant config`,
       };
       return;
     }

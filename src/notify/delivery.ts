@@ -9,6 +9,11 @@
  * repeat: the process dies after Slack accepted a post (or the file upload's completion) and before the
  * ts (or files_done_at) is committed; the next attempt then posts that step again. A lease that runs out
  * while a delivery is still running (a very slow upload) is the other, much rarer, way to a repeat.
+ *
+ * Failures by kind (src/notify/notifier.ts FailureKind): a transient one is retried with backoff; a message
+ * Slack refuses for its content is sent once more in a minimal plain form (minimalMessage); any other
+ * permanent one marks the alert failed (failed_at, logged once at error level), and it waits for
+ * `hris-ingest notify retry`.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -22,8 +27,9 @@ import type { Database, Queryable } from '../store/db.js';
 import { fullCounts, type RunStatus } from '../store/runs.js';
 import { lateFileMessage, lateFilePayload, withLateness } from './late-message.js';
 import { unappliedRuns } from '../store/run-applied.js';
-import { dropRecoveredMessage, dropUnreachableMessage, fileTooLargeMessage, runMessage, testMessage, unappliedWarning, type RunView } from './messages.js';
-import { NotifyError, type AlertFile, type AlertMessage, type Notifier, type PostedMessage } from './notifier.js';
+import { fitSlackLimits } from './limits.js';
+import { dropRecoveredMessage, dropUnreachableMessage, fileTooLargeMessage, minimalMessage, runMessage, testMessage, unappliedWarning, type RunView } from './messages.js';
+import { failureKind, NotifyError, type AlertFile, type AlertMessage, type Notifier, type PostedMessage } from './notifier.js';
 import { pgpKeyMessage } from './pgp-message.js';
 
 export interface BackoffOptions {
@@ -60,7 +66,10 @@ export interface DeliveryContext {
 
 export interface DeliveryReport {
   delivered: number;
+  /** Not delivered in this pass (retried later, or failed for good: failedPermanently). */
   failed: number;
+  /** Of the failed: marked failed (a permanent error), not retried until `notify retry`. */
+  failedPermanently: number;
   /** Alerts with nothing to post (a duplicate the tenant does not want to hear about, a run no longer stored). */
   skipped: number;
 }
@@ -75,6 +84,7 @@ interface OutboxRow {
   channel_id: string | null;
   message_ts: string | null;
   files_done_at: Date | null;
+  fallback_reason: string | null;
 }
 
 /** Delay before the next attempt: exponential from baseMs, capped, with jitter. ATTEMPTS counts the failed ones. */
@@ -92,29 +102,35 @@ const nowParam = (ctx: DeliveryContext) => (ctx.now ? ctx.now().toISOString() : 
  * alert waits for its next attempt time, so a pass ends even while Slack is down. An aborted SIGNAL
  * ends the pass after the batch in hand (a shutdown does not wait for a whole backlog).
  */
-export async function deliverPending(ctx: DeliveryContext, options: { maxBatches?: number; signal?: AbortSignal } = {}): Promise<DeliveryReport> {
-  const report: DeliveryReport = { delivered: 0, failed: 0, skipped: 0 };
+export async function deliverPending(
+  ctx: DeliveryContext,
+  options: { maxBatches?: number; signal?: AbortSignal; /** Only these alerts (the CLI's own run, `notify retry`). */ only?: number[] } = {},
+): Promise<DeliveryReport> {
+  const report: DeliveryReport = { delivered: 0, failed: 0, failedPermanently: 0, skipped: 0 };
   const tried = new Set<number>();
   for (let batch = 0; batch < (options.maxBatches ?? 20) && !options.signal?.aborted; batch++) {
-    const claimed = await claim(ctx, [...tried]);
+    const claimed = await claim(ctx, [...tried], options.only);
     if (claimed.length === 0) break;
     for (const row of claimed) {
       tried.add(row.id);
-      report[await deliverOne(ctx, row)]++;
+      const outcome = await deliverOne(ctx, row);
+      if (outcome === 'failedPermanently') report.failed++;
+      report[outcome]++;
     }
   }
   return report;
 }
 
-async function claim(ctx: DeliveryContext, exclude: number[]): Promise<OutboxRow[]> {
+async function claim(ctx: DeliveryContext, exclude: number[], only?: number[]): Promise<OutboxRow[]> {
   // An alert waits for earlier undelivered alerts of the same run (held before approved).
   const result = await ctx.db.pool.query<OutboxRow>(
     `with clock as (select coalesce($1::timestamptz, now()) as now),
      due as (
        select o.id from outbox o, clock
-       where o.delivered_at is null and o.next_attempt_at <= clock.now
+       where o.delivered_at is null and o.failed_at is null and o.next_attempt_at <= clock.now
          and (o.locked_until is null or o.locked_until <= clock.now)
          and o.id <> all($4::bigint[])
+         and ($5::bigint[] is null or o.id = any($5::bigint[]))
          and not exists (select 1 from outbox e where e.run_id = o.run_id and e.id < o.id and e.delivered_at is null)
        order by o.id
        limit $2
@@ -123,8 +139,8 @@ async function claim(ctx: DeliveryContext, exclude: number[]): Promise<OutboxRow
      update outbox set locked_until = clock.now + $3 * interval '1 millisecond', attempts = attempts + 1, last_attempt_at = clock.now
      from due, clock
      where outbox.id = due.id
-     returning outbox.id::int as id, kind, tenant_id, run_id::int as run_id, payload, attempts, channel_id, message_ts, files_done_at`,
-    [nowParam(ctx), ctx.batchSize ?? 10, ctx.leaseMs ?? 10 * 60_000, exclude],
+     returning outbox.id::int as id, kind, tenant_id, run_id::int as run_id, payload, attempts, channel_id, message_ts, files_done_at, fallback_reason`,
+    [nowParam(ctx), ctx.batchSize ?? 10, ctx.leaseMs ?? 10 * 60_000, exclude, only ?? null],
   );
   return result.rows.sort((a, b) => a.id - b.id);
 }
@@ -146,7 +162,7 @@ async function deliverOne(ctx: DeliveryContext, row: OutboxRow): Promise<Outcome
     if (row.message_ts && row.channel_id) {
       posted = { channel: row.channel_id, ts: row.message_ts };
     } else {
-      posted = await ctx.notifier.post(message);
+      posted = await postWithFallback(ctx, row, message, built.minimal ?? (() => message));
       await ctx.db.pool.query('update outbox set channel_id = $2, message_ts = $3 where id = $1', [row.id, posted.channel, posted.ts]);
     }
     if (message.attach.length > 0 && !row.files_done_at && row.run_id !== null) {
@@ -154,11 +170,21 @@ async function deliverOne(ctx: DeliveryContext, row: OutboxRow): Promise<Outcome
       await ctx.db.pool.query('update outbox set files_done_at = coalesce($2::timestamptz, now()) where id = $1', [row.id, nowParam(ctx)]);
     }
     await markDelivered(ctx, row.id, posted.ts);
-    logger.info({ ...where, notifier: ctx.notifier.name, attempts: row.attempts, ref: posted.ts }, 'alert delivered');
+    const form = row.fallback_reason ? { shortForm: row.fallback_reason } : {};
+    logger.info({ ...where, ...form, notifier: ctx.notifier.name, attempts: row.attempts, ref: posted.ts }, 'alert delivered');
     return 'delivered';
   } catch (error) {
-    const notifyError = error instanceof NotifyError ? error : undefined;
     const reason = (error as Error)?.message ?? String(error);
+    if (failureKind(error) !== 'transient') {
+      await markFailed(ctx, row.id, reason);
+      // Logged once: a failed alert is not claimed again until `notify retry`.
+      logger.error(
+        { ...where, attempts: row.attempts, code: (error as NotifyError).code, err: reason },
+        `alert failed and will not be retried: fix the cause, then run "hris-ingest notify retry ${row.id}"`,
+      );
+      return 'failedPermanently';
+    }
+    const notifyError = error instanceof NotifyError ? error : undefined;
     const delay = notifyError?.retryAfterMs ?? backoffDelay(row.attempts, ctx.backoff, ctx.random);
     await ctx.db.pool.query(
       `update outbox set locked_until = null, last_error = $2,
@@ -166,10 +192,46 @@ async function deliverOne(ctx: DeliveryContext, row: OutboxRow): Promise<Outcome
        where id = $1`,
       [row.id, reason.slice(0, 1000), nowParam(ctx), delay],
     );
-    const level = notifyError?.configuration ? 'error' : 'warn';
-    logger[level]({ ...where, attempts: row.attempts, retryInMs: delay, err: reason }, 'alert not delivered; will retry');
+    logger.warn({ ...where, attempts: row.attempts, retryInMs: delay, err: reason }, 'alert not delivered; will retry');
     return 'failed';
   }
+}
+
+/**
+ * Posts the message; when Slack refuses it for its content (msg_too_long, invalid_blocks), records that
+ * and posts the minimal form instead, once per refusal: a refusal of the minimal form is permanent.
+ */
+async function postWithFallback(ctx: DeliveryContext, row: OutboxRow, message: AlertMessage, minimal: (refusal: string) => AlertMessage): Promise<PostedMessage> {
+  if (!row.fallback_reason) {
+    try {
+      return await ctx.notifier.post(message);
+    } catch (error) {
+      if (failureKind(error) !== 'content') throw error;
+      const refusal = (error as NotifyError).code ?? (error as Error).message;
+      await ctx.db.pool.query('update outbox set fallback_reason = $2 where id = $1', [row.id, refusal.slice(0, 200)]);
+      row.fallback_reason = refusal;
+      (ctx.logger ?? silentLogger).warn(
+        { alertId: row.id, kind: row.kind, runId: row.run_id ?? undefined, code: refusal },
+        'Slack refused the alert for its content; sending its short form',
+      );
+    }
+  }
+  try {
+    return await ctx.notifier.post(minimal(row.fallback_reason));
+  } catch (error) {
+    if (failureKind(error) !== 'content') throw error;
+    throw new NotifyError(`Slack refused the alert and its short form (${row.fallback_reason}, then ${(error as Error).message})`, {
+      kind: 'permanent',
+      cause: error,
+    });
+  }
+}
+
+async function markFailed(ctx: DeliveryContext, id: number, reason: string): Promise<void> {
+  await ctx.db.pool.query(
+    'update outbox set failed_at = coalesce($2::timestamptz, now()), locked_until = null, last_error = $3 where id = $1',
+    [id, nowParam(ctx), reason.slice(0, 1000)],
+  );
 }
 
 async function markDelivered(ctx: DeliveryContext, id: number, ref: string): Promise<void> {
@@ -218,9 +280,23 @@ const tooLargePayload = z.object({ file: z.string(), bytes: z.number(), limit: z
 interface BuiltMessage {
   message: AlertMessage | null;
   skipReason?: string;
+  /** The short form sent instead when Slack refuses MESSAGE for its content. */
+  minimal?: (refusal: string) => AlertMessage;
 }
 
+/** The message within Slack's limits, and its short form. */
 async function buildMessage(ctx: DeliveryContext, row: OutboxRow): Promise<BuiltMessage> {
+  const built = await buildFullMessage(ctx, row);
+  if (!built.message) return built;
+  const message = fitSlackLimits(built.message);
+  const run = built.run;
+  return {
+    message,
+    minimal: (refusal) => minimalMessage({ kind: message.kind, alertId: row.id, channel: message.channel, ...(run ? { run } : {}) }, refusal),
+  };
+}
+
+async function buildFullMessage(ctx: DeliveryContext, row: OutboxRow): Promise<BuiltMessage & { run?: RunView }> {
   switch (row.kind) {
     case 'drop_unreachable':
       return { message: { ...dropUnreachableMessage(dropPayload.parse(row.payload)), alertId: row.id } };
@@ -264,9 +340,12 @@ async function buildMessage(ctx: DeliveryContext, row: OutboxRow): Promise<Built
       if (loaded.purged && message.attach.length > 0) {
         // Retention removed the run's changes before the alert went out (Slack down for longer than retentionDays).
         const note = 'The files are no longer available: retention removed this run’s changes before the alert could be delivered.';
-        return { message: { ...message, attach: [], blocks: [...message.blocks, { type: 'context', elements: [{ type: 'mrkdwn', text: note }] }], alertId: row.id } };
+        return {
+          message: { ...message, attach: [], blocks: [...message.blocks, { type: 'context', elements: [{ type: 'mrkdwn', text: note }] }], alertId: row.id },
+          run: loaded.view,
+        };
       }
-      return { message: { ...message, alertId: row.id } };
+      return { message: { ...message, alertId: row.id }, run: loaded.view };
     }
     default:
       throw new NotifyError(`unknown alert kind "${row.kind}"`);

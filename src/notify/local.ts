@@ -29,7 +29,8 @@ export class LocalNotifier implements Notifier {
     const folder = this.folderFor(message);
     await mkdir(folder, { recursive: true });
     await writeFile(path.join(folder, 'message.json'), `${JSON.stringify({ kind: message.kind, text: message.text, blocks: message.blocks, channel: message.channel ?? null }, null, 2)}\n`);
-    await writeFile(path.join(folder, 'message.txt'), `${message.text}\n`);
+    // message.txt is read by a person: the entities Slack needs (&lt; &gt; &amp;) are decoded back.
+    await writeFile(path.join(folder, 'message.txt'), `${message.text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')}\n`);
     this.options.logger.info({ alert: message.kind, tenant: message.tenantId, runId: message.runId, folder }, `alert (Slack not configured): ${message.text}`);
     return { channel: 'local', ts: folder };
   }

@@ -5,9 +5,17 @@
  * carries a cell value (member data must not end up in Slack's message history or our logs): where a
  * reason quotes the value, the value is masked. The attached `validation errors.csv` carries the values
  * for whoever must fix the file.
+ *
+ * Hostile input: every piece of customer text (file name, tenant id, column names, reasons, errors) is
+ * bounded where it is put in (src/text/bounded.ts) and escaped for where it goes: inline code in mrkdwn
+ * (`literal`: no mention, link or formatting is live inside it), plain_text objects for sentences that
+ * carry customer text (Slack renders no markup there), and the top-level text entity-escaped
+ * (`notificationText`) and posted with mrkdwn off (src/notify/slack.ts). src/notify/limits.ts then holds
+ * the whole message to Slack's limits.
  */
 import type { DiffCounts } from '../diff/diff.js';
 import type { RunStatus } from '../store/runs.js';
+import { capList, cut, joinCapped } from '../text/bounded.js';
 import type { AlertMessage, Block } from './notifier.js';
 
 export interface RunErrorView {
@@ -54,6 +62,9 @@ export interface MessageOptions {
 }
 
 const CLI = 'hris-ingest';
+
+/** How much of each customer text a message shows (a name is recognisable well before these). */
+export const SHOWN = { tenant: 60, fileName: 200, column: 80, error: 250, reason: 250, reasons: 10, warning: 200, warnings: 5, text: 1_000 } as const;
 const number = (n: number) => n.toLocaleString('en-US');
 const plural = (n: number, one: string, many = `${one}s`) => `${number(n)} ${n === 1 ? one : many}`;
 
@@ -62,18 +73,33 @@ export function escapeMrkdwn(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-/** Inline code that survives a backtick in the text. */
-function code(text: string): string {
-  return `\`${escapeMrkdwn(text.replace(/`/g, "'"))}\``;
+/** Customer text shown literally in mrkdwn: cut to MAX, as inline code (no formatting applies), escaped; a backtick becomes '. */
+export function literal(text: string, max: number = SHOWN.fileName): string {
+  return `\`${escapeMrkdwn(cut(text.replace(/`/g, "'").replace(/\s*\n\s*/g, ' '), max))}\``;
+}
+const code = literal;
+
+/**
+ * The top-level text (notifications, fallback): cut, then &, < and > escaped so no mention or link in it
+ * is live (Slack parses them there too), an entity never cut in half. Posted with mrkdwn off.
+ */
+export function notificationText(text: string, max: number = SHOWN.text): string {
+  return escapeMrkdwn(cut(text, max));
 }
 
 const EMAIL_LIKE = /[^\s@"'<>(),;:]+@[^\s@"'<>(),;:]+/g;
 
-/** A reason with the offending value (and anything that looks like an email address) masked. */
-export function maskValue(message: string, value: string | null): string {
+/**
+ * A reason with the offending value (and anything that looks like an email address) masked, at most MAX
+ * characters. The value is masked on the whole text (linear), then the text is cut, then emails are
+ * masked: that pattern backtracks, and on a 300 KB reason it ran for minutes (measured).
+ */
+export function maskValue(message: string, value: string | null, max = 1_000): string {
   let masked = message;
   const trimmed = value?.trim() ?? '';
   if (trimmed.length > 0) masked = masked.split(trimmed).join('[value]');
+  // A cut that splits an address leaves its start: masked like a whole one (the @ and what follows are gone).
+  masked = cut(masked, max).replace(/[^\s@"'<>(),;:]+@[^\s@"'<>(),;:]*…$/, '[email]…');
   // The spec's own example address in a reason stays readable.
   return masked.replace(EMAIL_LIKE, (found) => (found === 'name@company.com' ? found : '[email]'));
 }
@@ -87,6 +113,10 @@ function fileLine(run: RunView): string {
   const date = run.fileDate ? ` (file date ${isoDate(run.fileDate)})` : '';
   return `*File:* ${code(run.fileName)}${date}\n*Rows:* ${number(run.rows)}`;
 }
+
+/** Customer-bearing names in the top-level text, cut. */
+const tenantName = (run: { tenantId: string }) => cut(run.tenantId, SHOWN.tenant);
+const fileName = (run: { fileName: string }) => cut(run.fileName, SHOWN.fileName);
 
 function isoDate(date: Date): string {
   // file_date is a SQL date; pg gives it as local midnight.
@@ -121,14 +151,17 @@ function countsText(counts: DiffCounts): string {
 
 function runContext(run: RunView, options: MessageOptions, extra: string[] = []): Block {
   const url = runUrl(options.dashboardUrl, run.id);
-  const parts = [`Run ${run.id}`, `tenant ${code(run.tenantId)}`, ...(url ? [`<${url}|open in the dashboard>`] : []), ...extra];
-  const elements = [{ type: 'mrkdwn' as const, text: parts.join(' · ') }];
+  const parts = [`Run ${run.id}`, `tenant ${code(run.tenantId, SHOWN.tenant)}`, ...(url ? [`<${url}|open in the dashboard>`] : []), ...extra];
+  const elements: Array<{ type: 'mrkdwn' | 'plain_text'; text: string }> = [{ type: 'mrkdwn', text: parts.join(' · ') }];
   // File-level warnings quote header texts; a file without its header row has member data (names, ids)
   // where the headers should be, so Slack gets the column numbers only (the texts: `runs show`, dashboard).
   if (run.warnings.length > 0) {
-    const shown = run.warnings.slice(0, 5).map((w) => escapeMrkdwn(maskValue(w.replace(/"[^"]*"/g, '"…"'), null)));
-    const more = run.warnings.length - shown.length;
-    elements.push({ type: 'mrkdwn', text: `Warnings: ${shown.join('; ')}${more > 0 ? `; and ${more} more` : ''}` });
+    // Capped first (a file can have 20,000 warnings; only the shown ones are masked), and a quote the cut
+    // left open is masked to the end.
+    const shown = capList(run.warnings, SHOWN.warnings, { itemMax: SHOWN.warning * 4 }).map((w) =>
+      cut(maskValue(w.replace(/"[^"]*(?:"|$)/g, '"…"'), null), SHOWN.warning),
+    );
+    elements.push({ type: 'plain_text', text: `Warnings: ${shown.join('; ')}` });
   }
   return { type: 'context', elements };
 }
@@ -136,21 +169,27 @@ function runContext(run: RunView, options: MessageOptions, extra: string[] = [])
 /** Slack refuses a section text over 3,000 characters. */
 const SECTION_MAX = 3000;
 
-function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+function section(text: string): Block {
+  return { type: 'section', text: { type: 'mrkdwn', text: cut(text, SECTION_MAX) } };
 }
 
-function section(text: string): Block {
-  return { type: 'section', text: { type: 'mrkdwn', text: clip(text, SECTION_MAX) } };
+/** A section of text that carries customer sentences (reasons, errors): plain_text, where Slack renders no markup. */
+function plainSection(text: string): Block {
+  return { type: 'section', text: { type: 'plain_text', text: cut(text, SECTION_MAX) } };
 }
 
 function header(text: string): Block {
   // Header blocks are plain text, at most 150 characters.
-  return { type: 'header', text: { type: 'plain_text', text: text.slice(0, 150) } };
+  return { type: 'header', text: { type: 'plain_text', text: cut(text, 150) } };
 }
 
 function bullets(lines: string[]): string {
   return lines.map((line) => `• ${line}`).join('\n');
+}
+
+/** At most SHOWN.reasons reasons, each cut, as bullets. */
+function reasonBullets(reasons: string[]): string {
+  return bullets(capList(reasons, SHOWN.reasons, { itemMax: SHOWN.reason }));
 }
 
 function base(run: RunView, options: MessageOptions): Pick<AlertMessage, 'tenantId' | 'runId' | 'channel'> {
@@ -165,9 +204,9 @@ function decisionNote(run: RunView): string | undefined {
 export function acceptedMessage(run: RunView, options: MessageOptions = {}): AlertMessage {
   const approved = decisionNote(run);
   const holdReasons = run.reasons.filter((r) => r !== approved);
-  const blocks: Block[] = [header(`${run.tenantId}: membership file accepted`), section(fileLine(run)), countFields(run.counts)];
+  const blocks: Block[] = [header(`${tenantName(run)}: membership file accepted`), section(fileLine(run)), countFields(run.counts)];
   if (approved) {
-    blocks.push(section(`*Held, then ${escapeMrkdwn(approved)}.*${holdReasons.length ? `\nIt was held because:\n${bullets(holdReasons.map(escapeMrkdwn))}` : ''}`));
+    blocks.push(plainSection(`Held, then ${cut(approved, SHOWN.reason)}.${holdReasons.length ? `\nIt was held because:\n${reasonBullets(holdReasons)}` : ''}`));
   }
   const attach: AlertMessage['attach'] = ['invites', 'updates', 'deletions'];
   const notes = ['The three files for the platform are in the thread.'];
@@ -177,9 +216,10 @@ export function acceptedMessage(run: RunView, options: MessageOptions = {}): Ale
   }
   blocks.push(section(notes.join('\n')));
   blocks.push(runContext(run, options));
-  const text =
-    `${run.tenantId}: accepted ${run.fileName}, ${number(run.rows)} rows: ${countsText(run.counts)}. Run ${run.id}` +
-    `${approved ? ` (${approved})` : ''}.`;
+  const text = notificationText(
+    `${tenantName(run)}: accepted ${fileName(run)}, ${number(run.rows)} rows: ${countsText(run.counts)}. Run ${run.id}` +
+      `${approved ? ` (${cut(approved, SHOWN.reason)})` : ''}.`,
+  );
   return { kind: 'accepted', text, blocks, attach, ...base(run, options) };
 }
 
@@ -189,27 +229,25 @@ export function rejectedMessage(run: RunView, options: MessageOptions = {}): Ale
     // A held run an operator rejected: nothing applied, no errors to fix.
     const holdReasons = run.reasons.filter((r) => r !== decision);
     const blocks: Block[] = [
-      header(`${run.tenantId}: held file rejected`),
+      header(`${tenantName(run)}: held file rejected`),
       section(fileLine(run)),
-      section(
-        `*${escapeMrkdwn(decision)}.* Nothing was applied; the tenant's last accepted state is unchanged.` +
-          (holdReasons.length ? `\nIt was held because:\n${bullets(holdReasons.map(escapeMrkdwn))}` : ''),
+      plainSection(
+        `${cut(decision, SHOWN.reason)}. Nothing was applied; the tenant's last accepted state is unchanged.` +
+          (holdReasons.length ? `\nIt was held because:\n${reasonBullets(holdReasons)}` : ''),
       ),
       runContext(run, options),
     ];
-    return { kind: 'rejected', text: `${run.tenantId}: held file ${run.fileName} ${decision}; nothing applied. Run ${run.id}.`, blocks, attach: [], ...base(run, options) };
+    const text = notificationText(`${tenantName(run)}: held file ${fileName(run)} ${cut(decision, SHOWN.reason)}; nothing applied. Run ${run.id}.`);
+    return { kind: 'rejected', text, blocks, attach: [], ...base(run, options) };
   }
   const max = options.maxErrors ?? 10;
   const shown = run.errors.slice(0, max);
-  const errorLines = shown.map((e) => {
-    const where = [e.line ? `line ${e.line}` : 'file', ...(e.column ? [`column ${code(e.column)}`] : [])].join(', ');
-    return `${where}: ${escapeMrkdwn(clip(maskValue(e.message, e.value), 250))}`;
-  });
+  const errorLines = shown.map((e) => `${errorPlace(e)}: ${errorText(e)}`);
   const more = run.errorCount - shown.length;
   const blocks: Block[] = [
-    header(`${run.tenantId}: membership file rejected`),
+    header(`${tenantName(run)}: membership file rejected`),
     section(`${fileLine(run)}\n*Errors:* ${number(run.errorCount)}. Nothing was applied; the tenant's last accepted state is unchanged.`),
-    section(`*First errors:*\n${bullets(errorLines)}${more > 0 ? `\n…and ${number(more)} more in validation errors.csv` : ''}`),
+    plainSection(`First errors:\n${bullets(errorLines)}${more > 0 ? `\n... and ${number(more)} more in validation errors.csv` : ''}`),
     section(
       '*What the customer must fix:* correct every row listed in `validation errors.csv` (line, column, value, reason) ' +
         'in their HR system export, then upload the whole corrected file again. A file with any invalid row is rejected as a whole.',
@@ -217,14 +255,31 @@ export function rejectedMessage(run: RunView, options: MessageOptions = {}): Ale
     runContext(run, options),
   ];
   const first = shown[0];
-  const firstText = first ? ` First: ${first.line ? `line ${first.line}` : 'file'}${first.column ? `, column ${first.column}` : ''}: ${maskValue(first.message, first.value)}.` : '';
+  const firstText = first ? ` First: ${errorPlace(first)}: ${errorText(first)}.` : '';
   return {
     kind: 'rejected',
-    text: `${run.tenantId}: rejected ${run.fileName}: ${plural(run.errorCount, 'error')}.${firstText} Run ${run.id}.`,
+    text: notificationText(`${tenantName(run)}: rejected ${fileName(run)}: ${plural(run.errorCount, 'error')}.${firstText} Run ${run.id}.`),
     blocks,
     attach: ['errors'],
     ...base(run, options),
   };
+}
+
+/**
+ * An error's reason as Slack shows it: the value masked, cut. A file-level error (line 1, the header, or
+ * none) quotes header texts, and a file without its header row has member data there: they become "…"
+ * as in the warnings (the texts are in `runs show`).
+ */
+function errorText(e: RunErrorView): string {
+  const fileLevel = e.line === null || e.line <= 1;
+  // A quote right after "(" is the spec's display name of a field ("Email Address"), not the file's text.
+  const message = fileLevel ? e.message.replace(/(\(?)"[^"]*"/g, (quoted, paren: string) => (paren ? quoted : '"…"')) : e.message;
+  return cut(maskValue(message, e.value), SHOWN.error);
+}
+
+/** "line 5, column email" (plain text; the column cut). */
+function errorPlace(e: RunErrorView): string {
+  return [e.line ? `line ${e.line}` : 'file', ...(e.column ? [`column ${cut(e.column, SHOWN.column)}`] : [])].join(', ');
 }
 
 export function heldMessage(run: RunView, options: MessageOptions = {}): AlertMessage {
@@ -233,9 +288,9 @@ export function heldMessage(run: RunView, options: MessageOptions = {}): AlertMe
   const approve = `${cli} runs approve ${run.id}`;
   const reject = `${cli} runs reject ${run.id}`;
   const blocks: Block[] = [
-    header(`${run.tenantId}: membership file held for approval`),
+    header(`${tenantName(run)}: membership file held for approval`),
     section(fileLine(run)),
-    section(`*Why it is held:*\n${bullets(run.reasons.map(escapeMrkdwn))}`),
+    plainSection(`Why it is held:\n${reasonBullets(run.reasons)}`),
     countFields(run.counts),
     section(
       `Nothing has been applied. *To apply it:* ${code(approve)}\n*To discard it:* ${code(reject)}` +
@@ -243,11 +298,13 @@ export function heldMessage(run: RunView, options: MessageOptions = {}): AlertMe
         '\nThe files for the platform come with the approval.',
     ),
   ];
-  const extra = run.currentStatus !== 'held' ? [`since then: ${decisionNote(run) ?? run.currentStatus}`] : [];
+  const decided = decisionNote(run);
+  const extra = run.currentStatus !== 'held' ? [`since then: ${decided ? code(decided, SHOWN.reason) : run.currentStatus}`] : [];
   blocks.push(runContext(run, options, extra));
-  const text =
-    `${run.tenantId}: held ${run.fileName} for approval: ${run.reasons.join('; ')}. ` +
-    `Approve: ${approve}. Reject: ${reject}.${url ? ` ${url}` : ''}`;
+  const text = notificationText(
+    `${tenantName(run)}: held ${fileName(run)} for approval: ${joinCapped(run.reasons, '; ', 600, { itemMax: 200, noun: 'reasons' })}. ` +
+      `Approve: ${approve}. Reject: ${reject}.${url ? ` ${url}` : ''}`,
+  );
   return { kind: 'held', text, blocks, attach: [], ...base(run, options) };
 }
 
@@ -255,12 +312,12 @@ export function heldMessage(run: RunView, options: MessageOptions = {}): AlertMe
 export function duplicateMessage(run: RunView, options: MessageOptions = {}): AlertMessage | null {
   if (options.notifyDuplicates === false) return null;
   const same = run.duplicateOf ? `the same content as run ${run.duplicateOf}` : 'the same content as an earlier file';
-  const text = `${run.tenantId}: ${run.fileName} is ${same}; nothing to do. Run ${run.id}.`;
+  const text = notificationText(`${tenantName(run)}: ${fileName(run)} is ${same}; nothing to do. Run ${run.id}.`);
   const url = runUrl(options.dashboardUrl, run.id);
   return {
     kind: 'duplicate',
     text,
-    blocks: [section(`${code(run.tenantId)}: ${code(run.fileName)} is ${same}; nothing to do. Run ${run.id}${url ? ` · <${url}|dashboard>` : ''}`)],
+    blocks: [section(`${code(run.tenantId, SHOWN.tenant)}: ${code(run.fileName)} is ${same}; nothing to do. Run ${run.id}${url ? ` · <${url}|dashboard>` : ''}`)],
     attach: [],
     ...base(run, options),
   };
@@ -309,15 +366,16 @@ function when(iso: string | null | undefined): string {
 export function dropUnreachableMessage(payload: DropPayload, options: { channel?: string } = {}): AlertMessage {
   const drop = payload.drop ?? 'the SFTP drop';
   const failures = payload.failures ?? 0;
-  const text =
-    `SFTP drop unreachable: ${drop} failed ${plural(failures, 'tick')} in a row since ${when(payload.since)}. ` +
-    `New files are not picked up until it is reachable again.${payload.error ? ` Last error: ${payload.error}` : ''}`;
+  const text = notificationText(
+    `SFTP drop unreachable: ${cut(drop, SHOWN.fileName)} failed ${plural(failures, 'tick')} in a row since ${when(payload.since)}. ` +
+      `New files are not picked up until it is reachable again.${payload.error ? ` Last error: ${cut(payload.error, SHOWN.reason)}` : ''}`,
+  );
   const blocks: Block[] = [
     header('SFTP drop unreachable'),
     section(
       `${code(drop)} failed ${plural(failures, 'poll')} in a row since ${when(payload.since)}. ` +
         'New files are not picked up until it is reachable again; nothing is lost, they are taken on the next good tick.' +
-        (payload.error ? `\n*Last error:* ${code(payload.error)}` : ''),
+        (payload.error ? `\n*Last error:* ${code(payload.error, SHOWN.reason)}` : ''),
     ),
   ];
   return { kind: 'drop_unreachable', text, blocks, attach: [], ...(options.channel ? { channel: options.channel } : {}) };
@@ -325,7 +383,7 @@ export function dropUnreachableMessage(payload: DropPayload, options: { channel?
 
 export function dropRecoveredMessage(payload: DropPayload, options: { channel?: string } = {}): AlertMessage {
   const drop = payload.drop ?? 'the SFTP drop';
-  const text = `SFTP drop reachable again: ${drop}, after ${plural(payload.failures ?? 0, 'failed tick')} (down since ${when(payload.since)}).`;
+  const text = notificationText(`SFTP drop reachable again: ${cut(drop, SHOWN.fileName)}, after ${plural(payload.failures ?? 0, 'failed tick')} (down since ${when(payload.since)}).`);
   return {
     kind: 'drop_recovered',
     text,
@@ -350,14 +408,15 @@ const mebibytes = (bytes: number) => `${(bytes / 1024 / 1024).toLocaleString('en
 export function fileTooLargeMessage(payload: TooLargePayload, options: { channel?: string } = {}): AlertMessage {
   const size = `${mebibytes(payload.bytes)} (${number(payload.bytes)} bytes)`;
   const limit = `${mebibytes(payload.limit)} (drop.maxFileBytes)`;
-  const where = payload.moved ? ` It goes to the tenant's rejected/ folder with the reason in ${payload.file}.errors.csv.` : '';
-  const text = `${payload.tenant}: file ${payload.file} rejected unread: ${size} is over the limit of ${limit}. Nothing was applied.${where}`;
+  const file = cut(payload.file, SHOWN.fileName);
+  const where = payload.moved ? ` It goes to the tenant's rejected/ folder with the reason in ${file}.errors.csv.` : '';
+  const text = notificationText(`${cut(payload.tenant, SHOWN.tenant)}: file ${file} rejected unread: ${size} is over the limit of ${limit}. Nothing was applied.${where}`);
   const blocks: Block[] = [
-    header(`${payload.tenant}: membership file too large`),
+    header(`${cut(payload.tenant, SHOWN.tenant)}: membership file too large`),
     section(
       `*File:* ${code(payload.file)}\n*Size:* ${escapeMrkdwn(size)}, over the limit of ${escapeMrkdwn(limit)}. ` +
         "It was not read and nothing was applied; the tenant's last accepted state is unchanged." +
-        (payload.moved ? `\nIt goes to the tenant's ${code('rejected/')} folder on the drop, with the reason in ${code(`${payload.file}.errors.csv`)}.` : ''),
+        (payload.moved ? `\nIt goes to the tenant's ${code('rejected/')} folder on the drop, with the reason in ${code(`${file}.errors.csv`, SHOWN.fileName + 20)}.` : ''),
     ),
     section(
       '*What to do:* check with the customer that this is their full membership export (a file this size is usually the ' +
@@ -369,12 +428,36 @@ export function fileTooLargeMessage(payload: TooLargePayload, options: { channel
 
 export function testMessage(info: { channel?: string; host?: string; at: Date }): AlertMessage {
   const from = info.host ? ` from ${info.host}` : '';
-  const text = `hris-ingest test message${from} at ${info.at.toISOString()}: Slack alerts are set up.`;
+  const text = notificationText(`hris-ingest test message${from} at ${info.at.toISOString()}: Slack alerts are set up.`);
   return {
     kind: 'test',
     text,
-    blocks: [section(`*hris-ingest test message*${escapeMrkdwn(from)} at ${info.at.toISOString()}: Slack alerts are set up. Nothing to do.`)],
+    blocks: [section(`*hris-ingest test message*${info.host ? ` from ${code(info.host, SHOWN.fileName)}` : ''} at ${info.at.toISOString()}: Slack alerts are set up. Nothing to do.`)],
     attach: [],
     ...(info.channel ? { channel: info.channel } : {}),
+  };
+}
+
+/**
+ * The message sent once instead of one Slack refused for its content (msg_too_long, invalid_blocks):
+ * plain text only, what the alert is about (the run id and its counts), and where to read the rest.
+ */
+export function minimalMessage(
+  about: { kind: AlertMessage['kind']; alertId?: number; channel?: string; run?: Pick<RunView, 'id' | 'tenantId' | 'status' | 'rows' | 'counts' | 'errorCount'> },
+  refusal: string,
+): AlertMessage {
+  const run = about.run;
+  const what = run
+    ? `${cut(run.tenantId, SHOWN.tenant)}: run ${run.id} ${run.status}, ${number(run.rows)} rows: ${countsText(run.counts)}, ${plural(run.errorCount, 'error')}.`
+    : `hris-ingest alert ${about.alertId ?? ''} (${about.kind.replace(/_/g, ' ')}).`;
+  const more = run ? `Details: ${CLI} runs show ${run.id}` : `Details: the service log (alertId ${about.alertId ?? '?'})`;
+  return {
+    kind: about.kind,
+    text: notificationText(`${what} Slack refused the full alert (${cut(refusal, 60)}); this is its short form. ${more}.`),
+    blocks: [],
+    attach: [],
+    ...(run ? { tenantId: run.tenantId, runId: run.id } : {}),
+    ...(about.alertId !== undefined ? { alertId: about.alertId } : {}),
+    ...(about.channel ? { channel: about.channel } : {}),
   };
 }

@@ -1,10 +1,16 @@
 /** Where alerts go: Slack (src/notify/slack.ts) or, without a token, a local folder (src/notify/local.ts). */
 
 /** A Block Kit block (only the fields we build). */
+export interface TextObject {
+  /** mrkdwn: Slack formatting, mentions and links are live; plain_text: shown as is (customer sentences go here). */
+  type: 'mrkdwn' | 'plain_text';
+  text: string;
+}
+
 export type Block =
   | { type: 'header'; text: { type: 'plain_text'; text: string } }
-  | { type: 'section'; text: { type: 'mrkdwn'; text: string }; fields?: Array<{ type: 'mrkdwn'; text: string }> }
-  | { type: 'context'; elements: Array<{ type: 'mrkdwn'; text: string }> }
+  | { type: 'section'; text: TextObject; fields?: TextObject[] }
+  | { type: 'context'; elements: TextObject[] }
   | { type: 'divider' };
 
 export type MessageKind = 'accepted' | 'rejected' | 'held' | 'duplicate' | 'file_too_large' | 'drop_unreachable' | 'drop_recovered' | 'late_file' | 'pgp_key' | 'test';
@@ -48,19 +54,39 @@ export interface Notifier {
 }
 
 /**
- * A delivery failure with a message an operator can act on. The outbox retries every failure (a bot
- * invited later, Slack back up); RETRY_AFTER_MS is Slack's Retry-After on 429.
+ * What a failure means for the outbox:
+ * - transient: an outage (HTTP 5xx, 429 with Retry-After, a timeout, no connection): retried with backoff;
+ * - content: Slack refused this message for what it holds (msg_too_long, invalid_blocks): sent once more
+ *   as a minimal plain message, never again as it was;
+ * - permanent: the set-up or the request is wrong (token, channel, scope, a file over Slack's size
+ *   limit): not retried; the alert is marked failed until `hris-ingest notify retry` once it is fixed.
+ */
+export type FailureKind = 'transient' | 'content' | 'permanent';
+
+/**
+ * A delivery failure with a message an operator can act on. RETRY_AFTER_MS is Slack's Retry-After on 429.
+ * Errors that are not NotifyErrors (the database, a local disk) count as transient.
  */
 export class NotifyError extends Error {
   override name = 'NotifyError';
   readonly retryAfterMs?: number;
   /** A configuration problem (token, channel, scope) rather than an outage: worth an error-level log. */
   readonly configuration: boolean;
-  constructor(message: string, options: { retryAfterMs?: number; configuration?: boolean; cause?: unknown } = {}) {
+  readonly kind: FailureKind;
+  /** Slack's error code (msg_too_long, not_in_channel...) or "http_<status>", when Slack answered. */
+  readonly code?: string;
+  constructor(message: string, options: { retryAfterMs?: number; configuration?: boolean; kind?: FailureKind; code?: string; cause?: unknown } = {}) {
     super(message, { cause: options.cause });
     this.retryAfterMs = options.retryAfterMs;
     this.configuration = options.configuration ?? false;
+    this.kind = options.kind ?? (this.configuration ? 'permanent' : 'transient');
+    if (options.code !== undefined) this.code = options.code;
   }
+}
+
+/** The failure kind of any error thrown while delivering (anything that is not a NotifyError is transient). */
+export function failureKind(error: unknown): FailureKind {
+  return error instanceof NotifyError ? error.kind : 'transient';
 }
 
 /** Post-then-attach, shared by both notifiers. */

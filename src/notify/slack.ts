@@ -5,7 +5,7 @@ import https from 'node:https';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCode, LogLevel, WebClient, type Logger as SlackLogger } from '@slack/web-api';
 import type { Logger } from '../log.js';
-import { NotifyError, postAndAttach, type AlertFile, type AlertMessage, type Notifier, type PostedMessage } from './notifier.js';
+import { NotifyError, postAndAttach, type AlertFile, type FailureKind, type AlertMessage, type Notifier, type PostedMessage } from './notifier.js';
 
 export interface SlackNotifierOptions {
   token: string;
@@ -95,7 +95,9 @@ export class SlackNotifier implements Notifier {
       const result = await this.client.chat.postMessage({
         channel,
         text: message.text,
-        blocks: message.blocks,
+        ...(message.blocks.length > 0 ? { blocks: message.blocks } : {}),
+        // The top-level text is the notification: shown as written, no formatting from a file name.
+        mrkdwn: false,
         unfurl_links: false,
         unfurl_media: false,
       });
@@ -156,9 +158,15 @@ export class SlackNotifier implements Notifier {
           response.on('end', () => {
             if (response.statusCode === 200) resolve();
             else {
-              const error = new NotifyError(`Slack file upload failed: HTTP ${response.statusCode} ${body.slice(0, 200)}`, {
-                retryAfterMs: retryAfterHeader(response.headers['retry-after']),
-              });
+              // 413: the file is over Slack's size limit, no retry changes that. Anything else: retried
+              // (each attempt asks for a new upload URL).
+              const tooLarge = response.statusCode === 413;
+              const error = new NotifyError(
+                tooLarge
+                  ? `Slack refused the file ${file.split('/').pop() ?? ''} as too large (HTTP 413, ${size} bytes)`
+                  : `Slack file upload failed: HTTP ${response.statusCode} ${body.slice(0, 200)}`,
+                { retryAfterMs: retryAfterHeader(response.headers['retry-after']), kind: tooLarge ? 'permanent' : 'transient', code: `http_${response.statusCode}` },
+              );
               reject(error);
             }
           });
@@ -178,10 +186,19 @@ export class SlackNotifier implements Notifier {
     const where = this.options.apiUrl ?? 'https://slack.com/api/';
     switch (coded.code) {
       case ErrorCode.RateLimitedError:
-        return new NotifyError(`Slack rate limit: retry after ${coded.retryAfter}s`, { retryAfterMs: (coded.retryAfter ?? 1) * 1000, cause: error });
-      case ErrorCode.HTTPError:
-        return new NotifyError(`Slack answered HTTP ${coded.statusCode}; will retry`, { cause: error });
+        return new NotifyError(`Slack rate limit: retry after ${coded.retryAfter}s`, { retryAfterMs: (coded.retryAfter ?? 1) * 1000, code: 'http_429', cause: error });
+      case ErrorCode.HTTPError: {
+        // 5xx and 408 are outages; another 4xx (413: a request over Slack's size limit) repeats the same way.
+        const status = coded.statusCode ?? 0;
+        const transient = status >= 500 || status === 408 || status === 429;
+        return new NotifyError(`Slack answered HTTP ${status}${transient ? '; will retry' : ''}`, {
+          kind: transient ? 'transient' : 'permanent',
+          code: `http_${status}`,
+          cause: error,
+        });
+      }
       case ErrorCode.RequestError:
+        // No connection, a reset, or the client's timeout.
         return new NotifyError(`cannot reach Slack at ${where}: ${coded.original?.message ?? (error as Error).message}`, { cause: error });
       case ErrorCode.PlatformError:
         return this.platformError(coded.data?.error ?? 'unknown_error', coded.data?.needed, channel, error);
@@ -191,6 +208,16 @@ export class SlackNotifier implements Notifier {
   }
 
   private async platformError(code: string, needed: string | undefined, channel: string | undefined, cause: unknown): Promise<NotifyError> {
+    const kind = platformErrorKind(code);
+    if (kind !== 'permanent' || !CONFIGURATION_CODES.has(code)) {
+      const what =
+        kind === 'content'
+          ? `Slack refused the message for its content (${code})`
+          : code === 'file_too_large' || code === 'file_uploads_exceed_max_size'
+            ? `Slack refused a file as over its size limit (${code})`
+            : `Slack refused the call: ${code}`;
+      return new NotifyError(what, { kind, code, cause });
+    }
     switch (code) {
       case 'invalid_auth':
       case 'not_authed':
@@ -199,29 +226,29 @@ export class SlackNotifier implements Notifier {
       case 'token_expired':
         return new NotifyError(
           `Slack rejected the bot token (${code}): set SLACK_BOT_TOKEN to the app's Bot User OAuth Token (xoxb-...) and check the app is still installed`,
-          { configuration: true, cause },
+          { configuration: true, code, cause },
         );
       case 'not_in_channel': {
         const bot = await this.botUserName();
         return new NotifyError(
           `the Slack bot is not a member of ${channel ?? 'the channel'} (not_in_channel): invite it by typing "/invite @${bot}" in that channel`,
-          { configuration: true, cause },
+          { configuration: true, code, cause },
         );
       }
       case 'channel_not_found':
         return new NotifyError(
           `Slack channel ${channel ?? ''} not found (channel_not_found): check SLACK_CHANNEL or the tenant's slackChannel; for a private channel, invite the bot first`,
-          { configuration: true, cause },
+          { configuration: true, code, cause },
         );
       case 'is_archived':
-        return new NotifyError(`Slack channel ${channel ?? ''} is archived: unarchive it or configure another channel`, { configuration: true, cause });
+        return new NotifyError(`Slack channel ${channel ?? ''} is archived (is_archived): unarchive it or configure another channel`, { configuration: true, code, cause });
       case 'missing_scope':
         return new NotifyError(
-          `the Slack app lacks the scope ${needed ?? '(see docs/slack.md)'}: add it under OAuth & Permissions, reinstall the app and update SLACK_BOT_TOKEN`,
-          { configuration: true, cause },
+          `the Slack app lacks the scope ${needed ?? '(see docs/slack.md)'} (missing_scope): add it under OAuth & Permissions, reinstall the app and update SLACK_BOT_TOKEN`,
+          { configuration: true, code, cause },
         );
       default:
-        return new NotifyError(`Slack refused the call: ${code}`, { cause });
+        return new NotifyError(`Slack refused the call: ${code}`, { configuration: true, code, cause });
     }
   }
 
@@ -236,6 +263,23 @@ export class SlackNotifier implements Notifier {
     }
     return this.botName ?? 'your-bot';
   }
+}
+
+/** Slack platform errors (HTTP 200, ok:false) that are about this message's content: sent once more, minimal. */
+const CONTENT_CODES = new Set(['msg_too_long', 'invalid_blocks', 'invalid_blocks_format', 'no_text', 'too_many_attachments', 'invalid_attachments']);
+/** Slack's own trouble, reported as a platform error: retried like an HTTP 5xx. */
+const TRANSIENT_CODES = new Set(['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'ratelimited', 'team_added_to_org']);
+/** Permanent errors an operator fixes in the set-up (they get a hint and an error-level log). */
+const CONFIGURATION_CODES = new Set([
+  'invalid_auth', 'not_authed', 'account_inactive', 'token_revoked', 'token_expired',
+  'not_in_channel', 'channel_not_found', 'is_archived', 'missing_scope',
+]);
+
+/** Every other platform error (file_too_large, invalid_arguments, an unknown code) is permanent: retrying sends the same request. */
+export function platformErrorKind(code: string): FailureKind {
+  if (CONTENT_CODES.has(code)) return 'content';
+  if (TRANSIENT_CODES.has(code)) return 'transient';
+  return 'permanent';
 }
 
 function retryAfterHeader(value: string | string[] | undefined): number | undefined {

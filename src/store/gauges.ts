@@ -14,6 +14,8 @@ export interface StoreGauges {
   outboxBacklog(): Promise<number | undefined>;
   /** Time of the last accepted run (baselines aside), per tenant. */
   lastSuccess(): Promise<{ tenant: string; at: Date }[] | undefined>;
+  /** Alerts that failed for good, waiting for `notify retry`. */
+  failedAlerts(): Promise<number | undefined>;
   /** The late-file watch per watched tenant (only with `watch`). */
   lateWatch?(): Promise<{ tenant: string; lastFileAt: Date | null; late: boolean }[] | undefined>;
 }
@@ -31,6 +33,13 @@ export function storeGauges(pool: pg.Pool, watch?: { tenants: Map<string, Tenant
       if (allConnectionsInUse(pool)) return undefined;
       const result = await pool.query<{ n: string }>('select count(*) as n from outbox where delivered_at is null').catch(() => undefined);
       return result ? Number(result.rows[0]?.n ?? 0) : undefined;
+    },
+    async failedAlerts() {
+      if (allConnectionsInUse(pool)) return undefined;
+      const result = await pool
+        .query<{ n: number }>('select count(*)::int as n from outbox where failed_at is not null and delivered_at is null')
+        .catch(() => undefined);
+      return result?.rows[0]?.n;
     },
     async lastSuccess() {
       if (allConnectionsInUse(pool)) return undefined;

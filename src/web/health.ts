@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { failedAlerts } from '../notify/status.js';
 import { allConnectionsInUse } from '../store/db.js';
 
 /** What the runtime knows about its own ticks; read by /healthz. */
@@ -15,9 +16,12 @@ export interface HealthCheck {
 
 export interface HealthReport {
   status: 'ok' | 'unhealthy';
-  checks: { database: HealthCheck; tick: HealthCheck };
-  /** One line per failing check. */
+  /** alerts: failed alerts (ok false when any); it never makes the process unhealthy (a restart does not fix it). */
+  checks: { database: HealthCheck; tick: HealthCheck; alerts: HealthCheck };
+  /** One line per failing check that makes the process unhealthy. */
   reasons: string[];
+  /** One line per failing check that needs an operator but not a restart (failed alerts). */
+  warnings: string[];
 }
 
 async function checkDatabase(pool: pg.Pool, timeoutMs: number, busyIsHealthy: boolean): Promise<HealthCheck> {
@@ -57,6 +61,29 @@ export function checkTick(state: TickState, maxTickAgeSeconds: number, now = new
   return { ok: false, detail: `tick: ${last}, limit ${maxTickAgeSeconds}s (http.maxTickAgeSeconds)${error}` };
 }
 
+/** Alerts that failed for good: listed with how to send them again. */
+async function checkAlerts(pool: pg.Pool, database: HealthCheck, timeoutMs: number): Promise<HealthCheck> {
+  // Only on a database that answered and has a connection free (the probe must not queue behind a run).
+  if (!database.ok || allConnectionsInUse(pool)) return { ok: true, detail: 'not checked (database busy or not answering)' };
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    const failed = await Promise.race([failedAlerts(pool, 5), timeout]);
+    if (failed.count === 0) return { ok: true, detail: 'no failed alerts' };
+    const ids = `${failed.ids.join(', ')}${failed.count > failed.ids.length ? ', ...' : ''}`;
+    return {
+      ok: false,
+      detail: `alerts: ${failed.count} failed for good (ids ${ids}), not retried: see \`hris-ingest runs show\`, fix the cause, then \`hris-ingest notify retry --all-failed\``,
+    };
+  } catch (error) {
+    return { ok: true, detail: `not checked: ${(error as Error).message}` };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function healthReport(
   pool: pg.Pool,
   state: TickState,
@@ -64,6 +91,8 @@ export async function healthReport(
 ): Promise<HealthReport> {
   const database = await checkDatabase(pool, options.databaseTimeoutMs ?? 5000, options.busyIsHealthy === true);
   const tick = checkTick(state, options.maxTickAgeSeconds);
+  const alerts = await checkAlerts(pool, database, options.databaseTimeoutMs ?? 5000);
   const reasons = [database, tick].filter((check) => !check.ok).map((check) => check.detail);
-  return { status: reasons.length === 0 ? 'ok' : 'unhealthy', checks: { database, tick }, reasons };
+  const warnings = alerts.ok ? [] : [alerts.detail];
+  return { status: reasons.length === 0 ? 'ok' : 'unhealthy', checks: { database, tick, alerts }, reasons, warnings };
 }

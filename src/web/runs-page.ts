@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { capList, cut } from '../text/bounded.js';
 
 interface RunRow {
   id: string;
@@ -13,6 +14,9 @@ interface RunRow {
 }
 
 const COUNT_COLUMNS = ['invites', 'updates', 'deactivations', 'reactivations', 'deletions'] as const;
+
+/** Each cell's customer text is cut (a 2 MB file name or a 20,000-item reason list stays a table row). */
+const SHOWN = { tenant: 60, fileName: 120, reason: 200, reasons: 3 } as const;
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -31,16 +35,16 @@ export async function renderRunsPage(pool: pg.Pool, options: { tenant?: string; 
   const rows = result.rows
     .map((run) => {
       const counts = COUNT_COLUMNS.map((name) => `<td class="n">${Number(run.counts?.[name] ?? 0)}</td>`).join('');
-      const note = run.status === 'rejected' ? `${run.error_count} invalid` : (run.reasons ?? []).join('; ');
+      const note = run.status === 'rejected' ? `${run.error_count} invalid` : capList(run.reasons ?? [], SHOWN.reasons, { itemMax: SHOWN.reason }).join('; ');
       return (
         `<tr class="${escapeHtml(run.status)}"><td class="n">${escapeHtml(String(run.id))}</td>` +
-        `<td><a href="/runs?tenant=${encodeURIComponent(run.tenant_id)}">${escapeHtml(run.tenant_id)}</a></td>` +
-        `<td>${escapeHtml(run.file_name)}</td><td>${escapeHtml(run.status)}</td><td class="n">${run.rows}</td>${counts}` +
+        `<td><a href="/runs?tenant=${encodeURIComponent(run.tenant_id)}">${escapeHtml(cut(run.tenant_id, SHOWN.tenant))}</a></td>` +
+        `<td title="${escapeHtml(cut(run.file_name, 1000))}">${escapeHtml(cut(run.file_name, SHOWN.fileName))}</td><td>${escapeHtml(run.status)}</td><td class="n">${run.rows}</td>${counts}` +
         `<td>${escapeHtml(note)}</td><td>${escapeHtml(new Date(run.created_at).toISOString())}</td></tr>`
       );
     })
     .join('\n');
-  const title = options.tenant ? `Runs of ${escapeHtml(options.tenant)}` : 'Runs';
+  const title = options.tenant ? `Runs of ${escapeHtml(cut(options.tenant, SHOWN.tenant))}` : 'Runs';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>hris-ingest: ${title}</title>
 <style>

@@ -10,6 +10,11 @@
  *   files.completeUploadExternal (a channel_id and ids of uploaded files).
  * - Records every request, and fails on demand: a platform error, HTTP 500, or 429 with Retry-After,
  *   for N requests or while a condition holds.
+ * - Enforces Slack's documented message limits (slackMessageError below): text over 40,000 characters is
+ *   msg_too_long; over 50 blocks, a header over 150, a section text over 3,000, over 10 fields or a field
+ *   over 2,000 is invalid_blocks. A file over `maxFileBytes` is refused at files.getUploadURLExternal.
+ * - liveMarkup() reads a posted message as Slack renders it: which mentions, links and mrkdwn formatting
+ *   are live (the escaping tests).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -37,6 +42,8 @@ export interface PostedMessage {
   text: string;
   blocks: unknown[];
   threadTs?: string;
+  /** chat.postMessage's mrkdwn argument: false = the top-level text is not parsed for formatting. */
+  mrkdwn?: boolean;
 }
 
 export interface FakeFile {
@@ -102,7 +109,7 @@ export const DEFAULT_CHANNELS: FakeChannel[] = [
 ];
 
 export async function startFakeSlack(
-  options: { token?: string; channels?: FakeChannel[]; pageSize?: number; onRequest?: RequestHook } = {},
+  options: { token?: string; channels?: FakeChannel[]; pageSize?: number; onRequest?: RequestHook; /** Slack's per-file limit (default 1 GB). */ maxFileBytes?: number } = {},
 ): Promise<FakeSlack> {
   const token = options.token ?? 'xoxb-fake-token';
   const channels = (options.channels ?? DEFAULT_CHANNELS).map((c) => ({ ...c }));
@@ -152,9 +159,12 @@ export async function startFakeSlack(
         if (!channel) return { ok: false, error: 'channel_not_found' };
         if (!channel.isMember) return { ok: false, error: 'not_in_channel' };
         if (!params.text && !params.blocks) return { ok: false, error: 'no_text' };
+        const refused = slackMessageError(params);
+        if (refused) return { ok: false, error: refused };
         const ts = `1700000000.${String(++tsCounter).padStart(6, '0')}`;
         const blocks = typeof params.blocks === 'string' ? (JSON.parse(params.blocks) as unknown[]) : ((params.blocks as unknown[]) ?? []);
         const message: PostedMessage = { channel: channel.id, ts, text: String(params.text ?? ''), blocks };
+        if (params.mrkdwn !== undefined) message.mrkdwn = params.mrkdwn !== false && params.mrkdwn !== 'false';
         if (params.thread_ts) message.threadTs = String(params.thread_ts);
         messages.push(message);
         return { ok: true, channel: channel.id, ts, message: { type: 'message', text: message.text, ts } };
@@ -162,6 +172,7 @@ export async function startFakeSlack(
       case 'files.getUploadURLExternal': {
         const length = Number(params.length);
         if (!params.filename || !Number.isInteger(length) || length <= 0) return { ok: false, error: 'invalid_arguments' };
+        if (length > (options.maxFileBytes ?? 1024 ** 3)) return { ok: false, error: 'file_too_large' };
         const id = `F0FAKE${String(++fileCounter).padStart(5, '0')}`;
         files.set(id, { id, filename: String(params.filename), length, completed: false });
         return { ok: true, upload_url: `${baseUrl}upload/${id}`, file_id: id };
@@ -318,4 +329,105 @@ export async function startFakeSlack(
         server.close(() => resolve());
       }),
   };
+}
+
+/** Slack's documented limits (https://api.slack.com/reference/block-kit/blocks, chat.postMessage). */
+export const SLACK_LIMITS = { text: 40_000, blocks: 50, header: 150, section: 3_000, fields: 10, field: 2_000, contextElements: 10 } as const;
+
+interface TextObject {
+  type?: string;
+  text?: unknown;
+}
+
+/** The error Slack answers for a chat.postMessage over its limits (msg_too_long, invalid_blocks), or undefined. */
+export function slackMessageError(params: Record<string, unknown>): string | undefined {
+  if (String(params.text ?? '').length > SLACK_LIMITS.text) return 'msg_too_long';
+  if (params.blocks === undefined) return undefined;
+  let blocks: unknown;
+  try {
+    blocks = typeof params.blocks === 'string' ? JSON.parse(params.blocks) : params.blocks;
+  } catch {
+    return 'invalid_blocks_format';
+  }
+  if (!Array.isArray(blocks)) return 'invalid_blocks_format';
+  if (blocks.length > SLACK_LIMITS.blocks) return 'invalid_blocks';
+  const textOk = (object: TextObject | undefined, max: number, types: string[]) =>
+    !!object && typeof object.text === 'string' && object.text.length > 0 && object.text.length <= max && types.includes(String(object.type));
+  for (const block of blocks as Array<Record<string, unknown>>) {
+    switch (block.type) {
+      case 'header':
+        if (!textOk(block.text as TextObject, SLACK_LIMITS.header, ['plain_text'])) return 'invalid_blocks';
+        break;
+      case 'section': {
+        const fields = block.fields as TextObject[] | undefined;
+        if (block.text === undefined && fields === undefined) return 'invalid_blocks';
+        if (block.text !== undefined && !textOk(block.text as TextObject, SLACK_LIMITS.section, ['plain_text', 'mrkdwn'])) return 'invalid_blocks';
+        if (fields !== undefined) {
+          if (!Array.isArray(fields) || fields.length === 0 || fields.length > SLACK_LIMITS.fields) return 'invalid_blocks';
+          if (!fields.every((field) => textOk(field, SLACK_LIMITS.field, ['plain_text', 'mrkdwn']))) return 'invalid_blocks';
+        }
+        break;
+      }
+      case 'context': {
+        const elements = block.elements as TextObject[] | undefined;
+        if (!Array.isArray(elements) || elements.length === 0 || elements.length > SLACK_LIMITS.contextElements) return 'invalid_blocks';
+        if (!elements.every((element) => textOk(element, SLACK_LIMITS.section, ['plain_text', 'mrkdwn']))) return 'invalid_blocks';
+        break;
+      }
+      case 'divider':
+        break;
+      default:
+        return 'invalid_blocks';
+    }
+  }
+  return undefined;
+}
+
+export interface LiveMarkup {
+  /** Where: "text" (top level) or "blocks[2].text", "blocks[3].fields[0]"... */
+  where: string;
+  kind: 'mention' | 'link' | 'bold' | 'italic' | 'strike' | 'code';
+  /** What Slack would render: the mention (<!channel>), the link, or the formatted words. */
+  content: string;
+}
+
+/**
+ * What Slack renders live in a posted message: control sequences (<!channel>, <!here>, <@U123>,
+ * <http://x|y>) in any mrkdwn text or the top-level text, and *bold*, _italic_, ~strike~, `code` in mrkdwn
+ * texts (and the top-level text unless it was posted with mrkdwn: false). plain_text objects render
+ * nothing. Entities (&lt; &gt; &amp;) are text, not markup.
+ */
+export function liveMarkup(message: Pick<PostedMessage, 'text' | 'blocks' | 'mrkdwn'>): LiveMarkup[] {
+  const found: LiveMarkup[] = [];
+  scanMarkup(message.text, 'text', message.mrkdwn !== false, found);
+  (message.blocks as Array<Record<string, unknown>>).forEach((block, i) => {
+    const objects: Array<[string, TextObject | undefined]> = [[`blocks[${i}].text`, block.text as TextObject | undefined]];
+    ((block.fields as TextObject[] | undefined) ?? []).forEach((field, j) => objects.push([`blocks[${i}].fields[${j}]`, field]));
+    ((block.elements as TextObject[] | undefined) ?? []).forEach((element, j) => objects.push([`blocks[${i}].elements[${j}]`, element]));
+    for (const [where, object] of objects) {
+      if (object && object.type === 'mrkdwn' && typeof object.text === 'string') scanMarkup(object.text, where, true, found);
+    }
+  });
+  return found;
+}
+
+function scanMarkup(text: string, where: string, formatting: boolean, found: LiveMarkup[]): void {
+  for (const match of text.matchAll(/<([^<>]*)>/g)) {
+    const inner = match[1]!;
+    const kind = /^(!|@|#)/.test(inner) ? 'mention' : 'link';
+    found.push({ where, kind, content: match[0] });
+  }
+  if (!formatting) return;
+  // Code spans first: nothing inside them is formatted.
+  const outside = text.replace(/`([^`\n]+)`/g, (_, inner: string) => {
+    found.push({ where, kind: 'code', content: inner });
+    return ' ';
+  });
+  const marks: Array<[string, LiveMarkup['kind']]> = [['*', 'bold'], ['_', 'italic'], ['~', 'strike']];
+  for (const [mark, kind] of marks) {
+    const m = `\\${mark}`;
+    // Slack's rule: the mark opens after a start, a space or punctuation, hugs non-space text, and closes before an end, space or punctuation.
+    const pattern = new RegExp(`(?:^|(?<=[\\s(\\[{"'.,;:!?-]))${m}(?=\\S)([^\\n]*?\\S)${m}(?=$|[\\s)\\]}"'.,;:!?-])`, 'g');
+    for (const match of outside.matchAll(pattern)) found.push({ where, kind, content: match[1]! });
+  }
 }

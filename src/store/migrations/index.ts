@@ -5,6 +5,7 @@ import { sql as runEncryption } from './040_run_encryption.js';
 import { sql as drop } from './100_drop.js';
 import { sql as lateWatch } from './110_late_watch.js';
 import { sql as notify } from './200_notify.js';
+import { sql as notifyFailed } from './210_notify_failed.js';
 import { sql as console_ } from './300_console.js';
 
 export interface Migration {
@@ -24,5 +25,6 @@ export const MIGRATIONS: Migration[] = [
   { name: '100_drop', sql: drop },
   { name: '110_late_watch', sql: lateWatch },
   { name: '200_notify', sql: notify },
+  { name: '210_notify_failed', sql: notifyFailed },
   { name: '300_console', sql: console_ },
 ];
