@@ -26,6 +26,7 @@ const LAYERS = [
   'metrics',
   'log',
   'types',
+  'text', // bounded customer text: imports nothing
 ] as const;
 
 const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src');

@@ -4,6 +4,8 @@
  * 900 KB cell (under the 1 MiB record cap) was quoted whole in its issue, run_errors and the alert.
  */
 
+import { cut as cutText } from '../text/bounded.js';
+
 /** Longest customer text (a header name) quoted in a message. */
 export const MAX_QUOTED = 80;
 /** Longest cell value quoted in an issue (its value and message); the row keeps the whole value. */
@@ -13,7 +15,7 @@ export const MAX_LISTED = 20;
 
 /** TEXT cut to MAX characters, with an ellipsis when cut. */
 export function cut(text: string, max = MAX_QUOTED): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+  return cutText(text, max);
 }
 
 /** The first MAX items joined, then "and N more". */
