@@ -18,7 +18,6 @@ interface OutputInput {
   scan: FileScan;
   previous: PreviousState | null;
   outcome: Outcome;
-  cells: Map<number, string>;
   options: MemoryPreviewOptions;
 }
 
@@ -41,7 +40,7 @@ export async function writeOutputs(input: OutputInput): Promise<RunSummary['file
     const changes: ChangeOutputs | undefined = outputs.invites && outputs.updates ? { invites: outputs.invites, updates: outputs.updates } : undefined;
     const errorsOut = outputs.errors;
     const errors = errorsOut
-      ? new IssueMerger(outcome.laterErrors(input.cells), (i) => errorsOut.add([String(i.line), i.column, i.value, i.message]))
+      ? new IssueMerger(outcome.laterErrors(), (i) => errorsOut.add([String(i.line), i.column, i.value, i.message]))
       : undefined;
     if (comparing || changes || errors) {
       const flush = async () => {

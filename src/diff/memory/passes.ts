@@ -4,7 +4,7 @@ import type { InvalidRow, ParsedRow } from '../../csv/types.js';
 import type { DiffCounts } from '../diff.js';
 import type { CsvOut } from './csv-out.js';
 import type { IssueMerger } from './merge.js';
-import { BATCH_SIZE, cleanIssue, DUP_EMAIL, EMAIL_CASED, INVITABLE, ON_PLATFORM, READ_VALID, VALID, inLineOrder, withoutNul, type FileScan, type MemoryFile } from './scan.js';
+import { BATCH_SIZE, cleanIssue, INVITABLE, ON_PLATFORM, VALID, inLineOrder, withoutNul, type FileScan, type MemoryFile } from './scan.js';
 
 /** Reads FILE again, calling VISIT with each row and its index (the scan's order: line order). */
 export async function eachRow(
@@ -47,19 +47,6 @@ export async function previousRows(
     if (needed[member]) held.set(member, JSON.stringify(valuesIn(row.values, columns, present)));
   });
   return held;
-}
-
-/** Email cells, as written, of valid rows with a repeated email (their error shows the cell). */
-export async function emailCells(file: MemoryFile, tenant: TenantConfig, scan: FileScan): Promise<Map<number, string>> {
-  const cells = new Map<number, string>();
-  const wanted = DUP_EMAIL | EMAIL_CASED | READ_VALID;
-  let any = false;
-  for (let i = 0; i < scan.rows && !any; i++) any = (scan.flags[i]! & wanted) === wanted;
-  if (!any) return cells;
-  await eachRow(file, tenant, (row, i) => {
-    if ((scan.flags[i]! & wanted) === wanted) cells.set(i, withoutNul(row.values.email ?? ''));
-  });
-  return cells;
 }
 
 export interface ChangeOutputs {

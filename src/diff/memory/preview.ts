@@ -10,7 +10,6 @@ import { diffInMemory, type MemoryDiff } from './diff.js';
 import { fatalOf, layoutOf } from './layout.js';
 import { mergeIssues } from './merge.js';
 import { writeOutputs } from './outputs.js';
-import { emailCells } from './passes.js';
 import { loadPrevious, type PreviousState } from './previous.js';
 import { cleanIssue, scanFile, type FileScan, type MemoryFile } from './scan.js';
 
@@ -29,8 +28,8 @@ export interface Outcome {
   errorCount: number;
   warnings: string[];
   reasons: string[];
-  /** The errors after the reader's: the fatal problem, or the checks' (CELLS: see emailCells). */
-  laterErrors: (cells: Map<number, string>) => Iterable<ValidationIssue>;
+  /** The errors after the reader's: the fatal problem, or the checks'. */
+  laterErrors: () => Iterable<ValidationIssue>;
   diff?: MemoryDiff;
 }
 
@@ -45,11 +44,10 @@ export async function previewInMemory(tenant: TenantConfig, file: MemoryFile, op
   const started = performance.now();
   const previous = options.against ? await loadPrevious(options.against, tenant, options.onProgress) : null;
   const scan = await scanFile(file, tenant, { match: previous?.match, onProgress: options.onProgress });
-  const outcome = decide(tenant, scan, previous);
-  const cells = await emailCells(file, tenant, scan);
-  const files = await writeOutputs({ tenant, file, scan, previous, outcome, cells, options });
+  const outcome = await decide(tenant, file, scan, previous);
+  const files = await writeOutputs({ tenant, file, scan, previous, outcome, options });
   const errors: ValidationIssue[] = [];
-  for (const issue of mergeIssues(scan.issues, outcome.laterErrors(cells))) {
+  for (const issue of mergeIssues(scan.issues, outcome.laterErrors())) {
     if (errors.length === 100) break;
     errors.push(issue);
   }
@@ -74,7 +72,7 @@ export async function previewInMemory(tenant: TenantConfig, file: MemoryFile, op
 }
 
 /** The run's status, key, counts (before the comparisons), warnings and reasons, as src/diff/run.ts decides them. */
-function decide(tenant: TenantConfig, scan: FileScan, previous: PreviousState | null): Outcome {
+async function decide(tenant: TenantConfig, file: MemoryFile, scan: FileScan, previous: PreviousState | null): Promise<Outcome> {
   const warnings = [...scan.header.warnings];
   const fatal = fatalOf(scan);
   if (fatal) {
@@ -89,12 +87,12 @@ function decide(tenant: TenantConfig, scan: FileScan, previous: PreviousState | 
     };
   }
   const layout = layoutOf(scan.header.columns);
-  const checks = checkFile(scan, layout.email >= 0, layout.employeeId >= 0);
+  const checks = await checkFile(file, tenant, scan, { email: layout.email >= 0, employeeId: layout.employeeId >= 0 });
   const key = chooseKey(layout, scan.stats, tenant.key, previous?.key ?? null);
   requireKeyInMemory(scan, key, checks);
   const invalid = scan.stats.invalidRows + checks.invalidated;
   const errorCount = scan.stats.errorCount + checks.errors;
-  const laterErrors = (cells: Map<number, string>) => checkErrors(scan, checks, layout.employeeId >= 0, cells);
+  const laterErrors = () => checkErrors(scan, checks, layout.employeeId >= 0);
   const base = { key, errorCount, warnings, laterErrors };
   if (invalid > 0 && tenant.invalidRows === 'reject') {
     const reasons = [

@@ -28,13 +28,13 @@ export async function loadPrevious(file: MemoryFile, tenant: TenantConfig, onPro
   const fatal = fatalOf(scan);
   if (fatal) throw new UnusableFileError(`${file.name}: line ${fatal.line}: ${fatal.message}`);
   const layout = layoutOf(scan.header.columns);
-  const checks = checkFile(scan, layout.email >= 0, layout.employeeId >= 0);
+  const checks = await checkFile(file, tenant, scan, { email: layout.email >= 0, employeeId: layout.employeeId >= 0 });
   const key = chooseKey(layout, scan.stats, tenant.key, null);
   requireKeyInMemory(scan, key, checks);
   const invalid = scan.stats.invalidRows + checks.invalidated;
   if (invalid > 0) {
     const first: ValidationIssue[] = [];
-    for (const issue of mergeIssues(scan.issues, checkErrors(scan, checks, layout.employeeId >= 0, new Map()))) {
+    for (const issue of mergeIssues(scan.issues, checkErrors(scan, checks, layout.employeeId >= 0))) {
       if (first.length === 10) break;
       first.push(issue);
     }

@@ -22,8 +22,7 @@ export const SAME = 32; // ... with the same row hash
 export const DUP_EMAIL = 64;
 export const DUP_EMPLOYEE_ID = 128;
 export const MISSING_KEY = 256;
-/** A valid row whose email cell is not already lower case (its duplicate error shows the cell). */
-export const EMAIL_CASED = 512;
+export const HAS_EMPLOYEE_ID = 512;
 
 /** Reader issues kept in memory (the summary shows the first 100; the errors file reads the file again). */
 const KEPT_ISSUES = 100;
@@ -35,14 +34,16 @@ export interface MemberMatch {
   hashHigh: Uint32Array;
   hashLow: Uint32Array;
   onPlatform: Uint8Array;
-  /** Set by the scan: some row of the file carries the member's key. */
+  /** Set by the scan: how many rows of the file carry the member's key (at most 255). */
   seen: Uint8Array;
 }
 
 /**
- * One pass over a file: per row (in line order) its line, bits, email and employee id (as ids of the
- * scan's string tables) and, when matched against a previous state, its member; the reader's totals,
- * counts like the staging writer's, and the first reader issues. No row values are kept.
+ * One pass over a file: per row (in line order) its line, bits and, when matched against a previous
+ * state, its member; the file's emails and employee ids in string tables (with a match, the key field's
+ * table holds only the values no member has: the members count their own rows); the reader's totals,
+ * counts like the staging writer's, and the first reader issues. No row values are kept: ~10 bytes a row
+ * besides the two tables.
  */
 export interface FileScan {
   header: FileHeader;
@@ -51,8 +52,7 @@ export interface FileScan {
   rows: number;
   line: Int32Array;
   flags: Uint16Array;
-  emailId: Int32Array;
-  employeeIdId: Int32Array;
+  match: MemberMatch | null;
   /** Matched member per row, -1 = none (only with a match). */
   member: Int32Array | null;
   /** Row hashes (only when asked: the previous file's). */
@@ -111,8 +111,6 @@ class RowColumns {
   count = 0;
   private readonly line = new IntColumn();
   private flags = new Uint16Array(1024);
-  private readonly emailId = new IntColumn();
-  private readonly employeeIdId = new IntColumn();
   private readonly member: IntColumn | null;
   private readonly high: IntColumn | null;
   private readonly low: IntColumn | null;
@@ -150,13 +148,12 @@ class RowColumns {
     const rawEmail = row.values.email;
     const email = rawEmail ? withoutNul(rawEmail.toLowerCase()) : null;
     const employeeId = row.values.employee_id ? withoutNul(row.values.employee_id) : null;
-    let flags = 0;
+    let flags = employeeId === null ? 0 : HAS_EMPLOYEE_ID;
     if (valid) {
-      flags = READ_VALID | VALID;
+      flags |= READ_VALID | VALID;
       this.stats.validRows++;
       if (employeeId === null) this.stats.validWithoutEmployeeId++;
       if (isInvitable(row.values)) flags |= INVITABLE;
-      if (email !== null && rawEmail !== email) flags |= EMAIL_CASED;
       this.hasher.hash(row.values);
       this.high?.set(i, this.hasher.high | 0);
       this.low?.set(i, this.hasher.low | 0);
@@ -170,19 +167,30 @@ class RowColumns {
       }
     }
     this.line.set(i, row.line);
-    this.emailId.set(i, email === null ? -1 : this.emails.add(email));
-    this.employeeIdId.set(i, employeeId === null ? -1 : this.employeeIds.add(employeeId));
-    if (this.match) flags |= this.matchRow(i, this.match.key === 'email' ? email : employeeId, valid);
+    const byEmail = this.match?.key === 'email';
+    let member = -1;
+    if (this.match) {
+      member = this.matchRow(i, byEmail ? email : employeeId);
+      if (member >= 0) flags |= this.stateOf(member, valid);
+    }
+    // A value its member counts is not added (see FileScan).
+    if (email !== null && !(byEmail && member >= 0)) this.emails.add(email);
+    if (employeeId !== null && !(this.match && !byEmail && member >= 0)) this.employeeIds.add(employeeId);
     this.flags[i] = flags;
   }
 
-  /** What is known of the row's member (the engine's row filter, without leaving anything out). */
-  private matchRow(i: number, key: string | null, valid: boolean): number {
+  /** The row's member (-1: none), counted as seen. */
+  private matchRow(i: number, key: string | null): number {
     const match = this.match!;
     const member = key === null ? -1 : match.keys.find(key);
     this.member!.set(i, member);
-    if (member < 0) return 0;
-    match.seen[member] = 1;
+    if (member >= 0 && match.seen[member]! < 255) match.seen[member]!++;
+    return member;
+  }
+
+  /** What is known of the row's member (the engine's row filter, without leaving anything out). */
+  private stateOf(member: number, valid: boolean): number {
+    const match = this.match!;
     let flags = KNOWN | (match.onPlatform[member] ? ON_PLATFORM : 0);
     if (valid && match.hashHigh[member] === this.hasher.high && match.hashLow[member] === this.hasher.low) flags |= SAME;
     return flags;
@@ -195,13 +203,13 @@ class RowColumns {
       ...(headerFailure !== undefined ? { headerFailure } : {}),
       totals,
       rows: n,
-      line: this.line.data.slice(0, n),
-      flags: this.flags.slice(0, n),
-      emailId: this.emailId.data.slice(0, n),
-      employeeIdId: this.employeeIdId.data.slice(0, n),
-      member: this.member ? this.member.data.slice(0, n) : null,
-      hashHigh: this.high ? new Uint32Array(this.high.data.buffer.slice(0, n * 4)) : null,
-      hashLow: this.low ? new Uint32Array(this.low.data.buffer.slice(0, n * 4)) : null,
+      // Views, not copies: a copy would double the columns for a moment (the spare capacity is < 2x).
+      line: this.line.data.subarray(0, n),
+      flags: this.flags.subarray(0, n),
+      match: this.match ?? null,
+      member: this.member ? this.member.data.subarray(0, n) : null,
+      hashHigh: this.high ? new Uint32Array(this.high.data.buffer, 0, n) : null,
+      hashLow: this.low ? new Uint32Array(this.low.data.buffer, 0, n) : null,
       emails: this.emails,
       employeeIds: this.employeeIds,
       stats: this.stats,

@@ -17,9 +17,12 @@ export class StringTable {
   private pending: string[] = [];
   /** Entry i's start in its chunk; its end is the next entry's start, or the chunk's end. */
   private starts = new Int32Array(1024);
-  private counts = new Int32Array(1024);
+  /** Sightings, saturating at 255 (the checks only ask "more than one"; they count a repeated value's rows themselves). */
+  private counts = new Uint8Array(1024);
   private table = new Int32Array(2048).fill(-1);
   size = 0;
+  /** Some string was added more than once. */
+  repeated = false;
 
   /** The id of TEXT, or -1. */
   find(text: string): number {
@@ -38,7 +41,8 @@ export class StringTable {
       const id = this.table[slot]!;
       if (id === -1) break;
       if (this.equals(id, text)) {
-        this.counts[id]!++;
+        if (this.counts[id]! < 255) this.counts[id]!++;
+        this.repeated = true;
         return id;
       }
       slot = slot + 1 === this.table.length ? 0 : slot + 1;
@@ -49,12 +53,12 @@ export class StringTable {
     this.pending.push(text);
     if (this.pending.length === PER_CHUNK) this.seal();
     this.table[slot] = id;
-    // Half full at most: short probe runs.
-    if (this.size * 2 > this.table.length) this.rehash();
+    // At most 70% full (linear probing stays short; a 1M-entry table is 8 MB).
+    if (this.size * 10 > this.table.length * 7) this.rehash();
     return id;
   }
 
-  /** How often the string with ID was added. */
+  /** How often the string with ID was added (at most 255). */
   count(id: number): number {
     return this.counts[id]!;
   }
@@ -94,7 +98,7 @@ export class StringTable {
     const starts = new Int32Array(this.starts.length * 2);
     starts.set(this.starts);
     this.starts = starts;
-    const counts = new Int32Array(this.counts.length * 2);
+    const counts = new Uint8Array(this.counts.length * 2);
     counts.set(this.counts);
     this.counts = counts;
   }
