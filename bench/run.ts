@@ -3,7 +3,8 @@
  * fresh child process (bench/step.ts) reporting its own wall time and peak RSS:
  *   1. bare csv-parse of the next file (arrays, streamed, counting records); then the engine's reader alone
  *      (readMembershipFile: UTF-8, sha256, header mapping, value rules; no database), to split the costs
- *   2. preview of the next file --against the previous one, no database configured (embedded PGlite in memory)
+ *   2. preview of the next file --against the previous one, no database configured (the in-memory diff,
+ *      src/preview/); for files up to 10k rows also the whole `hris-ingest preview` process (/usr/bin/time)
  *   3. ingest of the previous file into a fresh database on PostgreSQL (setup: the stored previous snapshot),
  *      then VACUUM (ANALYZE) as autovacuum would do in the weeks between two files (--no-vacuum skips it)
  *   4. preview of the next file against that stored state (PostgreSQL, rolled back)
@@ -40,6 +41,8 @@ interface Options {
   /** VACUUM (ANALYZE) the database between the previous and the next file, as autovacuum would in the weeks between two files. */
   vacuumBetween: boolean;
   stepTimeoutMs: number;
+  /** --e2e: the end-to-end benchmark instead (bench/e2e.ts). */
+  e2e?: import('./e2e.js').E2eOptions;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -56,6 +59,10 @@ function parseOptions(argv: string[]): Options {
       'no-embedded-preview': { type: 'boolean', default: false },
       'no-vacuum': { type: 'boolean', default: false },
       'step-timeout': { type: 'string' },
+      e2e: { type: 'boolean', default: false },
+      drops: { type: 'string' },
+      tenants: { type: 'string' },
+      parallel: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -63,6 +70,7 @@ function parseOptions(argv: string[]): Options {
     process.stdout.write(
       [
         'usage: npm run bench -- [--sizes 100000,1000000] [--quick] [--cpu-prof] [--keep-db] [--keep-out] [--no-embedded-preview] [--no-vacuum]',
+        '       npm run bench -- --e2e [--sizes 100000,1000000] [--drops sshd,dev] [--tenants 100] [--parallel 1,2,4,8]   (bench/e2e.ts)',
         '                        [--data-dir bench/data] [--results-dir bench/results] [--step-timeout MINUTES]',
         'DATABASE_URL: PostgreSQL server for the ingest steps (a fresh database is created and dropped);',
         `default ${DEFAULT_DATABASE_URL}`,
@@ -86,6 +94,16 @@ function parseOptions(argv: string[]): Options {
     embeddedPreview: !values['no-embedded-preview'],
     vacuumBetween: !values['no-vacuum'],
     stepTimeoutMs: timeoutMinutes * 60_000,
+    e2e: values.e2e
+      ? {
+          sizes: [...new Set(sizes)].sort((a, b) => a - b),
+          drops: (values.drops ?? 'sshd,dev').split(',').map((d) => d.trim()).filter((d): d is 'sshd' | 'dev' => d === 'sshd' || d === 'dev'),
+          tenants: Number(values.tenants ?? 100),
+          parallel: (values.parallel ?? '1,2,4,8').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0),
+          dataDir: path.resolve(values['data-dir'] ?? path.join(ROOT, 'bench', 'data')),
+          databaseUrl: process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL,
+        }
+      : undefined,
   };
 }
 
@@ -210,10 +228,11 @@ async function measureSize(options: Options, rows: number): Promise<{ result: Si
   await measure({ id: 'read', label: 'engine reader only (validate, no DB)', rows: next.rows }, ['read', next.path]);
   if (options.embeddedPreview) {
     await measure(
-      { id: 'preview-embedded', label: 'preview --against previous (no DB: embedded PGlite)', rows: next.rows },
+      { id: 'preview-embedded', label: 'preview --against previous (no DB: in memory)', rows: next.rows },
       ['preview', next.path, '--against', previous.path, '--out', path.join(outDir, 'preview-embedded')],
       next.expected,
     );
+    if (rows <= 10_000) steps.push(await cliPreview(next.path, previous.path, path.join(outDir, 'preview-cli'), next.rows));
   }
 
   let database: { name: string; url: string } | undefined;
@@ -265,6 +284,35 @@ async function measureSize(options: Options, rows: number): Promise<{ result: Si
   return { result: { rows, fileBytes: next.bytes, steps }, crashed };
 }
 
+/**
+ * The whole `hris-ingest preview NEXT --against PREVIOUS --json` process as a CSM runs it (Node start-up and
+ * the CLI's modules included), under /usr/bin/time for its wall time and peak RSS.
+ */
+async function cliPreview(next: string, previous: string, outDir: string, rows: number): Promise<MeasuredStep> {
+  const step = { id: 'preview-cli', label: 'CLI preview --against previous (whole process)', rows };
+  process.stdout.write(`   ${step.label} ... `);
+  const load = os.loadavg()[0]!;
+  const cli = path.join(ROOT, 'dist', 'src', 'cli.js');
+  const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn('/usr/bin/time', ['-f', 'TIME %e %M', process.execPath, cli, 'preview', next, '--against', previous, '--out', outDir, '--json'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'DATABASE_URL')), LOG_LEVEL: 'warn' },
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.on('close', (code) => resolve({ code, stderr }));
+    child.on('error', (error) => resolve({ code: -1, stderr: error.message }));
+  });
+  const match = /TIME ([\d.]+) (\d+)\s*$/.exec(result.stderr);
+  if (result.code !== 0 || !match) {
+    process.stdout.write(`FAILED: ${result.stderr.slice(-300)}\n`);
+    return { ...step, failure: result.stderr.slice(-300) };
+  }
+  const measured = { ...step, wallMs: Number(match[1]) * 1000, maxRssKiB: Number(match[2]), load: Math.max(load, os.loadavg()[0]!) };
+  process.stdout.write(`${match[1]} s, peak RSS ${(measured.maxRssKiB / 1024).toFixed(0)} MB, load ${measured.load.toFixed(1)}\n`);
+  return measured;
+}
+
 /** "read 4.1 s, check 0.3 s, ..., then commit + files + summary 0.9 s" */
 function formatPhases(wallMs: number, phases: Record<string, number>): string {
   const order = ['readMs', 'checkMs', 'diffMs', 'applyMs'];
@@ -291,6 +339,11 @@ function redact(url: string): string {
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  if (options.e2e) {
+    const { runE2e } = await import('./e2e.js');
+    await runE2e(options.e2e);
+    return;
+  }
   const started = new Date();
   const host = machine();
   process.stdout.write(

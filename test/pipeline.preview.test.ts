@@ -86,7 +86,7 @@ describe('preview and baseline import', () => {
     await expect(previewFile(engine.ctx, tenantOf(), fileOf('n.csv', csvOf([person(1)])), { against: previous })).rejects.toThrow(UnusableFileError);
   });
 
-  it('preview without a database runs on an in-memory embedded one', async () => {
+  it('preview without a database runs the diff in memory (src/preview/)', async () => {
     const summary = await previewFile({}, tenantOf(), fileOf('s.csv', csvOf([person(1), person(2, { status: 'inactive' })])), { outDir: engine.out });
     expect(summary).toMatchObject({ status: 'accepted', rows: 2, key: 'employee_id' });
     expect(summary.counts).toMatchObject({ invites: 1, notInvitable: 1 });

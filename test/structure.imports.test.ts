@@ -15,6 +15,7 @@ const LAYERS = [
   'web',
   'drop',
   'pipeline',
+  'preview', // the diff in memory, for previews with nothing stored (writes the output files)
   'notify',
   'output',
   'diff',

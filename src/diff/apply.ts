@@ -6,25 +6,24 @@ import type { Queryable } from '../store/db.js';
  * (member_rows) keeps fields the file no longer carries (the file's columns overwrite theirs).
  */
 export async function applyRunChanges(client: Queryable, tenantId: string, runId: number): Promise<void> {
-  // One statement per direction, each reading the run's changes once: the upsert of members and of their
-  // rows, then the deletion of both.
+  // The upserts read the run's changes once each: one statement reading them once for both (a materialised
+  // CTE) spilled every changed row's jsonb to a temporary file first (57 MB per 100k rows of a first file).
   await client.query(
-    `with c as materialized (
-       select member_key, kind, data, row_hash from run_changes where run_id = $2 and kind in ('invite', 'update', 'store')
-     ), m as (
-       insert into members as mm (tenant_id, member_key, email, employee_id, row_hash, on_platform, updated_run_id)
-       select $1, c.member_key, lower(coalesce(c.data->>'email', '')), nullif(c.data->>'employee_id', ''), c.row_hash,
-              c.kind = 'invite', $2
-       from c
-       on conflict (tenant_id, member_key) do update set
-         email = excluded.email,
-         employee_id = excluded.employee_id,
-         row_hash = excluded.row_hash,
-         on_platform = mm.on_platform or excluded.on_platform,
-         updated_run_id = excluded.updated_run_id
-     )
-     insert into member_rows as r (tenant_id, member_key, data)
-     select $1, c.member_key, c.data from c
+    `insert into members as mm (tenant_id, member_key, email, employee_id, row_hash, on_platform, updated_run_id)
+     select $1, c.member_key, lower(coalesce(c.data->>'email', '')), nullif(c.data->>'employee_id', ''), c.row_hash,
+            c.kind = 'invite', $2
+     from run_changes c where c.run_id = $2 and c.kind in ('invite', 'update', 'store')
+     on conflict (tenant_id, member_key) do update set
+       email = excluded.email,
+       employee_id = excluded.employee_id,
+       row_hash = excluded.row_hash,
+       on_platform = mm.on_platform or excluded.on_platform,
+       updated_run_id = excluded.updated_run_id`,
+    [tenantId, runId],
+  );
+  await client.query(
+    `insert into member_rows as r (tenant_id, member_key, data)
+     select $1, c.member_key, c.data from run_changes c where c.run_id = $2 and c.kind in ('invite', 'update', 'store')
      on conflict (tenant_id, member_key) do update set data = r.data || excluded.data`,
     [tenantId, runId],
   );

@@ -33,6 +33,7 @@ export async function diffAgainstMembers(
   runId: number,
   filtered: LeftOut | null = null,
 ): Promise<DiffResult> {
+  if (!filtered) return diffFirstFile(client, layout, key, runId);
   const col = (index: number, alias: string) => `${alias}.${stageColumn(index)}`;
   // Deactivation / reactivation only when the file carries a status column.
   const changeType =
@@ -156,4 +157,29 @@ export async function diffAgainstMembers(
     onPlatformBefore += filtered.unchanged;
   }
   return { counts, onPlatformBefore, carried };
+}
+
+/**
+ * Without stored members (a first file) every valid row is an invite (invitable) or a silent store: one
+ * scan of the staging table straight into run_changes. The general statement's per-row lookups (tid scan
+ * of the staged row, the deleted member's stored row) cost ~60% of this diff on a first file, where every
+ * row changes (100k rows: 6.8 s, of which the insert 2.6 s, under load).
+ */
+async function diffFirstFile(client: Queryable, layout: StageLayout, key: KeyField, runId: number): Promise<DiffResult> {
+  const result = await client.query<{ kind: string; n: number }>(
+    `with ins as (
+       insert into run_changes (run_id, kind, change_type, member_key, line, data, row_hash, changed_fields)
+       select $1, case when t.invitable then 'invite' else 'store' end, null, t.${key}, t.line,
+              coalesce(t.data, ${stageRowJson(layout, 't')}), t.row_hash, null
+       from ${layout.table} t where t.valid
+       returning kind
+     ) select kind, count(*)::int as n from ins group by kind`,
+    [runId],
+  );
+  const counts = emptyCounts();
+  for (const row of result.rows) {
+    if (row.kind === 'invite') counts.invites += row.n;
+    else counts.notInvitable += row.n;
+  }
+  return { counts, onPlatformBefore: 0, carried: 0 };
 }
