@@ -95,7 +95,7 @@ describe('late-file watch (injected clock, real PostgreSQL)', () => {
     });
 
     // Delivered once to the tenant's channel through the real Slack client.
-    expect(await deliverPending(delivery(tenants))).toEqual({ delivered: 1, failed: 0, skipped: 0 });
+    expect(await deliverPending(delivery(tenants))).toEqual({ delivered: 1, failed: 0, failedPermanently: 0, skipped: 0 });
     expect(slack.messages).toHaveLength(1);
     const message = slack.messages[0]!;
     expect(message.channel).toBe(slack.channels.find((c) => c.name === 'csm-acme')!.id);

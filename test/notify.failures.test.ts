@@ -13,6 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tenantConfigSchema, type TenantConfig } from '../src/config/tenant.js';
 import { createLogger, type Logger } from '../src/log.js';
 import { Metrics } from '../src/metrics.js';
+import { storeGauges } from '../src/store/gauges.js';
 import { deliverPending, type DeliveryContext } from '../src/notify/delivery.js';
 import { fitSlackLimits } from '../src/notify/limits.js';
 import { NotifyError } from '../src/notify/notifier.js';
@@ -214,7 +215,7 @@ describe('failed alerts are visible', () => {
     const id = await enqueueAlert(db.pool, { kind: 'test' });
     slack.fail({ error: 'account_inactive' });
     await deliverPending(context());
-    const metrics = new Metrics({ pool: db.pool, collectDefault: false });
+    const metrics = new Metrics({ gauges: storeGauges(db.pool), collectDefault: false });
     const web = await startWebServer({
       pool: db.pool,
       metrics,

@@ -82,7 +82,7 @@ describe('a 20,000-column header', () => {
     // The stored error itself is bounded where it is made.
     const stored = (await db.pool.query<{ message: string }>('select message from run_errors where run_id = $1', [run.runId])).rows;
     expect(stored[0]!.message.length).toBeLessThanOrEqual(2_000);
-    expect(stored[0]!.message).toMatch(/\.\.\. and 19,\d{3} more columns/);
+    expect(stored[0]!.message).toMatch(/ and 19,\d{3} more$/);
   });
 });
 

@@ -333,7 +333,7 @@ export function unappliedWarning(run: RunView): { block: Block; text: string } |
   const shown = earlier.slice(0, 5).map((id) => `run ${id}`).join(', ');
   const more = earlier.length > 5 ? ` and ${earlier.length - 5} more` : '';
   const text = `Earlier accepted runs are not marked applied to the platform: ${shown}${more}. Upload their files first, in order, or their deletions and updates are lost; then mark them applied in the console.`;
-  return { block: section(`:warning: *${text}*`), text };
+  return { block: section(`:warning: ${text}`), text };
 }
 
 /** The message of a run alert, by the status it had when the alert was queued (null = send nothing). */
