@@ -54,6 +54,8 @@ export function toJsonSummary(summary: PrintableSummary): JsonSummary {
       deletions: summary.files.deletions ?? null,
       errors: summary.files.errors ?? null,
     },
+    // Added field, with the stored run: a held run made moot by this later accepted run (the status stays "held").
+    ...(summary.supersededBy !== undefined ? { supersededBy: summary.supersededBy } : {}),
   };
 }
 
@@ -85,6 +87,9 @@ export function formatHumanSummary(summary: PrintableSummary, options: HumanOpti
   const run = summary.runId !== undefined ? ` (run ${summary.runId})` : '';
   lines.push(`${options.heading ?? summary.tenant}: ${summary.file}${run}`);
   lines.push(options.preview ? `  status (preview, nothing stored): ${summary.status.toUpperCase()}` : `  status: ${STATUS_TEXT[summary.status]}`);
+  if (summary.status === 'held' && summary.supersededBy != null) {
+    lines.push(`  SUPERSEDED by run ${summary.supersededBy}: the tenant's state moved on, this run can no longer be approved or rejected`);
+  }
   lines.push(`  rows: ${summary.rows}, key: ${summary.key}`);
   // A rejected file was not diffed; a duplicate has nothing to diff.
   if (summary.status === 'accepted' || summary.status === 'held') {

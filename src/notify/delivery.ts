@@ -21,6 +21,7 @@ import { renderRunFilesWith } from '../output/render.js';
 import type { Database, Queryable } from '../store/db.js';
 import { fullCounts, type RunStatus } from '../store/runs.js';
 import { dropRecoveredMessage, dropUnreachableMessage, fileTooLargeMessage, runMessage, testMessage, type RunView } from './messages.js';
+import { engineAlertMessage, isEngineAlert } from './engine-alerts.js';
 import { NotifyError, type AlertFile, type AlertMessage, type Notifier, type PostedMessage } from './notifier.js';
 
 export interface BackoffOptions {
@@ -214,6 +215,10 @@ interface BuiltMessage {
 }
 
 async function buildMessage(ctx: DeliveryContext, row: OutboxRow): Promise<BuiltMessage> {
+  if (isEngineAlert(row.kind)) {
+    const built = await engineAlertMessage(ctx.db.pool, ctx.tenants, row);
+    return built.message ? { message: { ...built.message, alertId: row.id } } : built;
+  }
   switch (row.kind) {
     case 'drop_unreachable':
       return { message: { ...dropUnreachableMessage(dropPayload.parse(row.payload)), alertId: row.id } };

@@ -1,6 +1,7 @@
 import { sql as core } from './001_core.js';
 import { sql as outbox } from './002_outbox.js';
 import { sql as memberFillfactor } from './003_member_fillfactor.js';
+import { sql as runSuperseded } from './050_run_superseded.js';
 import { sql as drop } from './100_drop.js';
 import { sql as notify } from './200_notify.js';
 
@@ -17,6 +18,7 @@ export const MIGRATIONS: Migration[] = [
   { name: '001_core', sql: core },
   { name: '002_outbox', sql: outbox },
   { name: '003_member_fillfactor', sql: memberFillfactor },
+  { name: '050_run_superseded', sql: runSuperseded },
   { name: '100_drop', sql: drop },
   { name: '200_notify', sql: notify },
 ];
