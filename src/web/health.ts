@@ -6,6 +6,8 @@ export interface TickState {
   startedAt: Date;
   lastSuccessfulTickAt?: Date;
   lastTickError?: string;
+  /** Configuration problems (src/runtime/config-reload.ts): shown as details, not unhealthy (the last good config runs). */
+  configProblems?: string[];
 }
 
 export interface HealthCheck {
@@ -18,6 +20,8 @@ export interface HealthReport {
   checks: { database: HealthCheck; tick: HealthCheck };
   /** One line per failing check. */
   reasons: string[];
+  /** Present when there is something to know that does not make the service unhealthy. */
+  details?: { config: string[] };
 }
 
 async function checkDatabase(pool: pg.Pool, timeoutMs: number, busyIsHealthy: boolean): Promise<HealthCheck> {
@@ -65,5 +69,6 @@ export async function healthReport(
   const database = await checkDatabase(pool, options.databaseTimeoutMs ?? 5000, options.busyIsHealthy === true);
   const tick = checkTick(state, options.maxTickAgeSeconds);
   const reasons = [database, tick].filter((check) => !check.ok).map((check) => check.detail);
-  return { status: reasons.length === 0 ? 'ok' : 'unhealthy', checks: { database, tick }, reasons };
+  const details = state.configProblems?.length ? { details: { config: state.configProblems } } : {};
+  return { status: reasons.length === 0 ? 'ok' : 'unhealthy', checks: { database, tick }, reasons, ...details };
 }

@@ -4,6 +4,7 @@ import { sql as memberFillfactor } from './003_member_fillfactor.js';
 import { sql as runSuperseded } from './050_run_superseded.js';
 import { sql as drop } from './100_drop.js';
 import { sql as notify } from './200_notify.js';
+import { sql as configProblems } from './220_config_problems.js';
 
 export interface Migration {
   name: string;
@@ -21,4 +22,5 @@ export const MIGRATIONS: Migration[] = [
   { name: '050_run_superseded', sql: runSuperseded },
   { name: '100_drop', sql: drop },
   { name: '200_notify', sql: notify },
+  { name: '220_config_problems', sql: configProblems },
 ];
