@@ -13,7 +13,8 @@ const MAX_ERROR = 1_000;
 export async function reloadTenants(registry: TenantRegistry, db: Database, logger: Logger, trigger: 'tick' | 'SIGHUP'): Promise<ReloadResult> {
   const result = await registry.reload();
   const { added, changed, removed } = result;
-  if (added.length + changed.length + removed.length > 0) {
+  // A SIGHUP is answered always (the operator asked); a tick only when something changed.
+  if (added.length + changed.length + removed.length > 0 || trigger === 'SIGHUP') {
     logger.info({ stage: 'config', trigger, added, changed, removed, tenants: registry.tenants.size }, 'tenant config reloaded');
   }
   const keys: string[] = [];
