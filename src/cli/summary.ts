@@ -55,7 +55,7 @@ export function toJsonSummary(summary: PrintableSummary): JsonSummary {
       errors: summary.files.errors ?? null,
     },
     // Added field, with the stored run: a held run made moot by this later accepted run (the status stays "held").
-    ...(summary.supersededBy !== undefined ? { supersededBy: summary.supersededBy } : {}),
+    ...(summary.runId !== undefined && summary.supersededBy !== undefined ? { supersededBy: summary.supersededBy } : {}),
   };
 }
 
