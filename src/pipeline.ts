@@ -6,6 +6,7 @@ import type { TenantConfig } from './config/tenant.js';
 import { openMembershipFile, type OpenedFile } from './csv/open.js';
 import type { Logger } from './log.js';
 import { enqueueAlert } from './store/outbox.js';
+import { supersedeHeldRuns } from './store/supersede.js';
 import { applyRunChanges } from './diff/apply.js';
 import { processFile, type ProcessOptions } from './diff/run.js';
 import { previewInMemory } from './preview/preview.js';
@@ -96,6 +97,7 @@ export async function ingestFile(
     await recordRunEncryption(client, result.runId, opened.encryption);
     // The run's alert, in the run's transaction: it exists exactly when the run does.
     await enqueueAlert(client, { kind: 'run', tenantId: tenant.id, runId: result.runId });
+    if (result.status === 'accepted') await supersedeHeldRuns(client, tenant.id, result.runId);
     await options.beforeCommit?.(client, result);
     return result;
   });
@@ -194,6 +196,7 @@ export async function approveRun(
     await applyRunChanges(client, run.tenant_id, runId);
     await decideRun(client, runId, { status: 'accepted', by });
     await enqueueAlert(client, { kind: 'run', tenantId: run.tenant_id, runId });
+    await supersedeHeldRuns(client, run.tenant_id, runId);
   });
   ctx.logger?.info({ runId, by }, 'held run approved');
   if (options.outDir) await renderRunFiles(ctx.db, runId, options.outDir);
@@ -217,21 +220,31 @@ async function heldRun(client: Parameters<typeof lockTenant>[0], runId: number, 
   await lockTenant(client, found.tenant_id);
   const run = (await getRun(client, runId))!;
   if (run.status !== 'held') throw new RunDecisionError(`run ${runId} is ${run.status}: only a held run can be ${verb}`);
+  if (run.superseded_by !== null) {
+    const last = await lastAcceptedRun(client, run.tenant_id);
+    throw new RunDecisionError(
+      `run ${runId} cannot be ${verb}: it is superseded by run ${run.superseded_by}, accepted after it was held. ` +
+        `It was compared with ${run.base_run_id ? `run ${run.base_run_id}` : 'an empty state (first file)'}, ` +
+        `but the tenant's last accepted run is now ${last ? `run ${last.id}` : 'none'}; ingest the file again to diff it against the current state`,
+    );
+  }
   return run;
 }
 
 /** The platform's member export becomes the tenant's state, every member on the platform. */
 export async function importBaseline(ctx: PipelineContext, tenant: TenantConfig, file: FileInput): Promise<{ members: number; runId: number }> {
-  const result = await stagingTransaction(ctx.db, (client) =>
-    processFile(client, tenant, file.name, readerOf(file, tenant), {
+  const result = await stagingTransaction(ctx.db, async (client) => {
+    const taken = await processFile(client, tenant, file.name, readerOf(file, tenant), {
       ...baseOptions(ctx, file),
       source: 'baseline',
       lock: true,
       duplicateCheck: false,
       force: false,
       baseline: true,
-    }),
-  );
+    });
+    await supersedeHeldRuns(client, tenant.id, taken.runId);
+    return taken;
+  });
   return { members: result.members ?? 0, runId: result.runId };
 }
 

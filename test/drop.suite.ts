@@ -448,5 +448,45 @@ export function dropSuite(label: string, skip: boolean, start: () => Promise<Dro
       expect(processed.find((n) => n !== name)).toMatch(/^same - 2023-08-01 \d{8}T\d{6}\.csv$/);
       expect((await runs()).map((r) => r.status)).toEqual(['accepted', 'duplicate']);
     });
+
+    it('a stale file (February after March) is held and changes nothing; once superseded by a later accepted file it goes to rejected/', async () => {
+      // issue 10 defect 5: January 1-40; March: 5 deactivated, 6 gone, 41 joined; February: the January people.
+      const people = (rows: Array<[number, string]>) => `${[HEADER, ...rows.map(([n, status]) => `First${n},Last${n},m${n}@example.com,E${n},${status}`)].join('\n')}\n`;
+      const january = Array.from({ length: 40 }, (_, i): [number, string] => [i + 1, 'active']);
+      const march = [...january.filter(([n]) => n !== 6).map(([n]): [number, string] => [n, n === 5 ? 'inactive' : 'active']), [41, 'active'] as [number, string]];
+      await upload({ '/acme/inbox/export - 01.15.2023.csv': people(january), '/acme/inbox/export - 03.01.2023.csv': people(march) });
+      const ctx = poller();
+      await pollOnce(ctx);
+      advance();
+      expect((await pollOnce(ctx)).files.map((f) => f.outcome)).toEqual(['accepted', 'accepted']);
+      const state = async () => (await db.pool.query("select member_key, on_platform, updated_run_id::int from members where tenant_id = 'acme' order by member_key")).rows;
+      const afterMarch = await state();
+
+      await upload({ '/acme/inbox/export - 02.01.2023.csv': people(january), '/initech/inbox/members - 02.01.2023.csv': people(january) });
+      const seen = await pollOnce(ctx);
+      // a folder with files and no tenant config is reported (once), not silently skipped
+      expect(seen.unconfiguredFolders).toEqual([{ folder: '/initech', files: 1 }]);
+      advance();
+      const february = await pollOnce(ctx);
+      expect(february.files).toMatchObject([{ file: 'export - 02.01.2023.csv', outcome: 'held', counts: { invites: 1, reactivations: 1, deletions: 1 } }]);
+      expect(await state()).toEqual(afterMarch);
+      const held = await db.pool.query<{ reasons: string[] }>('select reasons from runs where id = $1', [february.files[0]!.runId]);
+      expect(held.rows[0]!.reasons[0]).toMatch(/^the file is dated 2023-02-01, before the tenant's last accepted file \(run \d+, dated 2023-03-01\)/);
+      expect(await listRemote('/acme/inbox')).toEqual(['export - 02.01.2023.csv']);
+      expect(
+        (await db.pool.query("select payload->>'problem' as problem from outbox where kind = 'config_problem'")).rows,
+      ).toEqual([{ problem: 'unknown_drop_folder' }]);
+
+      await upload({ '/acme/inbox/export - 04.01.2023.csv': people([...march, [42, 'active']]) });
+      await pollOnce(ctx);
+      advance();
+      const april = await pollOnce(ctx);
+      expect(april.files).toMatchObject([{ file: 'export - 04.01.2023.csv', outcome: 'accepted' }]);
+      const superseded = await db.pool.query('select superseded_by::int from runs where id = $1', [february.files[0]!.runId]);
+      expect(superseded.rows[0]!.superseded_by).toBe(april.files[0]!.runId);
+      const settled = await pollOnce(ctx);
+      expect(settled.files).toMatchObject([{ file: 'export - 02.01.2023.csv', outcome: 'settled', movedTo: '/acme/rejected/export - 02.01.2023.csv' }]);
+      expect(await listRemote('/acme/inbox')).toEqual([]);
+    });
   });
 }

@@ -77,7 +77,8 @@ describe('runs: guardrails, approve / reject, duplicates, invalid rows, atomicit
     const other = await ingest(range(1, 31));
     expect(other.status).toBe('accepted');
     await expect(approveRun(engine.ctx, new Map(), held.runId!, 'ops')).rejects.toThrow(
-      `run ${held.runId} cannot be approved: it was compared with run ${held.runId! - 1}, but the tenant's last accepted run is now run ${other.runId}; ingest the file again`,
+      `run ${held.runId} cannot be approved: it is superseded by run ${other.runId}, accepted after it was held. ` +
+        `It was compared with run ${held.runId! - 1}, but the tenant's last accepted run is now run ${other.runId}; ingest the file again`,
     );
     expect((await membersOf(engine.db)).size).toBe(31);
   });

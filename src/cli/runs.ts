@@ -19,6 +19,8 @@ interface ListedRun {
   counts: Record<string, number>;
   createdAt: string;
   decidedBy: string | null;
+  /** Added field: the accepted run that made this held run moot (status stays "held"). */
+  supersededBy: number | null;
 }
 
 export function register(program: Command): void {
@@ -99,9 +101,10 @@ function operator(): string {
 async function listRuns(db: Queryable, tenant: string | undefined, limit: number): Promise<ListedRun[]> {
   const result = await db.query<{
     id: number; tenant_id: string; file_name: string; source: string; status: string; rows: number; error_count: number;
-    counts: Record<string, number>; created_at: Date; decided_by: string | null;
+    counts: Record<string, number>; created_at: Date; decided_by: string | null; superseded_by: number | null;
   }>(
-    `select id::int as id, tenant_id, file_name, source, status, rows, error_count, counts, created_at, decided_by
+    `select id::int as id, tenant_id, file_name, source, status, rows, error_count, counts, created_at, decided_by,
+            superseded_by::int as superseded_by
      from runs where ($1::text is null or tenant_id = $1) order by id desc limit $2`,
     [tenant ?? null, limit],
   );
@@ -116,6 +119,7 @@ async function listRuns(db: Queryable, tenant: string | undefined, limit: number
     counts: r.counts,
     createdAt: r.created_at.toISOString(),
     decidedBy: r.decided_by,
+    supersededBy: r.superseded_by,
   }));
 }
 
@@ -126,7 +130,7 @@ function formatRunList(list: ListedRun[]): string {
     String(r.id),
     r.createdAt.slice(0, 16).replace('T', ' '),
     r.tenant,
-    r.source === 'baseline' ? 'baseline' : r.status,
+    r.source === 'baseline' ? 'baseline' : r.supersededBy !== null && r.status === 'held' ? `held, superseded by ${r.supersededBy}` : r.status,
     String(r.rows),
     String(r.counts.invites ?? 0),
     String(r.counts.updates ?? 0),

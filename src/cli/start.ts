@@ -24,6 +24,7 @@ export function register(program: Command): void {
       const daemon = await startDaemon({
         app: cli.app,
         tenants: cli.tenants,
+        configDir: cli.configDir,
         logger,
         seedSample: options.sample,
         onFile: (report) => printFile(report),

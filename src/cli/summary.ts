@@ -55,6 +55,8 @@ export function toJsonSummary(summary: PrintableSummary): JsonSummary {
       errors: summary.files.errors ?? null,
     },
     ...(summary.encryption ? { encryption: summary.encryption } : {}),
+    // Added field, with the stored run: a held run made moot by this later accepted run (the status stays "held").
+    ...(summary.runId !== undefined && summary.supersededBy !== undefined ? { supersededBy: summary.supersededBy } : {}),
   };
 }
 
@@ -86,6 +88,9 @@ export function formatHumanSummary(summary: PrintableSummary, options: HumanOpti
   const run = summary.runId !== undefined ? ` (run ${summary.runId})` : '';
   lines.push(`${options.heading ?? summary.tenant}: ${summary.file}${run}`);
   lines.push(options.preview ? `  status (preview, nothing stored): ${summary.status.toUpperCase()}` : `  status: ${STATUS_TEXT[summary.status]}`);
+  if (summary.status === 'held' && summary.supersededBy != null) {
+    lines.push(`  SUPERSEDED by run ${summary.supersededBy}: the tenant's state moved on, this run can no longer be approved or rejected`);
+  }
   lines.push(`  rows: ${summary.rows}, key: ${summary.key}`);
   const pgp = summary.encryption;
   if (pgp) lines.push(`  encrypted (OpenPGP${pgp.armored ? ', armoured' : ''}) to ${pgp.keyId ? `our key ${pgp.keyId}` : `key ${pgp.recipients.join(', ') || '(none)'}`}${pgp.signer ? `, signed by ${pgp.signer}` : ''}`);

@@ -1,4 +1,5 @@
 import type { Guardrails } from '../config/tenant.js';
+import type { DiffCounts } from '../types.js';
 
 export interface GuardrailInput {
   records: number;
@@ -6,6 +7,10 @@ export interface GuardrailInput {
   onPlatformBefore: number;
   /** Rows of the tenant's last accepted file; null on a first file. */
   previousRows: number | null;
+  /** The dates in the names of this file and of the last accepted one (yyyy-MM-dd), null when a name has none. */
+  fileDate?: string | null;
+  previous?: { runId: number; fileDate: string | null } | null;
+  counts?: DiffCounts;
 }
 
 const number = (n: number) => n.toLocaleString('en-US');
@@ -35,5 +40,27 @@ export function guardrailReasons(limits: Guardrails, input: GuardrailInput): str
       );
     }
   }
+  const stale = staleFileReason(input);
+  if (stale) reasons.push(stale);
   return reasons;
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${number(n)} ${n === 1 ? one : many}`;
+
+/**
+ * A file dated before the tenant's last accepted file (a February export uploaded after March's) would
+ * undo newer changes: held, with both dates and what it would change. The same date is not older; a
+ * name without a date is not compared (its run carries a warning saying so).
+ */
+export function staleFileReason(input: Pick<GuardrailInput, 'fileDate' | 'previous' | 'counts'>): string | null {
+  const { fileDate, previous, counts } = input;
+  if (!fileDate || !previous?.fileDate || fileDate >= previous.fileDate) return null;
+  const change = counts
+    ? `it would invite ${number(counts.invites)}, update ${number(counts.updates)} (${plural(counts.deactivations, 'deactivation')}, ` +
+      `${plural(counts.reactivations, 'reactivation')}) and delete ${number(counts.deletions)}`
+    : 'its changes are against the newer state';
+  return (
+    `the file is dated ${fileDate}, before the tenant's last accepted file (run ${previous.runId}, dated ${previous.fileDate}): ` +
+    `diffed against the newer state, ${change}; approve only if the date in its name is wrong (a misnamed file), otherwise reject it`
+  );
 }

@@ -17,6 +17,7 @@ import type { DiffCounts } from '../types.js';
 import { checkDuplicates, chooseKey, requireKey } from './checks.js';
 import { diffAgainstMembers, emptyCounts, type DiffResult } from './diff.js';
 import { guardrailReasons } from './guardrails.js';
+import { fileNameDateWarning, isoDay } from './file-name-date.js';
 import type { FileHeader, MembershipSource, ReadTotals } from './source.js';
 import { RowFilter, type KnownIndex } from './filter.js';
 import { KnownMembers } from './known.js';
@@ -371,6 +372,9 @@ export function applyGuardrails(
     deletions: diff.counts.deletions,
     onPlatformBefore: diff.onPlatformBefore,
     previousRows: run.previous ? run.previous.rows : null,
+    fileDate: run.options.fileDate ? isoDay(run.options.fileDate) : null,
+    previous: run.previous && { runId: run.previous.id, fileDate: run.previous.file_date ? isoDay(run.previous.file_date) : null },
+    counts: diff.counts,
   });
   const warnings = [...checked.warnings];
   if (rows.invalid > 0) {
@@ -406,15 +410,17 @@ export async function recordRun(run: RunContext, staged: StagedFile, status: Run
     rows: totals.records,
     counts: fields.counts ?? emptyCounts(),
     errorCount: writer.stats.errorCount,
-    warnings: [...header.warnings, ...(fields.warnings ?? [])],
+    warnings: [...header.warnings, ...(fields.warnings ?? []), ...fileNameDateWarning(fileName, options)],
     reasons: fields.reasons ?? [],
     columns: header.columns,
     duplicateOf: fields.duplicateOf ?? null,
     timings: run.clock.total(),
   });
   await client.query(`drop table if exists ${layout.table}, ${layout.table}_absent`);
+  // A drop run's logger is already bound to the tenant (src/drop/tenant-run.ts): pino would write it twice.
+  const tenantBound = options.logger?.bindings().tenant !== undefined;
   options.logger?.info(
-    { tenant: tenant.id, file: fileName, runId, status, rows: totals.records, errors: writer.stats.errorCount, ms: Math.round(now() - run.clock.started) },
+    { ...(tenantBound ? {} : { tenant: tenant.id }), file: fileName, runId, status, rows: totals.records, errors: writer.stats.errorCount, ms: Math.round(now() - run.clock.started) },
     'run finished',
   );
   return { runId, status, leftOut: staged.filter?.skipped ?? 0 };

@@ -14,6 +14,7 @@ import { isCandidateName, orderFiles, type ListedFile } from './discovery.js';
 import { recordDropFailure, recordDropSuccess } from './health.js';
 import { claimTenant, extendClaim, filesOfRun, findFile, observe, registerFile, releaseTenant, unsettledFiles } from './registry.js';
 import { settleTenant, takeFile } from './take-file.js';
+import { findUnconfiguredFolders, reportUnconfiguredFolders, type UnconfiguredFolder } from './unconfigured.js';
 import { newTenantRun, type FileResult, type PollerContext, type TenantRun } from './tenant-run.js';
 
 export type { FileResult, PollerContext, PollEvent } from './tenant-run.js';
@@ -25,6 +26,8 @@ export interface TickResult {
   files: FileResult[];
   /** Tenants another replica was working on. */
   skippedTenants: string[];
+  /** Drop folders with files in their inbox and no tenant config (src/drop/unconfigured.ts). */
+  unconfiguredFolders?: UnconfiguredFolder[];
 }
 
 export function defaultPollerId(): string {
@@ -57,6 +60,15 @@ export async function pollOnce(ctx: PollerContext): Promise<TickResult> {
     return { reachable: false, error: message, files: [], skippedTenants: [] };
   }
   await recordDropSuccess(ctx.db.pool, where, logger);
+  const unconfiguredFolders = await findUnconfiguredFolders(first, ctx.tenants.values())
+    .then(async (found) => {
+      await reportUnconfiguredFolders(ctx.db, found, logger);
+      return found;
+    })
+    .catch((error: unknown) => {
+      logger.warn({ drop: where, err: (error as Error).message }, 'could not look for drop folders without a tenant');
+      return undefined;
+    });
 
   const results: FileResult[] = [];
   const skippedTenants: string[] = [];
@@ -86,7 +98,7 @@ export async function pollOnce(ctx: PollerContext): Promise<TickResult> {
     }
   };
   await Promise.all(Array.from({ length: workerCount }, (_, i) => worker(i === 0 ? first : undefined)));
-  return { reachable: true, files: results, skippedTenants };
+  return { reachable: true, files: results, skippedTenants, ...(unconfiguredFolders ? { unconfiguredFolders } : {}) };
 }
 
 /** Returns false when something failed in a way that may have broken the session. */

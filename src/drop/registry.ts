@@ -89,7 +89,7 @@ export interface DropFileRow {
   outcome: FileOutcomeKind | null;
   reason: string | null;
   runId: number | null;
-  /** Status of the run now (a held run may have been approved or rejected since). */
+  /** Status of the run now (a held run may have been approved or rejected since; 'superseded': made moot, migration 050). */
   runStatus: string | null;
   attempts: number;
   movedTo: string | null;
@@ -97,7 +97,8 @@ export interface DropFileRow {
 
 const SELECT_FILE = `
   select f.id, f.tenant_id, f.path, f.file_name, f.size, f.mtime, f.state, f.outcome, f.reason, f.run_id,
-         r.status as run_status, f.attempts, f.moved_to
+         case when r.status = 'held' and r.superseded_by is not null then 'superseded' else r.status end as run_status,
+         f.attempts, f.moved_to
     from drop_files f left join runs r on r.id = f.run_id`;
 
 interface FileRowRaw {

@@ -25,7 +25,10 @@ export interface PollerScheduler {
  * The poller daemon: a tick on schedule.cron in schedule.timezone (node-cron), never overlapping its
  * own ticks. Replicas coordinate through the database (tenant claims), not through the schedule.
  */
-export function startPollerScheduler(ctx: PollerContext, options: { onTick?: (result: TickResult) => void } = {}): PollerScheduler {
+export function startPollerScheduler(
+  ctx: PollerContext,
+  options: { onTick?: (result: TickResult) => void; /** Before each tick (the tenant config reload); a failure is logged and the tick goes on. */ beforeTick?: () => Promise<void> } = {},
+): PollerScheduler {
   const { cron: expression, timezone } = ctx.app.schedule;
   const logger = ctx.logger ?? silentLogger;
   const validation = cron.validateDetailed(expression);
@@ -47,7 +50,11 @@ export function startPollerScheduler(ctx: PollerContext, options: { onTick?: (re
     }
     status.running = true;
     status.lastTickStartedAt = new Date();
-    inFlight = pollOnce(ctx)
+    const before = options.beforeTick
+      ? options.beforeTick().catch((error: unknown) => logger.error({ err: (error as Error).message }, 'before-tick step failed'))
+      : Promise.resolve();
+    inFlight = before
+      .then(() => pollOnce(ctx))
       .then(async (result) => {
         await checkLateFilesAfterTick(ctx);
         status.lastResult = result;

@@ -207,9 +207,11 @@ export async function settleTenant(run: TenantRun, rows: DropFileRow[]): Promise
     if (run.claimLost) return;
     let current = row;
     if (row.state === 'held') {
-      if (row.runStatus !== 'accepted' && row.runStatus !== 'rejected') continue;
-      await markSettling(db, row.id, row.runStatus);
-      current = { ...row, state: 'ingested', outcome: row.runStatus };
+      if (row.runStatus !== 'accepted' && row.runStatus !== 'rejected' && row.runStatus !== 'superseded') continue;
+      // A superseded run will never be applied: its file goes where a rejected one goes.
+      const outcome = row.runStatus === 'superseded' ? 'rejected' : row.runStatus;
+      await markSettling(db, row.id, outcome);
+      current = { ...row, state: 'ingested', outcome };
     }
     const movedTo = await settleFile(run, current);
     run.results.push({ tenant: row.tenantId, file: row.fileName, outcome: 'settled', ...(row.runId !== null ? { runId: row.runId } : {}), movedTo });

@@ -31,6 +31,7 @@ import { fitSlackLimits } from './limits.js';
 import { dropRecoveredMessage, dropUnreachableMessage, fileTooLargeMessage, minimalMessage, runMessage, testMessage, unappliedWarning, type RunView } from './messages.js';
 import { failureKind, NotifyError, type AlertFile, type AlertMessage, type Notifier, type PostedMessage } from './notifier.js';
 import { pgpKeyMessage } from './pgp-message.js';
+import { engineAlertMessage, isEngineAlert } from './engine-alerts.js';
 
 export interface BackoffOptions {
   /** First retry after this long (default 5 s). */
@@ -297,6 +298,10 @@ async function buildMessage(ctx: DeliveryContext, row: OutboxRow): Promise<Built
 }
 
 async function buildFullMessage(ctx: DeliveryContext, row: OutboxRow): Promise<BuiltMessage & { run?: RunView }> {
+  if (isEngineAlert(row.kind)) {
+    const built = await engineAlertMessage(ctx.db.pool, ctx.tenants, row);
+    return built.message ? { message: { ...built.message, alertId: row.id } } : built;
+  }
   switch (row.kind) {
     case 'drop_unreachable':
       return { message: { ...dropUnreachableMessage(dropPayload.parse(row.payload)), alertId: row.id } };

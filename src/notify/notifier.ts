@@ -13,7 +13,20 @@ export type Block =
   | { type: 'context'; elements: TextObject[] }
   | { type: 'divider' };
 
-export type MessageKind = 'accepted' | 'rejected' | 'held' | 'duplicate' | 'file_too_large' | 'drop_unreachable' | 'drop_recovered' | 'late_file' | 'pgp_key' | 'test';
+export type MessageKind =
+  | 'accepted'
+  | 'rejected'
+  | 'held'
+  | 'duplicate'
+  | 'file_too_large'
+  | 'drop_unreachable'
+  | 'drop_recovered'
+  | 'late_file'
+  | 'pgp_key'
+  | 'test'
+  // src/notify/engine-messages.ts
+  | 'run_superseded'
+  | 'config_problem';
 
 export interface AlertMessage {
   kind: MessageKind;
@@ -26,6 +39,8 @@ export interface AlertMessage {
   runId?: number;
   /** Outbox id, when the message comes from the outbox. */
   alertId?: number;
+  /** Post as a reply in this message's thread (Slack; the local notifier writes a folder as usual). */
+  thread?: PostedMessage;
   /** Which of the run's files to attach, in order. */
   attach: Array<'invites' | 'updates' | 'deletions' | 'errors'>;
 }

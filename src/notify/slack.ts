@@ -89,11 +89,12 @@ export class SlackNotifier implements Notifier {
   }
 
   async post(message: AlertMessage): Promise<PostedMessage> {
-    const channelName = message.channel ?? this.options.channel;
+    const channelName = message.thread?.channel ?? message.channel ?? this.options.channel;
     const channel = await this.resolveChannel(channelName);
     try {
       const result = await this.client.chat.postMessage({
         channel,
+        ...(message.thread ? { thread_ts: message.thread.ts } : {}),
         text: message.text,
         ...(message.blocks.length > 0 ? { blocks: message.blocks } : {}),
         // The top-level text is the notification: shown as written, no formatting from a file name.

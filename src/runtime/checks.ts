@@ -7,6 +7,7 @@ import { checkTenantKeys } from '../config/pgp-keys.js';
 import { loadTenantFile, type TenantConfig } from '../config/tenant.js';
 import { connectDrop, HostKeyError, resolveDropConnection } from '../drop/client.js';
 import { tenantLayout } from '../drop/layout.js';
+import { findUnconfiguredFolders } from '../drop/unconfigured.js';
 import { silentLogger } from '../log.js';
 import { alertsDir } from '../notify/create.js';
 import { SlackNotifier } from '../notify/slack.js';
@@ -164,6 +165,13 @@ async function checkDrop(app: AppConfig, tenants: Map<string, TenantConfig>): Pr
       if ((await session.sftp.exists(inbox)) !== 'd') missing.push(inbox);
     }
     const inboxes = missing.length === 0 ? `all ${tenants.size} tenant inboxes present` : `inboxes missing (created on the first poll unless readOnly): ${missing.join(', ')}`;
+    // Files waiting in a folder no tenant config names are never taken (src/drop/unconfigured.ts).
+    const unconfigured = await findUnconfiguredFolders(session, tenants.values()).catch(() => []);
+    if (unconfigured.length > 0) {
+      const list = unconfigured.slice(0, 10).map((u) => `${u.folder} (${u.files} file(s))`).join(', ');
+      const more = unconfigured.length > 10 ? ` and ${unconfigured.length - 10} more` : '';
+      return fail('drop', `logged in to ${where}; ${inboxes}; but folders with files in their inbox have no tenant config: ${list}${more}: add tenants/<id>.yaml for each`);
+    }
     return ok('drop', `logged in as ${connection.username}@${where}, host key ${connection.hostKeySha256} matches; ${inboxes}`);
   } catch (error) {
     return fail('drop', `logged in to ${where}, but listing failed: ${oneLine((error as Error).message)}`);

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { AppConfig } from '../config/app.js';
+import { TenantRegistry, type ReloadResult } from '../config/reload.js';
 import type { TenantConfig } from '../config/tenant.js';
 import { devDropPaths, devInboxDir } from '../drop/dev-keys.js';
 import { startConfiguredDevDrop, type DevDrop } from '../drop/dev-server.js';
@@ -19,6 +20,7 @@ import { purgeOldRuns } from '../store/retention.js';
 import type { TickState } from '../web/health.js';
 import { ensureFirstOperator } from '../web/first-operator.js';
 import { startWebServer, type WebServer } from '../web/server.js';
+import { configProblemLines, reloadTenants } from './config-reload.js';
 import {
   EXAMPLE_TENANT,
   embeddedParts,
@@ -32,6 +34,8 @@ import {
 export interface DaemonOptions {
   app: AppConfig;
   tenants: Map<string, TenantConfig>;
+  /** Where tenants/ is re-read before each tick and on SIGHUP (absent: the tenants stay as given). */
+  configDir?: string;
   logger: Logger;
   /** Place the sample file in the example tenant's inbox on first start (development drop only). Default true. */
   seedSample?: boolean;
@@ -68,6 +72,8 @@ export interface Daemon {
   /** The console's first operator, created on this start (its one-time password, to print once). */
   firstOperator?: { name: string; password: string };
   tickState(): TickState;
+  /** Re-reads tenants/ now (also before each tick and on SIGHUP); null without a configDir. */
+  reloadConfig(): Promise<ReloadResult | null>;
   /** Stops new ticks, lets the file in flight finish, stops delivery, closes http, drop and database. */
   stop(): Promise<void>;
   /** Best-effort cleanup when stop() did not finish in time: releases this poller's tenant claims. */
@@ -125,6 +131,34 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     closers.push(() => delivery.stop());
 
     const tickState: TickState = { startedAt: new Date() };
+    // Tenant files re-read before each tick and on SIGHUP: `tenants` is changed in place (src/config/reload.ts).
+    const registry = options.configDir ? new TenantRegistry(options.configDir, tenants) : null;
+    let unconfigured: NonNullable<TickResult['unconfiguredFolders']> = [];
+    const showProblems = () => {
+      const lines = registry ? configProblemLines(registry, unconfigured) : [];
+      if (lines.length > 0) tickState.configProblems = lines;
+      else delete tickState.configProblems;
+    };
+    let reloading: Promise<ReloadResult | null> = Promise.resolve(null);
+    const reloadConfig = (trigger: 'tick' | 'SIGHUP') => {
+      // One reload at a time; a failed one does not block the next.
+      reloading = reloading.catch(() => null).then(async () => {
+        if (!registry) return null;
+        const result = await reloadTenants(registry, db, logger, trigger);
+        showProblems();
+        return result;
+      });
+      return reloading;
+    };
+    const onHangup = () => {
+      reloadConfig('SIGHUP').catch((error: unknown) => logger.error({ err: (error as Error).message }, 'tenant config reload failed'));
+    };
+    if (registry) {
+      process.on('SIGHUP', onHangup);
+      closers.push(async () => {
+        process.off('SIGHUP', onHangup);
+      });
+    }
     const onEvent = (event: PollEvent) => {
       if (event.type === 'file-start') logger.info({ stage: 'take', tenant: event.tenant, file: event.file }, 'file taken from the drop');
     };
@@ -155,6 +189,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     };
     const onTick = (result: TickResult) => {
       metrics.recordTick(result.reachable);
+      if (result.unconfiguredFolders) {
+        unconfigured = result.unconfiguredFolders;
+        showProblems();
+      }
       if (result.reachable) {
         tickState.lastSuccessfulTickAt = new Date();
         delete tickState.lastTickError;
@@ -175,7 +213,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const pollerId = db.embedded ? `embedded:${path.resolve(app.dataDir)}` : defaultPollerId();
     const scheduler: PollerScheduler = startPollerScheduler(
       { db, app, tenants, logger, pollerId, outDir, onEvent },
-      { onTick },
+      { onTick, beforeTick: async () => void (await reloadConfig('tick')) },
     );
     closers.push(() => scheduler.stop());
     void scheduler.tickNow();
@@ -234,6 +272,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       ...(web ? { web } : {}),
       ...(firstOperator ? { firstOperator } : {}),
       tickState: () => ({ ...tickState }),
+      reloadConfig: () => reloadConfig('SIGHUP'),
       async stop() {
         await closeAll();
       },

@@ -1,6 +1,16 @@
 import type { Queryable } from './db.js';
 
-export type AlertKind = 'run' | 'file_too_large' | 'drop_unreachable' | 'drop_recovered' | 'late_file' | 'pgp_key' | 'test';
+export type AlertKind =
+  | 'run'
+  | 'file_too_large'
+  | 'drop_unreachable'
+  | 'drop_recovered'
+  | 'late_file'
+  | 'pgp_key'
+  | 'test'
+  // src/store/supersede.ts; src/config/problems.ts
+  | 'run_superseded'
+  | 'config_problem';
 
 /**
  * Records an alert to deliver. Call it inside the transaction that stores the run, so the alert

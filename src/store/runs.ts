@@ -24,6 +24,8 @@ export interface RunSummary {
   files: { invites?: string; updates?: string; deletions?: string; errors?: string };
   /** Present when the file was OpenPGP-encrypted (issue 14). */
   encryption?: RunEncryption;
+  /** A held run made moot by this later accepted run (src/store/supersede.ts); null otherwise. Added field. */
+  supersededBy?: number | null;
 }
 
 export interface RunRow {
@@ -43,12 +45,15 @@ export interface RunRow {
   columns: string[];
   base_run_id: number | null;
   duplicate_of: number | null;
+  /** A held run made moot by this later accepted run (migration 050): no longer offered for decision. */
+  superseded_by: number | null;
   created_at: Date;
   encryption: RunEncryption | null;
 }
 
 const RUN_COLUMNS = `id::int as id, tenant_id, file_name, file_date, source, sha256, status, key_field, rows, counts, error_count,
-  warnings, reasons, columns, base_run_id::int as base_run_id, duplicate_of::int as duplicate_of, created_at, encryption`;
+  warnings, reasons, columns, base_run_id::int as base_run_id, duplicate_of::int as duplicate_of,
+  superseded_by::int as superseded_by, created_at, encryption`;
 
 export async function ensureTenant(db: Queryable, tenant: { id: string; name: string }): Promise<void> {
   // "do nothing" and a conditional update: an existing row is not locked (a long ingest must not block
@@ -84,7 +89,7 @@ export async function sameContentRun(db: Queryable, tenantId: string, sha256: st
   const result = await db.query<RunRow>(
     `select ${RUN_COLUMNS} from runs
      where tenant_id = $1 and sha256 = $2 and id <> $3
-       and (status = 'held' or id = (select max(id) from runs where tenant_id = $1 and status = 'accepted'))
+       and ((status = 'held' and superseded_by is null) or id = (select max(id) from runs where tenant_id = $1 and status = 'accepted'))
      order by id desc limit 1`,
     [tenantId, sha256, exceptRunId],
   );
@@ -191,5 +196,6 @@ export async function loadRunSummary(db: Queryable, runId: number): Promise<RunS
     reasons: run.reasons,
     files: Object.fromEntries(files.rows.map((f) => [f.kind, f.file_name])),
     ...(run.encryption ? { encryption: run.encryption } : {}),
+    supersededBy: run.superseded_by,
   };
 }

@@ -7,6 +7,8 @@ export interface TickState {
   startedAt: Date;
   lastSuccessfulTickAt?: Date;
   lastTickError?: string;
+  /** Configuration problems (src/runtime/config-reload.ts): shown as details, not unhealthy (the last good config runs). */
+  configProblems?: string[];
 }
 
 export interface HealthCheck {
@@ -22,6 +24,8 @@ export interface HealthReport {
   reasons: string[];
   /** One line per failing check that needs an operator but not a restart (failed alerts). */
   warnings: string[];
+  /** Present when there is something to know that does not make the service unhealthy. */
+  details?: { config: string[] };
 }
 
 async function checkDatabase(pool: pg.Pool, timeoutMs: number, busyIsHealthy: boolean): Promise<HealthCheck> {
@@ -94,5 +98,6 @@ export async function healthReport(
   const alerts = await checkAlerts(pool, database, options.databaseTimeoutMs ?? 5000);
   const reasons = [database, tick].filter((check) => !check.ok).map((check) => check.detail);
   const warnings = alerts.ok ? [] : [alerts.detail];
-  return { status: reasons.length === 0 ? 'ok' : 'unhealthy', checks: { database, tick, alerts }, reasons, warnings };
+  const details = state.configProblems?.length ? { details: { config: state.configProblems } } : {};
+  return { status: reasons.length === 0 ? 'ok' : 'unhealthy', checks: { database, tick, alerts }, reasons, warnings, ...details };
 }

@@ -2,11 +2,13 @@ import { sql as core } from './001_core.js';
 import { sql as outbox } from './002_outbox.js';
 import { sql as memberFillfactor } from './003_member_fillfactor.js';
 import { sql as runEncryption } from './040_run_encryption.js';
+import { sql as runSuperseded } from './050_run_superseded.js';
 import { sql as drop } from './100_drop.js';
 import { sql as lateWatch } from './110_late_watch.js';
 import { sql as notify } from './200_notify.js';
 import { sql as notifyFailed } from './210_notify_failed.js';
 import { sql as console_ } from './300_console.js';
+import { sql as configProblems } from './220_config_problems.js';
 
 export interface Migration {
   name: string;
@@ -22,9 +24,11 @@ export const MIGRATIONS: Migration[] = [
   { name: '002_outbox', sql: outbox },
   { name: '003_member_fillfactor', sql: memberFillfactor },
   { name: '040_run_encryption', sql: runEncryption },
+  { name: '050_run_superseded', sql: runSuperseded },
   { name: '100_drop', sql: drop },
   { name: '110_late_watch', sql: lateWatch },
   { name: '200_notify', sql: notify },
   { name: '210_notify_failed', sql: notifyFailed },
+  { name: '220_config_problems', sql: configProblems },
   { name: '300_console', sql: console_ },
 ];

@@ -1,0 +1,42 @@
+import type { ReloadResult, TenantRegistry } from '../config/reload.js';
+import type { Logger } from '../log.js';
+import { forgetResolvedProblems, reportConfigProblemOnce } from '../store/config-problems.js';
+import type { Database } from '../store/db.js';
+
+const MAX_ERROR = 1_000;
+
+/**
+ * Re-reads the tenant files (each tick, SIGHUP): logs what was added, changed or removed, and reports
+ * each broken version of a file once across replicas (error log + 'config_problem' alert); the
+ * registry keeps the tenant's last good version meanwhile.
+ */
+export async function reloadTenants(registry: TenantRegistry, db: Database, logger: Logger, trigger: 'tick' | 'SIGHUP'): Promise<ReloadResult> {
+  const result = await registry.reload();
+  const { added, changed, removed } = result;
+  // A SIGHUP is answered always (the operator asked); a tick only when something changed.
+  if (added.length + changed.length + removed.length > 0 || trigger === 'SIGHUP') {
+    logger.info({ stage: 'config', trigger, added, changed, removed, tenants: registry.tenants.size }, 'tenant config reloaded');
+  }
+  const keys: string[] = [];
+  for (const broken of result.broken) {
+    const key = `tenant_file:${broken.file}:${broken.sha256}`;
+    keys.push(key);
+    const error = broken.error.length > MAX_ERROR ? `${broken.error.slice(0, MAX_ERROR - 1)}…` : broken.error;
+    const payload = { problem: 'tenant_file_broken', file: broken.file, error, ...(broken.keptTenant ? { keptTenant: broken.keptTenant } : {}) };
+    if (await reportConfigProblemOnce(db, key, payload)) {
+      logger.error({ stage: 'config', trigger, file: broken.file, error, keptTenant: broken.keptTenant ?? null }, 'tenant config file refused; the last good version stays in use');
+    }
+  }
+  await forgetResolvedProblems(db, 'tenant_file:', keys);
+  return result;
+}
+
+/** One line per current problem, for /healthz details. */
+export function configProblemLines(registry: TenantRegistry, unconfigured: Array<{ folder: string; files: number }> = []): string[] {
+  return [
+    ...registry.broken.map(
+      (b) => `tenants/${b.file}: refused (${b.error.slice(0, 300)}); ${b.keptTenant ? `last good version of ${b.keptTenant} in use` : 'not loaded'}`,
+    ),
+    ...unconfigured.map((u) => `drop folder ${u.folder}: ${u.files} file(s) in its inbox and no tenant config`),
+  ];
+}

@@ -1,0 +1,103 @@
+import { mkdtemp, mkdir, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { TenantRegistry } from '../src/config/reload.js';
+import { loadTenants } from '../src/config/tenant.js';
+import { createLogger } from '../src/log.js';
+import { configProblemMessage } from '../src/notify/engine-messages.js';
+import { configProblemLines, reloadTenants } from '../src/runtime/config-reload.js';
+import { healthReport } from '../src/web/health.js';
+import { freshDatabase, type TestDatabase } from './support/db.js';
+
+function captured() {
+  const lines: Array<{ level: number; msg: string; file?: string }> = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { logger: createLogger({ level: 'info', format: 'json', destination }), lines };
+}
+
+describe('tenant config reload (issue 10 defect 6)', () => {
+  let dir: string;
+  let db: TestDatabase;
+  const tenantFile = (id: string, body: string) => writeFile(path.join(dir, 'tenants', `${id}.yaml`), body);
+  const alerts = async () =>
+    (await db.pool.query<{ payload: Record<string, unknown> }>("select payload from outbox where kind = 'config_problem' order by id")).rows.map((r) => r.payload);
+
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'reload-'));
+    await mkdir(path.join(dir, 'tenants'));
+    await tenantFile('acme', 'id: acme\nname: Acme\nallowedValues:\n  segment: [North]\n');
+    db = await freshDatabase();
+  });
+  afterEach(async () => {
+    await db.dispose();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('picks up added, changed and removed files in the same live map; a broken edit keeps the last good version', async () => {
+    const tenants = await loadTenants(dir);
+    const registry = new TenantRegistry(dir, tenants);
+    expect(await registry.reload()).toEqual({ added: [], changed: [], removed: [], broken: [] });
+
+    await tenantFile('acme', 'id: acme\nname: Acme\nallowedValues:\n  segment: [North, South]\n');
+    await tenantFile('globex', 'id: globex\nname: Globex\n');
+    expect(await registry.reload()).toEqual({ added: ['globex'], changed: ['acme'], removed: [], broken: [] });
+    expect(tenants.get('acme')!.allowedValues.segment).toEqual(['North', 'South']);
+    expect(registry.tenants).toBe(tenants);
+
+    await tenantFile('acme', 'id: acme\nname: Acme\nkey: employee-number\n');
+    const broken = await registry.reload();
+    expect(broken.broken).toEqual([{ file: 'acme.yaml', sha256: expect.stringMatching(/^[0-9a-f]{64}$/), error: expect.stringContaining('key'), keptTenant: 'acme' }]);
+    expect(tenants.get('acme')!.allowedValues.segment).toEqual(['North', 'South']);
+
+    await unlink(path.join(dir, 'tenants', 'globex.yaml'));
+    expect((await registry.reload()).removed).toEqual(['globex']);
+    expect([...tenants.keys()]).toEqual(['acme']);
+  });
+
+  it('says so once per broken version: one error log line and one alert, again for a new broken version; /healthz details', async () => {
+    const registry = new TenantRegistry(dir, await loadTenants(dir));
+    const { logger, lines } = captured();
+    await tenantFile('acme', 'id: acme\nname: [unclosed\n');
+    for (let tick = 0; tick < 3; tick++) await reloadTenants(registry, db, logger, 'tick');
+    // a second replica sees the same version: still once
+    await reloadTenants(new TenantRegistry(dir, await loadTenants(dir).catch(() => new Map())), db, logger, 'tick');
+    const errors = lines.filter((l) => l.level === 50);
+    expect(errors.map((l) => [l.msg, l.file])).toEqual([['tenant config file refused; the last good version stays in use', 'acme.yaml']]);
+    expect(await alerts()).toEqual([{ problem: 'tenant_file_broken', file: 'acme.yaml', error: expect.stringContaining('not readable YAML'), keptTenant: 'acme' }]);
+    expect(registry.tenants.get('acme')!.name).toBe('Acme');
+
+    await tenantFile('acme', 'id: acme\nname: Acme\nunknownKey: 1\n');
+    await reloadTenants(registry, db, logger, 'SIGHUP');
+    expect(lines.filter((l) => l.level === 50)).toHaveLength(2);
+    expect(await alerts()).toHaveLength(2);
+
+    const lines2 = configProblemLines(registry, [{ folder: '/initech', files: 2 }]);
+    expect(lines2).toEqual([
+      expect.stringMatching(/^tenants\/acme\.yaml: refused \(.*unknownKey.*\); last good version of acme in use$/),
+      'drop folder /initech: 2 file(s) in its inbox and no tenant config',
+    ]);
+    const health = await healthReport(db.pool, { startedAt: new Date(), configProblems: lines2 }, { maxTickAgeSeconds: 60 });
+    expect(health).toMatchObject({ status: 'ok', details: { config: lines2 } });
+
+    // fixed: nothing more to say
+    await tenantFile('acme', 'id: acme\nname: Acme Corp\n');
+    expect((await reloadTenants(registry, db, logger, 'tick')).changed).toEqual(['acme']);
+    expect(configProblemLines(registry)).toEqual([]);
+  });
+
+  it('the alert escapes and bounds the file name and the error', () => {
+    const message = configProblemMessage({ problem: 'tenant_file_broken', file: '<!channel>.yaml', error: `x${'y'.repeat(5000)}` });
+    expect(message.text).not.toContain('<!channel>');
+    expect(message.text.length).toBeLessThan(700);
+    for (const block of message.blocks) expect(JSON.stringify(block).length).toBeLessThan(3000);
+    const folder = configProblemMessage({ problem: 'unknown_drop_folder', folder: '/<@U123>', files: 3 });
+    expect(folder.text).toContain('&lt;@U123&gt;');
+  });
+});
