@@ -1,3 +1,4 @@
+import { cut } from '../text/bounded.js';
 /**
  * Alerts of the engine's guard and of the config reload, kept apart from messages.ts (pure functions of
  * what is stored). Customer text (file names, folder names, tenant ids, errors) is escaped for mrkdwn and
@@ -10,9 +11,7 @@ const MAX_NAME = 200;
 const MAX_ERROR = 1_000;
 
 /** TEXT cut to MAX characters with an ellipsis. */
-export function bounded(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-}
+export const bounded = cut;
 
 /** Plain text for the notification line: no mention, link or mrkdwn can come alive. */
 function plain(text: string, max: number): string {

@@ -10,7 +10,7 @@ import type { TenantConfig } from '../config/tenant.js';
 import { toWall } from '../config/zoned.js';
 import { runArrival } from '../store/late-watch.js';
 import type { Queryable } from '../store/db.js';
-import { escapeMrkdwn, type RunView } from './messages.js';
+import { escapeMrkdwn, notificationText, type RunView } from './messages.js';
 import type { AlertMessage, Block } from './notifier.js';
 
 export const lateFilePayload = z
@@ -106,10 +106,12 @@ export function lateFileMessage(payload: LateFilePayload, options: { channel?: s
       ],
     },
   ];
-  const text =
+  // The notification line is escaped and cut like every alert's (a file name may hold <!channel>).
+  const text = notificationText(
     `${payload.tenant}: membership file ${status}: expected every ${payload.every}, due ${zonedTime(payload.expectedAt, tz)}, late by ${late}${missed}. ` +
     `Last file: ${payload.lastFile ? `${payload.lastFile} at ${zonedTime(payload.lastFileAt ?? payload.at, tz)}` : 'none yet'}. ` +
-    (payload.drop && payload.drop.failures > 0 ? 'The SFTP drop is unreachable.' : "Check the customer's export job.");
+      (payload.drop && payload.drop.failures > 0 ? 'The SFTP drop is unreachable.' : "Check the customer's export job."),
+  );
   return { kind: 'late_file', text, blocks, attach: [], tenantId: payload.tenant, ...(options.channel ? { channel: options.channel } : {}) };
 }
 

@@ -1,5 +1,5 @@
 import type { AlertMessage, Block } from './notifier.js';
-import { escapeMrkdwn } from './messages.js';
+import { escapeMrkdwn, notificationText } from './messages.js';
 
 export interface PgpKeyPayload {
   tenant: string;
@@ -15,9 +15,11 @@ const code = (text: string) => `\`${escapeMrkdwn(text.replace(/`/g, "'")).slice(
  * customer's. The file was not rejected: it stays in the inbox and is taken again on every poll.
  */
 export function pgpKeyMessage(payload: PgpKeyPayload, options: { channel?: string } = {}): AlertMessage {
-  const text =
+  // Escaped and cut like every alert's notification line (a file name may hold <!channel>).
+  const text = notificationText(
     `${payload.tenant}: encrypted file ${payload.file} cannot be decrypted with our key: ${payload.error}. ` +
-    'It stays in the inbox (not rejected) and is taken again once the key works.';
+      'It stays in the inbox (not rejected) and is taken again once the key works.',
+  );
   const blocks: Block[] = [
     { type: 'header', text: { type: 'plain_text', text: `${payload.tenant}: our OpenPGP key does not work`.slice(0, 150) } },
     {
