@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ingestFile, renderRunFiles } from '../src/pipeline.js';
 import { csvOf, fileOf, person, range } from './pipeline.support.js';
+import { encryptWithOpenpgp, tenantKeyFiles } from './support/gpg.js';
 import { client, signIn, useConsole } from './web.support.js';
 
 const FIRST = '10KC Membership File - Acme - 01.13.2023.csv';
@@ -165,23 +166,60 @@ describe('console pages', () => {
     expect((await readdir(t.outDir)).some((f) => f.includes('02-13') || f.includes('profile deletions'))).toBe(true);
   });
 
-  it('refuses to approve a held run whose base moved, and says why; rejecting it works', async () => {
-    await accepted(range(1, 100));
-    const held = await accepted(range(1, 50), SECOND);
-    await accepted([...range(1, 100), person(101)], '10KC Membership File - Acme - 03.13.2023.csv');
+  it('a stale held file superseded by a later accepted one: "superseded by", no decision form, 409 on approve and reject, not waiting on the tenants page', async () => {
+    await accepted(range(1, 40), FIRST);
+    await accepted(range(1, 41), '10KC Membership File - Acme - 03.13.2023.csv');
+    // dated before the last accepted file: held
+    const stale = await accepted(range(1, 40), SECOND);
+    expect(stale.status).toBe('held');
     const operator = await signIn(t.app, 'operator');
-    const page = (await operator.get(`/runs/${held.runId}`)).body;
-    expect(page).toContain('It cannot be approved');
-    expect(page).not.toContain('?decide=approve');
-    const refused = await operator.post(`/runs/${held.runId}/approve`, { confirm: 'yes', reason: 'x' });
-    expect(refused.statusCode).toBe(409);
-    expect(refused.body).toContain('cannot be approved');
-    expect((await t.db.pool.query('select status from runs where id = $1', [held.runId])).rows[0].status).toBe('held');
-    const rejected = await operator.post(`/runs/${held.runId}/reject`, { confirm: 'yes', reason: 'superseded' }, { tokenFrom: `/runs/${held.runId}?decide=reject` });
-    expect(rejected.headers.location).toBe(`/runs/${held.runId}?done=rejected`);
-    const row = (await t.db.pool.query('select status, reasons from runs where id = $1', [held.runId])).rows[0];
-    expect(row.status).toBe('rejected');
-    expect(row.reasons).toContain('rejected by olga: superseded');
+    const waiting = /<td class="n"><a href="\/runs\?tenant=acme&amp;status=held">1<\/a><\/td>/;
+    expect((await operator.get('/tenants')).body).toMatch(waiting);
+    const newer = await accepted(range(1, 42), '10KC Membership File - Acme - 04.13.2023.csv');
+    expect(newer.status).toBe('accepted');
+    const id = stale.runId!;
+    const superseded = `superseded by <a href="/runs/${newer.runId}">run ${newer.runId}</a>`;
+    for (const url of [`/runs/${id}`, `/runs/${id}?decide=approve`, `/runs/${id}?decide=reject`]) {
+      const page = (await operator.get(url)).body;
+      expect(page, url).toContain(superseded);
+      expect(page, url).toContain('upload it again');
+      expect(page, url).not.toContain('?decide=');
+      expect(page, url).not.toContain(`action="/runs/${id}/`);
+    }
+    expect((await operator.get('/runs?tenant=acme')).body).toContain(superseded);
+    const tenants = (await operator.get('/tenants')).body;
+    expect(tenants).not.toMatch(waiting);
+    expect(tenants).toMatch(/<td class="n">0<\/td>\s*<td class="n">/); // waiting for a decision: 0
+    for (const verb of ['approve', 'reject']) {
+      const refused = await operator.post(`/runs/${id}/${verb}`, { confirm: 'yes', reason: 'x' });
+      expect(refused.statusCode).toBe(409);
+      expect(refused.body).toContain(`Not done: run ${id} cannot be ${verb === 'approve' ? 'approved' : 'rejected'}: it is superseded by run ${newer.runId}`);
+      expect(refused.body).toContain(superseded);
+    }
+    expect((await t.db.pool.query('select status from runs where id = $1', [id])).rows[0].status).toBe('held');
+  });
+
+  it('shows how an OpenPGP file was encrypted: armoured or binary, our key id, the verified signer', async () => {
+    const keys = await tenantKeyFiles(path.join(t.tempDir, 'keys'));
+    process.env.HRIS_TEST_WEB_PGP = keys.passphrase;
+    try {
+      const pgpAcme = { ...acme(), pgp: { privateKeyFile: keys.privateKeyFile, passphraseEnv: 'HRIS_TEST_WEB_PGP' } };
+      const armored = await encryptWithOpenpgp(csvOf(range(1, 10)), keys.publicKey, { armor: true });
+      const first = await ingestFile({ db: t.db }, pgpAcme, { name: `${FIRST}.asc`, open: () => Readable.from([armored]) });
+      const binary = await encryptWithOpenpgp(csvOf(range(1, 11)), keys.publicKey);
+      const second = await ingestFile({ db: t.db }, pgpAcme, { name: `${SECOND}.gpg`, open: () => Readable.from([binary]) });
+      expect([first.status, second.status]).toEqual(['accepted', 'accepted']);
+      const viewer = await signIn(t.app, 'viewer');
+      const armoredPage = (await viewer.get(`/runs/${first.runId}`)).body;
+      expect(armoredPage).toContain(`<dt>Encryption</dt><dd>OpenPGP, armoured, encrypted to our key ${keys.encryptionKeyId}; no signature checked</dd>`);
+      expect((await viewer.get(`/runs/${second.runId}`)).body).toContain(`OpenPGP, binary, encrypted to our key ${keys.encryptionKeyId}`);
+      expect(armoredPage).not.toContain('m1@example.com');
+      await t.db.pool.query(`update runs set encryption = encryption || '{"signer": "ABCDEF0123456789"}' where id = $1`, [second.runId]);
+      expect((await viewer.get(`/runs/${second.runId}`)).body).toContain('signature verified: key ABCDEF0123456789');
+      expect((await viewer.get(`/runs/${(await accepted(range(1, 12), '10KC Membership File - Acme - 03.13.2023.csv')).runId}`)).body).not.toContain('Encryption');
+    } finally {
+      delete process.env.HRIS_TEST_WEB_PGP;
+    }
   });
 
   it('warns on the tenants page while an older accepted run is not marked applied and a newer one exists; the mark clears it', async () => {

@@ -5,8 +5,9 @@ import { appliedMark, needsApplying, unappliedRuns } from '../store/run-applied.
 import { fullCounts, getRun, lastAcceptedRun, type RunRow } from '../store/runs.js';
 import { allows, type ConsoleContext } from './context.js';
 import { clip, html, query, type Html } from './html.js';
-import { csrfField, page, pageNumber, pager, sendPage, statusBadge, when } from './layout.js';
+import { csrfField, page, pageNumber, pager, sendPage, when } from './layout.js';
 import { errorPage, updatePage, type UpdateRow } from './run-details.js';
+import { encryptionFacts, runStatus, supersededPanel } from './run-state.js';
 import { notFound } from './security.js';
 
 export interface LoadedRun extends RunRow {
@@ -70,8 +71,9 @@ export async function sendRunPage(
   const facts = html`<dl class="facts">
 <dt>Tenant</dt><dd><a href="/runs${query({ tenant: run.tenant_id })}">${ctx.tenants.get(run.tenant_id)?.name ?? run.tenant_id}</a></dd>
 <dt>File</dt><dd>${clip(run.file_name, 200)}</dd>
-<dt>Status</dt><dd>${statusBadge(run.source === 'baseline' ? 'baseline' : run.status)}${run.decided_by ? html` <span class="muted">decided by ${run.decided_by}, ${when(run.decided_at)}</span>` : null}</dd>
+<dt>Status</dt><dd>${runStatus(run)}${run.decided_by ? html` <span class="muted">decided by ${run.decided_by}, ${when(run.decided_at)}</span>` : null}</dd>
 <dt>Received</dt><dd>${when(run.created_at)}</dd>
+${encryptionFacts(run)}
 <dt>Rows</dt><dd>${run.rows.toLocaleString('en-US')} (members matched by ${run.key_field ?? '—'})</dd>
 <dt>Compared with</dt><dd>${run.base_run_id ? html`<a href="/runs/${run.base_run_id}">run ${run.base_run_id}</a>` : 'an empty state (first file)'}</dd>
 ${run.purged_at ? html`<dt>Retention</dt><dd>its changes and errors were removed ${when(run.purged_at)}</dd>` : null}
@@ -99,6 +101,7 @@ function downloads(run: LoadedRun, mayDownload: boolean): Html | null {
 
 async function decisionSection(ctx: ConsoleContext, request: FastifyRequest<{ Querystring: RunPageQuery }>, reply: FastifyReply, run: LoadedRun): Promise<Html | null> {
   if (run.status !== 'held') return null;
+  if (run.superseded_by !== null) return supersededPanel(run);
   if (!allows(request.user!.role, 'operator')) return html`<p class="notice warn">This run waits for an operator's decision.</p>`;
   const moved = await baseMoved(ctx, run);
   const decide = request.query.decide;

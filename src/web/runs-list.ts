@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ConsoleContext } from './context.js';
 import { clip, html, query } from './html.js';
-import { page, pageNumber, pager, sendPage, statusBadge, when } from './layout.js';
+import { page, pageNumber, pager, sendPage, when } from './layout.js';
+import { runStatus } from './run-state.js';
 
 const PAGE_SIZE = 50;
 const STATUSES = ['accepted', 'held', 'rejected', 'duplicate'] as const;
@@ -12,6 +13,7 @@ interface ListedRun {
   file_name: string;
   source: string;
   status: string;
+  superseded_by: number | null;
   rows: number;
   counts: Record<string, number>;
   error_count: number;
@@ -26,7 +28,7 @@ export function registerRunsList(app: FastifyInstance, ctx: ConsoleContext): voi
     const status = STATUSES.find((s) => s === request.query.status) ?? '';
     const current = pageNumber(request.query.page);
     const result = await ctx.db.pool.query<ListedRun>(
-      `select r.id::int as id, r.tenant_id, r.file_name, r.source, r.status, r.rows, r.counts, r.error_count, r.created_at,
+      `select r.id::int as id, r.tenant_id, r.file_name, r.source, r.status, r.superseded_by::int as superseded_by, r.rows, r.counts, r.error_count, r.created_at,
               exists (select 1 from run_applied a where a.run_id = r.id) as applied
        from runs r
        where r.tenant_id = any($1::text[]) and ($2 = '' or r.tenant_id = $2) and ($3 = '' or r.status = $3)
@@ -37,7 +39,7 @@ export function registerRunsList(app: FastifyInstance, ctx: ConsoleContext): voi
     const link = (n: number) => `/runs${query({ tenant, status, page: n > 1 ? n : undefined })}`;
     const rows = runs.map(
       (r) => html`<tr><td class="n"><a href="/runs/${r.id}">${r.id}</a></td><td>${r.tenant_id}</td><td>${clip(r.file_name, 80)}</td>
-  <td>${statusBadge(r.source === 'baseline' ? 'baseline' : r.status)}${r.applied ? html` <span class="muted">applied</span>` : null}</td>
+  <td>${runStatus(r)}${r.applied ? html` <span class="muted">applied</span>` : null}</td>
   <td class="n">${r.rows}</td><td class="n">${r.counts.invites ?? 0}</td><td class="n">${r.counts.updates ?? 0}</td>
   <td class="n">${r.counts.deletions ?? 0}</td><td class="n">${r.error_count}</td><td>${when(r.created_at)}</td></tr>`,
     );

@@ -24,7 +24,7 @@ async function tenantFacts(db: Queryable, tenant: { id: string; name: string }):
   );
   const counts = await db.query<{ on_platform: number; held: number; newest: number | null }>(
     `select (select count(*)::int from members where tenant_id = $1 and on_platform) as on_platform,
-            (select count(*)::int from runs where tenant_id = $1 and status = 'held') as held,
+            (select count(*)::int from runs where tenant_id = $1 and status = 'held' and superseded_by is null) as held,
             (select max(id)::int from runs where tenant_id = $1 and status in ('accepted', 'held') and source <> 'baseline') as newest`,
     [tenant.id],
   );
