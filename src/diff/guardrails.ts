@@ -9,7 +9,8 @@ export interface GuardrailInput {
   previousRows: number | null;
   /** The dates in the names of this file and of the last accepted one (yyyy-MM-dd), null when a name has none. */
   fileDate?: string | null;
-  previous?: { runId: number; fileDate: string | null } | null;
+  /** runId null: a previous file that is no stored run (a preview --against PREVIOUS). */
+  previous?: { runId: number | null; fileDate: string | null } | null;
   counts?: DiffCounts;
 }
 
@@ -60,7 +61,7 @@ export function staleFileReason(input: Pick<GuardrailInput, 'fileDate' | 'previo
       `${plural(counts.reactivations, 'reactivation')}) and delete ${number(counts.deletions)}`
     : 'its changes are against the newer state';
   return (
-    `the file is dated ${fileDate}, before the tenant's last accepted file (run ${previous.runId}, dated ${previous.fileDate}): ` +
+    `the file is dated ${fileDate}, before the tenant's last accepted file (${previous.runId === null ? '' : `run ${previous.runId}, `}dated ${previous.fileDate}): ` +
     `diffed against the newer state, ${change}; approve only if the date in its name is wrong (a misnamed file), otherwise reject it`
   );
 }

@@ -373,7 +373,11 @@ export function applyGuardrails(
     onPlatformBefore: diff.onPlatformBefore,
     previousRows: run.previous ? run.previous.rows : null,
     fileDate: run.options.fileDate ? isoDay(run.options.fileDate) : null,
-    previous: run.previous && { runId: run.previous.id, fileDate: run.previous.file_date ? isoDay(run.previous.file_date) : null },
+    // A previous run that is itself a preview's scratch run (`preview --against`) is no run anyone can open: no id.
+    previous: run.previous && {
+      runId: run.previous.sha256.startsWith('preview:') ? null : run.previous.id,
+      fileDate: run.previous.file_date ? isoDay(run.previous.file_date) : null,
+    },
     counts: diff.counts,
   });
   const warnings = [...checked.warnings];

@@ -8,7 +8,9 @@ import type { RunStatus, RunSummary } from '../store/runs.js';
 import { chooseKey } from '../diff/checks.js';
 import type { KeyField } from '../diff/types.js';
 import { emptyCounts, type DiffCounts } from '../diff/diff.js';
-import { guardrailReasons } from '../diff/guardrails.js';
+import { fileNameDateWarning, isoDay } from '../diff/file-name-date.js';
+import { guardrailReasons, staleFileReason } from '../diff/guardrails.js';
+import { fileDateFromName } from '../output/file-date.js';
 import { checkErrors, checkFile, requireKeyInMemory, type CheckOutcome } from './checks.js';
 import { diffInMemory, type MemoryDiff } from './diff.js';
 import { fatalOf, layoutOf } from './layout.js';
@@ -31,8 +33,9 @@ export async function previewInMemory(tenant: TenantConfig, file: MemoryFile, op
   const previous = options.against ? await loadPrevious(options.against, tenant, options.onProgress) : null;
   const opened: OpenedFile = {};
   const scan = await scanFile(file, tenant, { match: previous?.match, onProgress: options.onProgress, opened });
-  const outcome = await decide(tenant, file, scan, previous);
+  const outcome = await decide(tenant, file, scan, previous, options.against);
   const files = await writeOutputs({ tenant, file, scan, previous, outcome, options });
+  holdIfStale(outcome);
   const errors: ValidationIssue[] = [];
   for (const issue of mergeIssues(scan.issues, outcome.laterErrors())) {
     if (errors.length === 100) break;
@@ -55,6 +58,8 @@ export async function previewInMemory(tenant: TenantConfig, file: MemoryFile, op
     warnings: outcome.warnings,
     reasons: outcome.reasons,
     files,
+    // As the engine's preview reports it: a run that was never stored was never superseded.
+    supersededBy: null,
     ...(opened.encryption ? { encryption: runEncryption(opened.encryption) } : {}),
   };
 }
@@ -64,9 +69,19 @@ function runEncryption({ armored, recipients, fingerprint, keyId, signer }: Encr
   return { armored, recipients, fingerprint, keyId, signer };
 }
 
+/** As the engine's guardrails: a file dated before PREVIOUS is held, with both dates and its final counts. */
+function holdIfStale(outcome: Outcome): void {
+  if (!outcome.stale) return;
+  const reason = staleFileReason({ ...outcome.stale, counts: outcome.counts });
+  if (!reason) return;
+  outcome.reasons.splice(outcome.stale.at, 0, reason);
+  if (outcome.status === 'accepted') outcome.status = 'held';
+}
+
 /** The run's status, key, counts (before the comparisons), warnings and reasons, as src/diff/run.ts decides them. */
-async function decide(tenant: TenantConfig, file: MemoryFile, scan: FileScan, previous: PreviousState | null): Promise<Outcome> {
-  const warnings = [...scan.header.warnings];
+async function decide(tenant: TenantConfig, file: MemoryFile, scan: FileScan, previous: PreviousState | null, against?: MemoryFile): Promise<Outcome> {
+  // As src/diff/run.ts records them: the header's, the file-name date's (the policy's are added below).
+  const warnings = [...scan.header.warnings, ...fileNameDateWarning(file.name, { fileDate: fileDateFromName(file.name) })];
   const fatal = fatalOf(scan);
   if (fatal) {
     return {
@@ -95,14 +110,20 @@ async function decide(tenant: TenantConfig, file: MemoryFile, scan: FileScan, pr
     return { ...base, status: 'rejected', counts: emptyCounts(), reasons };
   }
   const diff = diffInMemory(scan, previous);
+  const day = (name: string) => {
+    const date = fileDateFromName(name);
+    return date ? isoDay(date) : null;
+  };
   const reasons = guardrailReasons(tenant.guardrails as Guardrails, {
     records: scan.totals.records,
     deletions: diff.counts.deletions,
     onPlatformBefore: diff.onPlatformBefore,
     previousRows: previous ? previous.records : null,
   });
+  // The stale-file reason names the final counts, known once the outputs are written: it goes in there.
+  const stale = { at: reasons.length, fileDate: day(file.name), previous: previous && against ? { runId: null, fileDate: day(against.name) } : null };
   if (invalid > 0) skipWarnings(warnings, reasons, { invalid, key, diff, scan, checks });
-  return { ...base, status: reasons.length > 0 ? 'held' : 'accepted', counts: diff.counts, reasons, diff };
+  return { ...base, status: reasons.length > 0 ? 'held' : 'accepted', counts: diff.counts, reasons, diff, stale };
 }
 
 /** The invalid-row policy "skip": the warning, and the reason to hold when deleted members may be among the invalid rows. */

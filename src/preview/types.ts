@@ -25,5 +25,7 @@ export interface Outcome {
   /** The errors after the reader's: the fatal problem, or the checks'. */
   laterErrors: () => Iterable<ValidationIssue>;
   diff?: MemoryDiff;
+  /** Where the stale-file reason goes among the reasons, and the two file dates (yyyy-MM-dd). */
+  stale?: { at: number; fileDate: string | null; previous: { runId: null; fileDate: string | null } | null };
 }
 
