@@ -3,7 +3,7 @@ import type { RowFilter } from './filter.js';
 import { RowHasher } from './row-hash.js';
 import type { ReadBatch } from './source.js';
 import { literal, stageColumn } from './sql.js';
-import { KNOWN, LEFT_OUT, ON_PLATFORM, SAME, type RecalledRow, type StageLayout, type StageStats } from './types.js';
+import { emptyStageStats, KNOWN, LEFT_OUT, ON_PLATFORM, SAME, type RecalledRow, type StageLayout, type StageStats } from './types.js';
 
 /** Matching rows against the stored members, leaving unchanged ones out (src/diff/filter.ts). */
 export interface StageFilter {
@@ -63,15 +63,7 @@ export async function createStage(client: Queryable, columns: string[]): Promise
  * with a filter, the rows it leaves out are counted but not sent.
  */
 export class StageWriter {
-  readonly stats: StageStats = {
-    validRows: 0,
-    invalidRows: 0,
-    validWithoutEmployeeId: 0,
-    invalidWithoutEmployeeId: 0,
-    invalidWithoutEmail: 0,
-    errorCount: 0,
-    waitMs: 0,
-  };
+  readonly stats: StageStats = emptyStageStats();
   /** The batch sent and not yet confirmed. */
   private inFlight: Promise<unknown> = Promise.resolve();
   private readonly insertSql: string;

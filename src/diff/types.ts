@@ -53,3 +53,8 @@ export interface LeftOut {
   notInvitable: number;
   absentTable: string;
 }
+
+/** Counters of a staged (or scanned) file, all zero. */
+export function emptyStageStats(): StageStats {
+  return { validRows: 0, invalidRows: 0, validWithoutEmployeeId: 0, invalidWithoutEmployeeId: 0, invalidWithoutEmail: 0, errorCount: 0, waitMs: 0 };
+}

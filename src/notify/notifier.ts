@@ -1,3 +1,4 @@
+import type { AlertKind } from '../store/outbox.js';
 /** Where alerts go: Slack (src/notify/slack.ts) or, without a token, a local folder (src/notify/local.ts). */
 
 /** A Block Kit block (only the fields we build). */
@@ -13,20 +14,8 @@ export type Block =
   | { type: 'context'; elements: TextObject[] }
   | { type: 'divider' };
 
-export type MessageKind =
-  | 'accepted'
-  | 'rejected'
-  | 'held'
-  | 'duplicate'
-  | 'file_too_large'
-  | 'drop_unreachable'
-  | 'drop_recovered'
-  | 'late_file'
-  | 'pgp_key'
-  | 'test'
-  // src/notify/engine-messages.ts
-  | 'run_superseded'
-  | 'config_problem';
+/** A run alert is named by the run's status; every other alert kind as the outbox names it. */
+export type MessageKind = 'accepted' | 'rejected' | 'held' | 'duplicate' | Exclude<AlertKind, 'run'>;
 
 export interface AlertMessage {
   kind: MessageKind;

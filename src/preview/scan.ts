@@ -4,7 +4,7 @@ import type { FileHeader, InvalidRow, ParsedRow, ReadTotals, ValidationIssue } f
 import type { KeyField } from '../diff/types.js';
 import { RowHasher } from '../diff/row-hash.js';
 import { isInvitable } from '../diff/stage.js';
-import type { StageStats } from '../diff/types.js';
+import { emptyStageStats, type StageStats } from '../diff/types.js';
 import { IntColumn, StringTable } from './strings.js';
 
 /** A file as the in-memory preview reads it (may be opened more than once: a scan, then the outputs). */
@@ -121,15 +121,7 @@ class RowColumns {
   private readonly employeeIds = new StringTable();
   private readonly hasher: RowHasher;
   private readonly match: MemberMatch | undefined;
-  readonly stats: StageStats = {
-    validRows: 0,
-    invalidRows: 0,
-    validWithoutEmployeeId: 0,
-    invalidWithoutEmployeeId: 0,
-    invalidWithoutEmail: 0,
-    errorCount: 0,
-    waitMs: 0,
-  };
+  readonly stats: StageStats = emptyStageStats();
   private readonly issues: ValidationIssue[] = [];
 
   constructor(columns: string[], options: ScanOptions) {
