@@ -159,7 +159,8 @@ const newTenant = (label: string) =>
 
 let fileNo = 0;
 const ingest = (tenant: ReturnType<typeof newTenant>, text: string): Promise<RunSummary> =>
-  ingestFile({ db }, tenant, fileOf(`members - ${String((++fileNo % 12) + 1).padStart(2, '0')}.13.2023.csv`, text));
+  // Dated in upload order: a file dated before the last accepted one is held as stale (issue 10).
+  ingestFile({ db }, tenant, fileOf(`members - ${String((++fileNo % 12) + 1).padStart(2, '0')}.13.${2023 + Math.floor(fileNo / 12)}.csv`, text));
 
 const kinds = (changes: Change[], kind: string) => changes.filter((c) => c.kind === kind).map((c) => c.member_key);
 /** A change without where it came from (its line), to compare runs of the same rows in another order. */
