@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { createLogger } from '../log.js';
 import { startDaemon, type Daemon, type FileReport } from '../runtime/daemon.js';
 import { displayPath } from '../runtime/embedded.js';
-import { stopOnSignal } from '../runtime/shutdown.js';
+import { holdSignals, stopOnSignal } from '../runtime/shutdown.js';
 import { EXIT, loadCliContext, positiveInteger } from './context.js';
 import { firstOperatorLines } from './serve.js';
 
@@ -21,16 +21,23 @@ export function register(program: Command): void {
     .action(async (options: { shutdownTimeout: number; sample: boolean }) => {
       const cli = await loadCliContext();
       const logger = createLogger({ level: cli.app.log.level, format: cli.app.log.format });
-      const daemon = await startDaemon({
-        app: cli.app,
-        tenants: cli.tenants,
-        configDir: cli.configDir,
-        logger,
-        seedSample: options.sample,
-        onFile: (report) => printFile(report),
-      });
+      const held = holdSignals();
+      let daemon: Daemon;
+      try {
+        daemon = await startDaemon({
+          app: cli.app,
+          tenants: cli.tenants,
+          configDir: cli.configDir,
+          logger,
+          seedSample: options.sample,
+          onFile: (report) => printFile(report),
+        });
+      } catch (error) {
+        held.take();
+        throw error;
+      }
       printBanner(daemon, cli.tenants.size);
-      process.exitCode = await stopOnSignal(daemon, { timeoutMs: options.shutdownTimeout * 1000, logger });
+      process.exitCode = await stopOnSignal(daemon, { timeoutMs: options.shutdownTimeout * 1000, logger, pending: held.take() });
       // Exit even if a library left a handle open (a stuck socket must not outlive the bound).
       setTimeout(() => process.exit(), 1000).unref();
     });

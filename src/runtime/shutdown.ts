@@ -12,7 +12,7 @@ export interface Stoppable {
  * is stored, and the file is taken again on the next start. Either way the process exits 0 (a stop that
  * was asked for). A second signal ends at once.
  */
-export function stopOnSignal(service: Stoppable, options: { timeoutMs: number; logger: Logger }): Promise<number> {
+export function stopOnSignal(service: Stoppable, options: { timeoutMs: number; logger: Logger; pending?: NodeJS.Signals }): Promise<number> {
   const { logger, timeoutMs } = options;
   return new Promise((resolve) => {
     let stopping = false;
@@ -48,5 +48,29 @@ export function stopOnSignal(service: Stoppable, options: { timeoutMs: number; l
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // A signal that came while the service was starting (see holdSignals): stop now.
+    if (options.pending) onSignal(options.pending);
   });
+}
+
+/**
+ * Catches SIGTERM and SIGINT while the service starts, before stopOnSignal is listening: without it, a
+ * Ctrl-C right after the first tick's log line killed the process with no shutdown and no exit code
+ * (test/runtime.start.test.ts failed now and then). take() stops catching and gives the first signal
+ * caught, for stopOnSignal's `pending`.
+ */
+export function holdSignals(): { take(): NodeJS.Signals | undefined } {
+  let caught: NodeJS.Signals | undefined;
+  const hold = (signal: NodeJS.Signals) => {
+    caught ??= signal;
+  };
+  process.on('SIGTERM', hold);
+  process.on('SIGINT', hold);
+  return {
+    take() {
+      process.off('SIGTERM', hold);
+      process.off('SIGINT', hold);
+      return caught;
+    },
+  };
 }
