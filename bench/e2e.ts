@@ -8,6 +8,7 @@
  * tick over 100 tenants with a 1,000-row file each, for several schedule.maxParallelTenants values.
  * Wall time and peak RSS of each command come from /usr/bin/time; the load average is printed beside them.
  */
+import { withAdmin } from './admin.js';
 import { execFile, spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -89,15 +90,6 @@ async function startDrop(kind: 'sshd' | 'dev', scratch: string): Promise<Drop> {
   return { kind, label: `development drop :${drop.port}`, target, env, stop: () => drop.stop() };
 }
 
-async function withAdmin<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
 async function freshDatabase(serverUrl: string, label: string): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `hris_e2e_${label.toLowerCase()}_${Date.now().toString(36)}`;

@@ -9,6 +9,7 @@
  *   4. ingest of the encrypted next file against it (the issue's target: ingest peak RSS < 300 MB)
  * A benchmark, not a test: exit 0 whatever it measures, 1 when a step crashed.
  */
+import { withAdmin } from './admin.js';
 import { execFile, spawn } from 'node:child_process';
 import { createReadStream, existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
@@ -82,15 +83,6 @@ function child(args: string[], env: NodeJS.ProcessEnv): Promise<StepOutcome> {
   });
 }
 
-async function withAdmin<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
 async function measureSize(rows: number, dataDir: string, serverUrl: string): Promise<string[]> {
   const label = sizeLabel(rows);

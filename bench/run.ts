@@ -12,6 +12,7 @@
  * Prints a table per size, the targets (PASS/MISS) and a markdown table; writes bench/results/latest.json.
  * A benchmark, not a test: exits 0 whether targets pass or miss, 1 when something crashed.
  */
+import { withAdmin } from './admin.js';
 import { spawn } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -148,15 +149,6 @@ function compareCounts(expected: ExpectedCounts, summary: StepResult['summary'])
   return diffs.length ? diffs.join(', ') : undefined;
 }
 
-async function withAdmin<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
 async function createBenchDatabase(serverUrl: string, rows: number): Promise<{ name: string; url: string }> {
   const name = `hris_bench_${sizeLabel(rows).toLowerCase()}_${Date.now().toString(36)}`;

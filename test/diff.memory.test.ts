@@ -1,3 +1,4 @@
+import { mulberry32 } from '../bench/random.js';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -187,13 +188,3 @@ function randomFile(rng: () => number, name: string, flaws: boolean, nextOf?: Ra
   return { file: fileOf(name, `${lines.join('\n')}\n`), people };
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

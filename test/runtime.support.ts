@@ -1,3 +1,5 @@
+import { freePort } from './support/ports.js';
+export { freePort } from './support/ports.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -7,16 +9,6 @@ import { CLI, REPO } from './support/cli.js';
 
 export const SAMPLE = path.join(REPO, 'fixtures', '10KC Membership File - Your Organization Name - All Active Personnel - 01.13.2023.csv');
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A running `hris-ingest start` child process with its output collected. */
 export interface Service {

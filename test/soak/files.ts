@@ -1,3 +1,4 @@
+import { mulberry32 } from '../../bench/random.js';
 /**
  * The soak's membership files: per tenant a deterministic sequence, each file the previous accepted one
  * with ~1.5% of members removed, ~1.5% added, ~1.5% with the status flipped and ~2% with a new job
@@ -9,17 +10,8 @@
 const HEADER = 'first_name,last_name,email,employee_id,status,job_function';
 const JOBS = ['Engineering', 'Finance', 'Sales', 'Support', 'Legal', 'Operations'];
 
-/** mulberry32: a small seeded PRNG, so a soak can be re-run with the same files. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (bench/random.ts): a small seeded PRNG, so a soak can be re-run with the same files. */
+export const seeded = mulberry32;
 
 interface Member {
   n: number;
