@@ -12,7 +12,7 @@ const program = new Command('hris-ingest')
     process.exit(error.exitCode === 0 ? EXIT.ok : EXIT.failure);
   });
 
-registerCommands(program);
+await registerCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof UsageError || error instanceof ConfigError) {

@@ -1,4 +1,5 @@
-import { isValid, parse } from 'date-fns';
+import { isValid } from 'date-fns/isValid';
+import { parse } from 'date-fns/parse';
 import { describe, expect, test } from 'vitest';
 import { dateProblem, emailProblem, isEmail, isUsDate, localeProblem, segmentProblem, statusProblem } from '../src/fields/values.js';
 

@@ -13,7 +13,9 @@
  *
  * A window is missed once its due time plus graceHours has passed without a file.
  */
-import { addDays, addMonths, addWeeks } from 'date-fns';
+import { addDays } from 'date-fns/addDays';
+import { addMonths } from 'date-fns/addMonths';
+import { addWeeks } from 'date-fns/addWeeks';
 import { z } from 'zod';
 import { cronNext, cronPrevious, parseCron, type CronCadence } from './cron-next.js';
 import { fromWall, toWall, WallDate } from './zoned.js';

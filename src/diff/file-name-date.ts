@@ -1,7 +1,3 @@
-import { format } from 'date-fns';
-
-/** yyyy-MM-dd of a local-midnight date (src/output/file-date.ts fileDateFromName, or a SQL date as pg gives it). */
-export const isoDay = (date: Date): string => format(date, 'yyyy-MM-dd');
 
 const DATE_LIKE = /(?<![0-9])\d{1,4}[.\-_]\d{1,2}[.\-_]\d{1,4}(?![0-9])/;
 

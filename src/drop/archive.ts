@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { format } from 'date-fns';
+import { format } from 'date-fns/format';
 import { stringify } from 'csv-stringify/sync';
 import type { Database } from '../store/db.js';
 import type { DropSession } from './client.js';

@@ -1,4 +1,4 @@
-import { isValid, parse } from 'date-fns';
+import { calendarDate } from '../text/dates.js';
 
 /** Name endings of uploads still in progress (WinSCP .filepart, rsync/lftp .part, ...). */
 const IN_PROGRESS_SUFFIXES = new Set(['part', 'tmp', 'filepart', 'partial']);
@@ -18,20 +18,18 @@ export function isCandidateName(name: string): boolean {
   return !parts.some((part) => IN_PROGRESS_SUFFIXES.has(part));
 }
 
-const REFERENCE = new Date(2000, 0, 1);
-
 /**
  * The date a file name carries: ISO YYYY-MM-DD, or MM.DD.YYYY as in "All Active Personnel - 01.13.2023.csv"
  * (also with "-" or "_" between the parts). Null when there is none or it is not a real calendar date.
  */
 export function fileNameDate(name: string): Date | null {
   for (const match of name.matchAll(/(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)/g)) {
-    const date = parse(`${match[1]}-${match[2]}-${match[3]}`, 'yyyy-MM-dd', REFERENCE);
-    if (isValid(date)) return date;
+    const date = calendarDate(Number(match[1]), Number(match[2]), Number(match[3]));
+    if (date) return date;
   }
   for (const match of name.matchAll(/(?<!\d)(\d{2})[._-](\d{2})[._-](\d{4})(?!\d)/g)) {
-    const date = parse(`${match[1]}.${match[2]}.${match[3]}`, 'MM.dd.yyyy', REFERENCE);
-    if (isValid(date)) return date;
+    const date = calendarDate(Number(match[3]), Number(match[1]), Number(match[2]));
+    if (date) return date;
   }
   return null;
 }

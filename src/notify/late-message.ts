@@ -3,7 +3,8 @@
  * a snapshot taken when the window was claimed), and the note a late file's own run alert gets.
  * Customer text (file names, the drop's last error) goes through the same escaping as every alert.
  */
-import { formatDuration, intervalToDuration } from 'date-fns';
+import { formatDuration } from 'date-fns/formatDuration';
+import { intervalToDuration } from 'date-fns/intervalToDuration';
 import { z } from 'zod';
 import { arrivalLateness } from '../config/cadence.js';
 import type { TenantConfig } from '../config/tenant.js';

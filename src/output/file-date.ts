@@ -1,4 +1,4 @@
-import { isValid, parse } from 'date-fns';
+import { calendarDate } from '../text/dates.js';
 
 const US_DATE = /(?<![0-9])(\d{2})[.\-_](\d{2})[.\-_](\d{4})(?![0-9])/; // "... - 01.13.2023.csv"
 const ISO_DATE = /(?<![0-9])(\d{4})-(\d{2})-(\d{2})(?![0-9])/; // "... 2023-01-13.csv"
@@ -11,13 +11,13 @@ export function fileDateFromName(fileName: string): Date | null {
   const base = fileName.replace(/^.*[\\/]/, '');
   const iso = ISO_DATE.exec(base);
   if (iso) {
-    const date = parse(`${iso[1]}-${iso[2]}-${iso[3]}`, 'yyyy-MM-dd', new Date(0));
-    if (isValid(date)) return date;
+    const date = calendarDate(Number(iso[1]), Number(iso[2]), Number(iso[3]));
+    if (date) return date;
   }
   const us = US_DATE.exec(base);
   if (us) {
-    const date = parse(`${us[1]}.${us[2]}.${us[3]}`, 'MM.dd.yyyy', new Date(0));
-    if (isValid(date)) return date;
+    const date = calendarDate(Number(us[3]), Number(us[1]), Number(us[2]));
+    if (date) return date;
   }
   return null;
 }

@@ -1,4 +1,4 @@
-import { format } from 'date-fns';
+import { isoDay } from '../text/dates.js';
 
 export type OutputKind = 'invites' | 'updates' | 'deletions' | 'errors';
 
@@ -11,6 +11,6 @@ export const OUTPUT_TITLES: Record<OutputKind, string> = {
 
 /** "acme 2023-01-13 profile updates.csv"; without a date: "acme profile updates.csv". */
 export function outputFileName(tenantId: string, fileDate: Date | null, kind: OutputKind): string {
-  const parts = [tenantId, ...(fileDate ? [format(fileDate, 'yyyy-MM-dd')] : []), OUTPUT_TITLES[kind]];
+  const parts = [tenantId, ...(fileDate ? [isoDay(fileDate)] : []), OUTPUT_TITLES[kind]];
   return `${parts.join(' ')}.csv`;
 }

@@ -1,4 +1,4 @@
-import { format } from 'date-fns';
+import { isoDay } from '../text/dates.js';
 import type { Queryable } from './db.js';
 import type { DiffCounts, ValidationIssue } from '../types.js';
 import type { RunEncryption } from './run-encryption.js';
@@ -104,7 +104,7 @@ export async function insertRun(
   const result = await db.query<{ id: number }>(
     `insert into runs (tenant_id, file_name, file_date, source, sha256, status, base_run_id)
      values ($1, $2, $3, $4, '', 'rejected', $5) returning id::int as id`,
-    [run.tenantId, run.fileName, run.fileDate ? format(run.fileDate, 'yyyy-MM-dd') : null, run.source, run.baseRunId],
+    [run.tenantId, run.fileName, run.fileDate ? isoDay(run.fileDate) : null, run.source, run.baseRunId],
   );
   return result.rows[0]!.id;
 }
