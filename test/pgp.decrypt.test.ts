@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgpKeyError } from '../src/config/pgp-keys.js';
 import { tenantConfigSchema, type TenantConfig } from '../src/config/tenant.js';
 import { openMembershipFile, type OpenedFile } from '../src/csv/open.js';
+import type { ReadOptions } from '../src/csv/types.js';
 import { csvOf, range } from './pipeline.support.js';
 import { GnuPG, gpgInstalled, GPG, tenantKeyFiles } from './support/gpg.js';
 import { serviceMissing } from './support/services.js';
@@ -15,10 +16,10 @@ const skip = !gpgInstalled() && serviceMissing('gpg', `${GPG} (GnuPG) is not ins
 const PASSPHRASE_ENV = 'HRIS_TEST_PGP_DECRYPT_PASSPHRASE';
 
 /** Reads NAME/BYTES as the engine would (in small chunks, as a socket delivers them): rows, totals, record. */
-async function read(tenant: TenantConfig, name: string, bytes: Buffer, env: NodeJS.ProcessEnv) {
+async function read(tenant: TenantConfig, name: string, bytes: Buffer, env: NodeJS.ProcessEnv, options: ReadOptions = {}) {
   const chunks = Array.from({ length: Math.ceil(bytes.length / 7) }, (_, i) => bytes.subarray(i * 7, i * 7 + 7));
   const opened: OpenedFile = {};
-  const reading = openMembershipFile({ name, open: () => Readable.from(chunks) }, tenant, {}, opened, env);
+  const reading = openMembershipFile({ name, open: () => Readable.from(chunks) }, tenant, options, opened, env);
   let rows = 0;
   for await (const batch of reading.batches) rows += batch.rows.length + batch.invalid.length;
   return { rows, totals: await reading.totals, encryption: opened.encryption };
@@ -95,6 +96,26 @@ describe.skipIf(skip)('decrypting membership files (src/csv/decrypt.ts, open.ts)
     expect(cut.totals.fatal?.message).toMatch(/^the encrypted file is incomplete/);
     // Never the hash of real content: such a run is never a duplicate of an accepted one.
     expect(new Set([notPgp, empty, password, cut].map((r) => r.totals.sha256)).size).toBe(4);
+  });
+
+  it('a compressed file that decrypts to more than the cap is rejected, not read on (a decompression bomb)', async () => {
+    // ~5.6 MB of rows that zlib packs into a few kilobytes, against a 1 MiB cap
+    const big = csvOf(range(1, 20)) + `${csvOf(range(1, 1)).split('\n')[1]}\n`.repeat(40_000);
+    for (const compress of ['zlib', 'zip'] as const) {
+      const bomb = await gpg.encrypt(big, { recipient: ours.fingerprint, compress });
+      expect(bomb.length).toBeLessThan(200_000);
+      const result = await read(tenant, 'a.csv.gpg', bomb, env, { maxPlaintextBytes: 1024 ** 2 });
+      expect(result.totals.fatal?.message).toMatch(/^the file decrypts to more than 1 MiB \(a million-row membership file is about 165 MB\)/);
+      expect(result.encryption?.plaintextBytes ?? 0).toBeLessThanOrEqual(1024 ** 2 + 256 * 1024);
+    }
+    // Uncompressed, the same cap holds (counted as the plaintext arrives).
+    const plain = await gpg.encrypt(big.slice(0, 200_000), { recipient: ours.fingerprint, compress: 'none' });
+    const result = await read(tenant, 'a.csv.gpg', plain, env, { maxPlaintextBytes: 64 * 1024 });
+    expect(result.totals.fatal?.message).toMatch(/^the file decrypts to more than 64 KiB /);
+    // Under the cap, the same file reads whole.
+    const whole = await read(tenant, 'a.csv.gpg', await gpg.encrypt(big, { recipient: ours.fingerprint, compress: 'zlib' }), env, { maxPlaintextBytes: 64 * 1024 ** 2 });
+    expect(whole.totals.fatal).toBeUndefined();
+    expect(whole.totals.records).toBe(40_020);
   });
 
   it('our side: a missing key file or unset passphrase variable is a PgpKeyError, not a rejection of the file', async () => {

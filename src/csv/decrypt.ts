@@ -54,9 +54,20 @@ export interface DecryptingInput {
  * reader must then treat everything it read as unusable (src/csv/open.ts turns it into the file's fatal
  * issue, so the run is rejected and nothing is applied).
  */
-export function decryptInput(input: Readable, tenant: { id: string; pgp?: PgpConfig | undefined }, env: NodeJS.ProcessEnv = process.env): DecryptingInput {
+/**
+ * The largest plaintext an OpenPGP file may decrypt to. A compressed message can expand a thousandfold: a
+ * few megabytes uploaded could keep a worker busy for hours. 4 GiB is 25 times a million-row file (165 MB).
+ */
+export const MAX_PLAINTEXT_BYTES = 4 * 1024 ** 3;
+
+export function decryptInput(
+  input: Readable,
+  tenant: { id: string; pgp?: PgpConfig | undefined },
+  env: NodeJS.ProcessEnv = process.env,
+  maxPlaintextBytes = MAX_PLAINTEXT_BYTES,
+): DecryptingInput {
   const record: EncryptionRecord = { armored: false, recipients: [], fingerprint: null, keyId: null, signer: null, plaintextBytes: 0 };
-  const plaintext = Readable.from(plaintextChunks(input, tenant, env, record), { objectMode: false });
+  const plaintext = Readable.from(plaintextChunks(input, tenant, env, record, maxPlaintextBytes), { objectMode: false });
   return { plaintext, record };
 }
 
@@ -67,6 +78,7 @@ async function* plaintextChunks(
   tenant: { id: string; pgp?: PgpConfig | undefined },
   env: NodeJS.ProcessEnv,
   record: EncryptionRecord,
+  maxPlaintextBytes: number,
 ): AsyncGenerator<Buffer> {
   let inputError: Error | undefined;
   input.once('error', (error) => (inputError = error));
@@ -106,12 +118,12 @@ async function* plaintextChunks(
       message,
       decryptionKeys: key.privateKey,
       format: 'binary',
-      config: { allowUnauthenticatedStream: true },
+      config: { allowUnauthenticatedStream: true, maxDecompressedMessageSize: maxPlaintextBytes },
       ...(signer ? { verificationKeys: signer.key, expectSigned: true } : {}),
     });
   } catch (error) {
     if (!match && /decrypt|session key/i.test((error as Error).message)) throw notOurKey(record.recipients, ours);
-    throw inputError ?? describe(error, lines, signer);
+    throw inputError ?? describe(error, lines, signer, maxPlaintextBytes);
   }
   // Settled with the stream; without a signer key nobody awaits them (and an unverifiable one rejects).
   for (const signature of result.signatures) signature.verified.catch(() => undefined);
@@ -119,11 +131,13 @@ async function* plaintextChunks(
     for await (const chunk of Readable.fromWeb(result.data as never) as AsyncIterable<Uint8Array>) {
       const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       record.plaintextBytes += buffer.length;
+      // openpgp's own cap covers compressed messages only
+      if (record.plaintextBytes > maxPlaintextBytes) throw new Error('Maximum decompressed message size exceeded');
       for (let at = buffer.indexOf(10); at !== -1; at = buffer.indexOf(10, at + 1)) lines++;
       yield buffer;
     }
   } catch (error) {
-    throw inputError ?? describe(error, lines, signer);
+    throw inputError ?? describe(error, lines, signer, maxPlaintextBytes);
   }
   if (inputError) throw inputError;
   if (signer) record.signer = await verifiedSigner(result.signatures);
@@ -171,10 +185,17 @@ function notOurKey(recipients: string[], ours: { fingerprint: string; encryption
 }
 
 /** openpgp's error, as what the customer has to do. LINE: the plaintext line where it stopped. */
-function describe(error: unknown, line: number, signer: SignerKey | null): PgpFileError {
+function describe(error: unknown, line: number, signer: SignerKey | null, maxPlaintextBytes = MAX_PLAINTEXT_BYTES): PgpFileError {
   const text = (error as Error)?.message ?? String(error);
   const where = line > 1 ? ` (after ${line - 1} line(s) of the membership data)` : '';
   const resend = 'nothing in it was used; upload the complete file again';
+  if (/Maximum decompressed message size exceeded/i.test(text)) {
+    return fileError(
+      line,
+      `the file decrypts to more than ${megabytes(maxPlaintextBytes)} (a million-row membership file is about 165 MB): ` +
+        'it was not read further and nothing in it was used; check the export and upload the membership CSV alone',
+    );
+  }
   const signedBy = /signing key with key ID ([0-9a-f]{16})/i.exec(text);
   if (signedBy && signer) {
     return fileError(
@@ -203,4 +224,9 @@ function describe(error: unknown, line: number, signer: SignerKey | null): PgpFi
 
 function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim().slice(0, 300);
+}
+
+function megabytes(bytes: number): string {
+  const [unit, size] = bytes >= 1024 ** 3 ? ['GiB', 1024 ** 3] : bytes >= 1024 ** 2 ? ['MiB', 1024 ** 2] : ['KiB', 1024];
+  return `${(bytes / size).toLocaleString('en-US', { maximumFractionDigits: 1 })} ${unit}`;
 }

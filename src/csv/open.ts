@@ -25,7 +25,7 @@ export function openMembershipFile(
   env: NodeJS.ProcessEnv = process.env,
 ): MembershipFileReading {
   if (isEncryptedName(file.name)) {
-    const { plaintext, record } = decryptInput(file.open(), tenant, env);
+    const { plaintext, record } = decryptInput(file.open(), tenant, env, options.maxPlaintextBytes);
     opened.encryption = record;
     return fatalOnFileError(readMembershipFile(plaintext, tenant, options), record);
   }

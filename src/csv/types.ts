@@ -27,4 +27,6 @@ export interface ReadOptions {
   maxRecordBytes?: number;
   /** Records per batch (default 1000). */
   batchSize?: number;
+  /** An OpenPGP file's largest decrypted (and decompressed) size, in bytes (default 4 GiB: src/csv/decrypt.ts). */
+  maxPlaintextBytes?: number;
 }
