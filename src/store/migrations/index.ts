@@ -3,6 +3,8 @@ import { sql as outbox } from './002_outbox.js';
 import { sql as memberFillfactor } from './003_member_fillfactor.js';
 import { sql as runEncryption } from './040_run_encryption.js';
 import { sql as runSuperseded } from './050_run_superseded.js';
+import { sql as membersNoFk } from './060_members_no_fk.js';
+import { sql as runChangesLine } from './061_run_changes_line.js';
 import { sql as drop } from './100_drop.js';
 import { sql as lateWatch } from './110_late_watch.js';
 import { sql as notify } from './200_notify.js';
@@ -25,6 +27,8 @@ export const MIGRATIONS: Migration[] = [
   { name: '003_member_fillfactor', sql: memberFillfactor },
   { name: '040_run_encryption', sql: runEncryption },
   { name: '050_run_superseded', sql: runSuperseded },
+  { name: '060_members_no_fk', sql: membersNoFk },
+  { name: '061_run_changes_line', sql: runChangesLine },
   { name: '100_drop', sql: drop },
   { name: '110_late_watch', sql: lateWatch },
   { name: '200_notify', sql: notify },
