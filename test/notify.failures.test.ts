@@ -24,6 +24,7 @@ import { ingestFile, type FileInput } from '../src/pipeline.js';
 import { startWebServer } from '../src/web/server.js';
 import { freshDatabase, type TestDatabase } from './support/db.js';
 import { startFakeSlack, type FakeSlack } from './support/fake-slack.js';
+import type { HealthReport } from '../src/web/health.js';
 
 let db: TestDatabase;
 let slack: FakeSlack;
@@ -228,7 +229,7 @@ describe('failed alerts are visible', () => {
       expect(await (await fetch(`${web.url}/metrics`)).text()).toMatch(/^hris_alerts_failed\{service="hris-ingest"\} 1$/m);
       const health = await fetch(`${web.url}/healthz`);
       expect(health.status).toBe(200);
-      const body = await health.json();
+      const body = (await health.json()) as HealthReport;
       expect(body.status).toBe('ok');
       expect(body.checks.alerts.ok).toBe(false);
       expect(body.warnings).toEqual([body.checks.alerts.detail]);
@@ -239,7 +240,7 @@ describe('failed alerts are visible', () => {
       slack.clearFailures();
       await deliverPending(context());
       expect(await (await fetch(`${web.url}/metrics`)).text()).toMatch(/^hris_alerts_failed\{service="hris-ingest"\} 0$/m);
-      expect((await (await fetch(`${web.url}/healthz`)).json()).checks.alerts).toEqual({ ok: true, detail: 'no failed alerts' });
+      expect(((await (await fetch(`${web.url}/healthz`)).json()) as HealthReport).checks.alerts).toEqual({ ok: true, detail: 'no failed alerts' });
     } finally {
       await web.close();
     }

@@ -6,6 +6,7 @@ import { ENV_VARS } from '../src/config/app.js';
 import { ensureBuilt } from './support/cli.js';
 import { freshDatabase, type TestDatabase } from './support/db.js';
 import { freePort, logLines, startService, type Service } from './runtime.support.js';
+import type { HealthReport } from '../src/web/health.js';
 
 const TENANT = (segments: string[]) => `id: example\nname: Example\nallowedValues:\n  business_unit: [${segments.join(', ')}]\n`;
 const FILE =
@@ -79,7 +80,7 @@ describe('hris-ingest start: tenant config reload', () => {
     const ticks = count(/"msg":"poll tick finished"/);
     await service.waitFor(() => count(/"msg":"poll tick finished"/) >= ticks + 2, 'two more ticks');
     expect(count(/drop folder has files in its inbox but no tenant config/)).toBe(1);
-    let health = await (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).json();
+    let health = (await (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).json()) as HealthReport;
     expect(health).toMatchObject({ status: 'ok', details: { config: ['drop folder /globex: 1 file(s) in its inbox and no tenant config'] } });
     // Its tenant file is added: the file is taken on a later tick.
     await writeFile(config('tenants', 'globex.yaml'), 'id: globex\nname: Globex\n');
@@ -95,9 +96,9 @@ describe('hris-ingest start: tenant config reload', () => {
     expect(refused).toMatchObject({ level: 50, file: 'example.yaml', keptTenant: 'example' });
     await upload('example', 'Example - 01.14.2023.csv', FILE.replace('E3,active', 'E3,inactive'));
     await service.waitFor(({ stdout }) => /01\.14\.2023\.csv -> accepted/.test(stdout), 'a file under the last good version');
-    health = await (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).json();
+    health = (await (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).json()) as HealthReport;
     expect(health.status).toBe('ok');
-    expect(health.details.config).toEqual([expect.stringMatching(/^tenants\/example\.yaml: refused \(key: .*\); last good version of example in use$/)]);
+    expect(health.details?.config).toEqual([expect.stringMatching(/^tenants\/example\.yaml: refused \(key: .*\); last good version of example in use$/)]);
     const alerts = await db.pool.query<{ payload: { problem: string } }>("select payload from outbox where kind = 'config_problem' order by id");
     expect(alerts.rows.map((r) => r.payload.problem)).toEqual(['unknown_drop_folder', 'tenant_file_broken']);
 
@@ -108,7 +109,7 @@ describe('hris-ingest start: tenant config reload', () => {
     expect(service.child.exitCode).toBeNull();
     // The fixed file clears the details (the reload logs before it records what is broken: poll briefly).
     for (let i = 0; i < 20; i++) {
-      health = await (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).json();
+      health = (await (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).json()) as HealthReport;
       if (!health.details) break;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }

@@ -9,6 +9,7 @@ import { ENV_VARS } from '../src/config/app.js';
 import { ensureBuilt, REPO, runCli } from './support/cli.js';
 import { serviceMissing } from './support/services.js';
 import { freePort, logLines, personalData, SAMPLE, startService, type Service } from './runtime.support.js';
+import type { HealthReport } from '../src/web/health.js';
 
 const run = promisify(execFile);
 const SAMPLE_NAME = path.basename(SAMPLE);
@@ -81,7 +82,7 @@ describe('hris-ingest start (embedded defaults)', () => {
     // Health and metrics on the configured port.
     const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
     expect(health.status).toBe(200);
-    expect((await health.json()).status).toBe('ok');
+    expect(((await health.json()) as HealthReport).status).toBe('ok');
     const healthCommand = await runCli(['health'], { cwd: dir, env });
     expect(healthCommand.stdout).toBe('ok\n');
     expect(healthCommand.code).toBe(0);

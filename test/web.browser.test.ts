@@ -29,7 +29,7 @@ describe.skipIf(missing)('web console in a real browser (headless Chromium)', ()
   let page: Page;
   let temp: string;
   let tenant: TenantConfig;
-  const runs: Record<string, RunSummary> = {};
+  const runs = {} as Record<'first' | 'second' | 'held', RunSummary>;
 
   beforeAll(async () => {
     db = await freshDatabase();

@@ -203,7 +203,7 @@ describe('console pages', () => {
     const keys = await tenantKeyFiles(path.join(t.tempDir, 'keys'));
     process.env.HRIS_TEST_WEB_PGP = keys.passphrase;
     try {
-      const pgpAcme = { ...acme(), pgp: { privateKeyFile: keys.privateKeyFile, passphraseEnv: 'HRIS_TEST_WEB_PGP' } };
+      const pgpAcme = { ...acme(), pgp: { privateKeyFile: keys.privateKeyFile, passphraseEnv: 'HRIS_TEST_WEB_PGP', required: false } };
       const armored = await encryptWithOpenpgp(csvOf(range(1, 10)), keys.publicKey, { armor: true });
       const first = await ingestFile({ db: t.db }, pgpAcme, { name: `${FIRST}.asc`, open: () => Readable.from([armored]) });
       const binary = await encryptWithOpenpgp(csvOf(range(1, 11)), keys.publicKey);

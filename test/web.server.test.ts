@@ -6,6 +6,7 @@ import { storeGauges } from '../src/store/gauges.js';
 import { startWebServer, type WebServer } from '../src/web/server.js';
 import { healthReport, type TickState } from '../src/web/health.js';
 import { freshDatabase, type TestDatabase } from './support/db.js';
+import type { HealthReport } from '../src/web/health.js';
 
 /** The value of the sample NAME whose labels include LABELS (label order does not matter). */
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
@@ -39,7 +40,7 @@ describe('http server: /healthz, /metrics, the console behind sign-in', () => {
     tick.lastSuccessfulTickAt = new Date(Date.now() - 5000);
     const response = await fetch(`${web.url}/healthz`);
     expect(response.status).toBe(200);
-    const body = await response.json();
+    const body = (await response.json()) as HealthReport;
     expect(body.status).toBe('ok');
     expect(body.reasons).toEqual([]);
     expect(body.checks.tick.detail).toMatch(/last successful tick \d+s ago/);
@@ -48,7 +49,7 @@ describe('http server: /healthz, /metrics, the console behind sign-in', () => {
   it('gives a new process the grace period before its first tick', async () => {
     const response = await fetch(`${web.url}/healthz`);
     expect(response.status).toBe(200);
-    expect((await response.json()).checks.tick.detail).toMatch(/no tick yet/);
+    expect(((await response.json()) as HealthReport).checks.tick.detail).toMatch(/no tick yet/);
   });
 
   it('is unhealthy (503, with the reason) when the last successful tick is too old', async () => {
@@ -56,7 +57,7 @@ describe('http server: /healthz, /metrics, the console behind sign-in', () => {
     tick.lastTickError = 'drop 127.0.0.1:2022 not reachable: connect ECONNREFUSED';
     const response = await fetch(`${web.url}/healthz`);
     expect(response.status).toBe(503);
-    const body = await response.json();
+    const body = (await response.json()) as HealthReport;
     expect(body.status).toBe('unhealthy');
     expect(body.checks.database.ok).toBe(true);
     expect(body.reasons).toHaveLength(1);
@@ -70,7 +71,7 @@ describe('http server: /healthz, /metrics, the console behind sign-in', () => {
     try {
       const response = await fetch(`${other.url}/healthz`);
       expect(response.status).toBe(503);
-      const body = await response.json();
+      const body = (await response.json()) as HealthReport;
       expect(body.checks.database.ok).toBe(false);
       expect(body.reasons[0]).toMatch(/^database: /);
     } finally {
