@@ -1,6 +1,13 @@
 import { readFile } from 'node:fs/promises';
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
 import type { PgpConfig } from './pgp.js';
+
+let loaded: Promise<typeof import('openpgp')> | undefined;
+
+/** openpgp, loaded on first use: importing it cost ~0.1 s of every CLI start, and most runs read no encrypted file. */
+export function loadOpenpgp(): Promise<typeof import('openpgp')> {
+  return (loaded ??= import('openpgp'));
+}
 
 /**
  * A problem with OUR side of the OpenPGP set-up (key file missing or unreadable, passphrase unset or
@@ -55,7 +62,7 @@ export async function readTenantKey(tenantId: string, pgp: PgpConfig): Promise<O
   const source = await keyFileText(tenantId, pgp.privateKeyFile, 'private key');
   let key: openpgp.PrivateKey;
   try {
-    key = 'armored' in source ? await openpgp.readPrivateKey({ armoredKey: source.armored }) : await openpgp.readPrivateKey({ binaryKey: source.binary });
+    key = 'armored' in source ? await (await loadOpenpgp()).readPrivateKey({ armoredKey: source.armored }) : await (await loadOpenpgp()).readPrivateKey({ binaryKey: source.binary });
   } catch (error) {
     throw new PgpKeyError(tenantId, `${pgp.privateKeyFile} is not an OpenPGP private key (${(error as Error).message}); a public key will not do: point pgp.privateKeyFile at the secret key file`);
   }
@@ -85,7 +92,7 @@ export async function unlockTenantKey(tenantId: string, pgp: PgpConfig, env: Nod
     throw new PgpKeyError(tenantId, `the environment variable ${pgp.passphraseEnv} (pgp.passphraseEnv) is not set: it must hold the passphrase of ${pgp.privateKeyFile}`);
   }
   try {
-    return { privateKey: await openpgp.decryptKey({ privateKey: locked, passphrase }), ...ids };
+    return { privateKey: await (await loadOpenpgp()).decryptKey({ privateKey: locked, passphrase }), ...ids };
   } catch (error) {
     const wrong = /passphrase/i.test((error as Error).message);
     throw new PgpKeyError(
@@ -103,7 +110,7 @@ export async function readSignerKey(tenantId: string, pgp: PgpConfig): Promise<S
   const source = await keyFileText(tenantId, pgp.signerPublicKeyFile, 'signer public key');
   let key: openpgp.Key;
   try {
-    key = 'armored' in source ? await openpgp.readKey({ armoredKey: source.armored }) : await openpgp.readKey({ binaryKey: source.binary });
+    key = 'armored' in source ? await (await loadOpenpgp()).readKey({ armoredKey: source.armored }) : await (await loadOpenpgp()).readKey({ binaryKey: source.binary });
   } catch (error) {
     throw new PgpKeyError(tenantId, `${pgp.signerPublicKeyFile} is not an OpenPGP public key (${(error as Error).message}): check pgp.signerPublicKeyFile`);
   }
@@ -135,13 +142,13 @@ export interface GeneratedKey {
  * keys (openpgp's default), so GnuPG 2.2 and other RFC 4880 tools can use them.
  */
 export async function generateTenantKey(options: { userId: string; passphrase: string; type?: 'rsa' | 'ecc' }): Promise<GeneratedKey> {
-  const { privateKey, publicKey } = await openpgp.generateKey({
+  const { privateKey, publicKey } = await (await loadOpenpgp()).generateKey({
     ...(options.type === 'ecc' ? { type: 'ecc' as const, curve: 'curve25519Legacy' as const } : { type: 'rsa' as const, rsaBits: 4096 }),
     userIDs: [{ name: options.userId }],
     passphrase: options.passphrase,
     format: 'armored',
   });
-  const key = await openpgp.readKey({ armoredKey: publicKey });
+  const key = await (await loadOpenpgp()).readKey({ armoredKey: publicKey });
   const encryption = await key.getEncryptionKey();
   return { privateKey, publicKey, fingerprint: key.getFingerprint().toUpperCase(), encryptionKeyId: keyIdText(encryption.getKeyID()) };
 }

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
 import type { PgpConfig } from '../config/pgp.js';
-import { keyIdText, readSignerKey, readTenantKey, unlockTenantKey, type SignerKey } from '../config/pgp-keys.js';
+import { keyIdText, loadOpenpgp, readSignerKey, readTenantKey, unlockTenantKey, type SignerKey } from '../config/pgp-keys.js';
 import type { ValidationIssue } from './types.js';
 
 /** Names of OpenPGP files: binary (.pgp, .gpg) or ASCII-armoured (.asc); the content decides which it is. */
@@ -97,8 +97,8 @@ async function* plaintextChunks(
   let message: openpgp.Message<ReadableStream<Uint8Array> | ReadableStream<string>>;
   try {
     message = record.armored
-      ? await openpgp.readMessage({ armoredMessage: web.pipeThrough(new TextDecoderStream()) as never })
-      : await openpgp.readMessage({ binaryMessage: web as never });
+      ? await (await loadOpenpgp()).readMessage({ armoredMessage: web.pipeThrough(new TextDecoderStream()) as never })
+      : await (await loadOpenpgp()).readMessage({ binaryMessage: web as never });
   } catch (error) {
     throw inputError ?? describe(error, 1, null);
   }
@@ -114,7 +114,7 @@ async function* plaintextChunks(
   let lines = 1;
   let result;
   try {
-    result = await openpgp.decrypt({
+    result = await (await loadOpenpgp()).decrypt({
       message,
       decryptionKeys: key.privateKey,
       format: 'binary',
