@@ -5,9 +5,14 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tenantConfigSchema } from '../src/config/tenant.js';
+import { createLogger } from '../src/log.js';
+import { deliverPending } from '../src/notify/delivery.js';
+import type { AlertMessage, Notifier } from '../src/notify/notifier.js';
+import { SlackNotifier } from '../src/notify/slack.js';
 import { renderRunFiles } from '../src/output/render.js';
 import { ingestFile } from '../src/pipeline.js';
 import { openDatabase, transaction, type Database } from '../src/store/db.js';
+import { startFakeSlack } from './support/fake-slack.js';
 import { privatePostgresUnavailable, startPrivatePostgres, type PrivatePostgres } from './support/private-postgres.js';
 import { serviceMissing } from './support/services.js';
 
@@ -76,6 +81,56 @@ describe.skipIf(skip)('a PostgreSQL restart during a transaction', () => {
       expect(after.rows[0]!.n).toBe(1);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a delivery pass that the restart fails releases its claims on the next pass, not after the 10-minute lease', { timeout: 90_000 }, async () => {
+    const tenant = tenantConfigSchema.parse({ id: 'lease', name: 'Lease' });
+    const content = Buffer.from('first_name,last_name,email,employee_id\nAda,Lovelace,ada@lease.example.com,E1\n');
+    const summary = await ingestFile({ db }, tenant, { name: 'lease - 01.13.2023.csv', open: () => Readable.from([content]) });
+    const slack = await startFakeSlack();
+    const work = await mkdtemp(path.join(tmpdir(), 'hris-lease-'));
+    try {
+      const logger = createLogger({ level: 'silent' });
+      const slackNotifier = new SlackNotifier({ token: slack.token, channel: '#monitoring-hris-files', apiUrl: slack.url, logger });
+      let restarting: Promise<void> | undefined;
+      // Slack takes the message; then the server goes away before the outbox can record it.
+      const notifier: Notifier = {
+        name: 'slack',
+        post: async (message: AlertMessage) => {
+          const posted = await slackNotifier.post(message);
+          if (!restarting) {
+            restarting = server.restart('immediate');
+            await new Promise((resolve) => setTimeout(resolve, 150));
+          }
+          return posted;
+        },
+        attach: (posted, files) => slackNotifier.attach(posted, files),
+        send: (message, files) => slackNotifier.send(message, files),
+      };
+      let now = Date.now();
+      const ctx = { db, notifier, tenants: new Map([['lease', tenant]]), logger, workDir: work, now: () => new Date(now) };
+      // Only this run's alert: the suite's earlier runs have theirs in the same outbox.
+      const ids = (await db.pool.query<{ id: number }>('select id::int as id from outbox where run_id = $1', [summary.runId])).rows.map((r) => r.id);
+      expect(ids).toHaveLength(1);
+      await expect(deliverPending(ctx, { only: ids })).rejects.toThrow();
+      await restarting;
+      const claimed = await db.pool.query<{ locked: boolean }>('select locked_until is not null as locked from outbox where run_id = $1', [summary.runId]);
+      expect(claimed.rows).toEqual([{ locked: true }]);
+      // A minute later (well inside the lease), the same context's next pass takes the alert again.
+      now += 60_000;
+      const report = await deliverPending(ctx, { only: ids });
+      expect(report.delivered).toBe(1);
+      const alert = await db.pool.query<{ delivered: boolean; attempts: number }>(
+        'select delivered_at is not null as delivered, attempts from outbox where run_id = $1',
+        [summary.runId],
+      );
+      expect(alert.rows).toEqual([{ delivered: true, attempts: 2 }]);
+      // Posted twice: the documented repeat of a message whose ts was not recorded (docs/slack.md).
+      expect(slack.messages.length).toBe(2);
+    } finally {
+      await slack.close();
+      await rm(work, { recursive: true, force: true });
     }
   });
 });

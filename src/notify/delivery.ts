@@ -86,6 +86,8 @@ interface OutboxRow {
   message_ts: string | null;
   files_done_at: Date | null;
   fallback_reason: string | null;
+  /** The lease this claim set, as PostgreSQL's text (microseconds kept): releasing compares it. */
+  lease: string;
 }
 
 /** Delay before the next attempt: exponential from baseMs, capped, with jitter. ATTEMPTS counts the failed ones. */
@@ -109,17 +111,51 @@ export async function deliverPending(
 ): Promise<DeliveryReport> {
   const report: DeliveryReport = { delivered: 0, failed: 0, failedPermanently: 0, skipped: 0 };
   const tried = new Set<number>();
+  await releaseUnsettled(ctx);
   for (let batch = 0; batch < (options.maxBatches ?? 20) && !options.signal?.aborted; batch++) {
     const claimed = await claim(ctx, [...tried], options.only);
     if (claimed.length === 0) break;
-    for (const row of claimed) {
-      tried.add(row.id);
-      const outcome = await deliverOne(ctx, row);
-      if (outcome === 'failedPermanently') report.failed++;
-      report[outcome]++;
+    const open = new Map(claimed.map((row) => [row.id, row.lease]));
+    try {
+      for (const row of claimed) {
+        tried.add(row.id);
+        const outcome = await deliverOne(ctx, row);
+        open.delete(row.id);
+        if (outcome === 'failedPermanently') report.failed++;
+        report[outcome]++;
+      }
+    } catch (error) {
+      // Only the database can fail a pass (deliverOne settles every notifier error): the claims left open
+      // are released by this context's next pass instead of waiting out their lease.
+      const unsettled = unsettledClaims.get(ctx) ?? new Map<number, string>();
+      for (const [id, lease] of open) unsettled.set(id, lease);
+      unsettledClaims.set(ctx, unsettled);
+      throw error;
     }
   }
   return report;
+}
+
+/**
+ * Claims of a pass that failed because the database went away, by context (the daemon keeps one for its
+ * delivery loop). Without this, those alerts waited for their lease (10 minutes) after the database came back.
+ */
+const unsettledClaims = new WeakMap<DeliveryContext, Map<number, string>>();
+
+/**
+ * Releases this context's unsettled claims whose lease is still the one it set (after the lease ran out,
+ * another worker may hold the alert: then it is not ours to release). Kept for the next pass if this fails.
+ */
+async function releaseUnsettled(ctx: DeliveryContext): Promise<void> {
+  const unsettled = unsettledClaims.get(ctx);
+  if (!unsettled || unsettled.size === 0) return;
+  await ctx.db.pool.query(
+    `update outbox o set locked_until = null
+     from unnest($1::bigint[], $2::text[]) c(id, lease)
+     where o.id = c.id and o.locked_until = c.lease::timestamptz and o.delivered_at is null`,
+    [[...unsettled.keys()], [...unsettled.values()]],
+  );
+  unsettled.clear();
 }
 
 async function claim(ctx: DeliveryContext, exclude: number[], only?: number[]): Promise<OutboxRow[]> {
@@ -140,7 +176,8 @@ async function claim(ctx: DeliveryContext, exclude: number[], only?: number[]): 
      update outbox set locked_until = clock.now + $3 * interval '1 millisecond', attempts = attempts + 1, last_attempt_at = clock.now
      from due, clock
      where outbox.id = due.id
-     returning outbox.id::int as id, kind, tenant_id, run_id::int as run_id, payload, attempts, channel_id, message_ts, files_done_at, fallback_reason`,
+     returning outbox.id::int as id, kind, tenant_id, run_id::int as run_id, payload, attempts, channel_id, message_ts, files_done_at, fallback_reason,
+               locked_until::text as lease`,
     [nowParam(ctx), ctx.batchSize ?? 10, ctx.leaseMs ?? 10 * 60_000, exclude, only ?? null],
   );
   return result.rows.sort((a, b) => a.id - b.id);
