@@ -14,6 +14,7 @@ import type { MembershipSource } from './diff/source.js';
 import { fileDateFromName } from './output/file-date.js';
 import { renderRunFiles, renderRunFilesWith } from './output/render.js';
 import { transaction, type Database } from './store/db.js';
+import { analyzeAfterBigRun } from './store/run-changes-stats.js';
 import { recordRunEncryption } from './store/run-encryption.js';
 import { decideRun, getRun, lastAcceptedRun, loadRunSummary, lockTenant, type RunSummary } from './store/runs.js';
 
@@ -101,6 +102,9 @@ export async function ingestFile(
     await options.beforeCommit?.(client, result);
     return result;
   });
+  // Before anything renders its files (here, the alert's delivery, the console): a big run's rows in line
+  // order. Only statistics: the run has committed, so a failure here must not fail the ingest.
+  if (status !== 'duplicate') await analyzeAfterBigRun(ctx.db.pool, runId).catch(() => false);
   if (options.outDir && status !== 'duplicate') await renderRunFiles(ctx.db, runId, options.outDir);
   return loadRunSummary(ctx.db.pool, runId);
 }

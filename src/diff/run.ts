@@ -354,23 +354,8 @@ export async function diffFile(run: RunContext, staged: StagedFile, checked: Che
   if (filter) clock.mark('absentMs');
   const diff = await diffAgainstMembers(client, layout, checked.key, tenant.id, runId, filtered);
   clock.mark('diffMs');
-  if (changeRows(diff.counts) >= ANALYZE_CHANGES_FROM) {
-    // The run's files are read from run_changes in line order right after it commits. Statistics that do
-    // not know this run yet made the planner sort its 920k invites on disk (a 1M-row first file: 4.8 s)
-    // instead of reading them through run_changes_line_idx (2.0 s); analyze took 0.6 s.
-    await client.query('analyze run_changes');
-    clock.mark('analyzeChangesMs');
-  }
   return diff;
 }
-
-/**
- * Rows of a run's files from which it analyzes run_changes: not for the 1M-row next file's 83k rows,
- * whose three files took 0.8 s to render without it, and the analyze 0.5 s more.
- */
-const ANALYZE_CHANGES_FROM = 200_000;
-
-const changeRows = (counts: DiffCounts) => counts.invites + counts.updates + counts.deletions;
 
 /**
  * The guardrails, and what skipped invalid rows add: the reasons to hold the run (none: accepted; preview
