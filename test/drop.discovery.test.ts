@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { tenantConfigSchema } from '../src/config/tenant.js';
 import { timestampedName } from '../src/drop/archive.js';
-import { fileNameDate, isCandidateName, orderFiles } from '../src/drop/discovery.js';
+import { isCandidateName, orderFiles } from '../src/drop/discovery.js';
+import { fileDateFromName } from '../src/output/file-date.js';
 import { sha256Fingerprint } from '../src/drop/fingerprint.js';
 import { tenantLayout } from '../src/drop/layout.js';
 
@@ -14,12 +15,22 @@ describe('drop discovery', () => {
   });
 
   it('reads MM.DD.YYYY and ISO dates from file names, and only real calendar dates', () => {
-    expect(fileNameDate('All Active Personnel - 01.13.2023.csv')).toEqual(new Date(2023, 0, 13));
-    expect(fileNameDate('export 2023-02-28.csv')).toEqual(new Date(2023, 1, 28));
-    expect(fileNameDate('export_03-05-2023.csv')).toEqual(new Date(2023, 2, 5));
-    expect(fileNameDate('export 02.30.2023.csv')).toBeNull();
-    expect(fileNameDate('export 2023-13-01.csv')).toBeNull();
-    expect(fileNameDate('people.csv')).toBeNull();
+    expect(fileDateFromName('All Active Personnel - 01.13.2023.csv')).toEqual(new Date(2023, 0, 13));
+    expect(fileDateFromName('export 2023-02-28.csv')).toEqual(new Date(2023, 1, 28));
+    expect(fileDateFromName('export_03-05-2023.csv')).toEqual(new Date(2023, 2, 5));
+    expect(fileDateFromName('export 02.30.2023.csv')).toBeNull();
+    expect(fileDateFromName('export 2023-13-01.csv')).toBeNull();
+    expect(fileDateFromName('people.csv')).toBeNull();
+  });
+
+  it('orders by the date the run gets from the name: a name whose first MM.DD.YYYY is no date counts by its upload day', () => {
+    // The drop once read its own way (the first real date anywhere in the name: 01.14.2023 here) while the
+    // run took none: the file was ordered as of January 2023 and then run as undated.
+    const day = (d: number) => Date.UTC(2024, 5, d) / 1000;
+    const odd = { name: 'acme - 13.01.2023 then 01.14.2023.csv', size: 1, mtime: day(10) };
+    const dated = { name: 'acme - 06.05.2024.csv', size: 1, mtime: day(11) };
+    expect(fileDateFromName(odd.name)).toBeNull();
+    expect(orderFiles([odd, dated]).map((f) => f.name)).toEqual([dated.name, odd.name]);
   });
 
   it('orders oldest first by the name date, then by mtime, then by name', () => {

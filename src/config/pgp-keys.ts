@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type * as openpgp from 'openpgp';
+import type * as OpenPGP from 'openpgp';
 import type { PgpConfig } from './pgp.js';
 
 let loaded: Promise<typeof import('openpgp')> | undefined;
@@ -31,7 +31,7 @@ export function keyIdText(id: { toHex(): string }): string {
 
 export interface TenantKey {
   /** Unlocked (or never locked). */
-  privateKey: openpgp.PrivateKey;
+  privateKey: OpenPGP.PrivateKey;
   fingerprint: string;
   /** The primary key's and every subkey's id. */
   keyIds: string[];
@@ -40,7 +40,7 @@ export interface TenantKey {
 }
 
 export interface SignerKey {
-  key: openpgp.Key;
+  key: OpenPGP.Key;
   fingerprint: string;
   keyIds: string[];
 }
@@ -58,11 +58,12 @@ async function keyFileText(tenantId: string, file: string, what: string): Promis
 }
 
 /** The tenant's private key as stored (still locked), with its ids. */
-export async function readTenantKey(tenantId: string, pgp: PgpConfig): Promise<Omit<TenantKey, 'privateKey'> & { locked: openpgp.PrivateKey }> {
+export async function readTenantKey(tenantId: string, pgp: PgpConfig): Promise<Omit<TenantKey, 'privateKey'> & { locked: OpenPGP.PrivateKey }> {
   const source = await keyFileText(tenantId, pgp.privateKeyFile, 'private key');
-  let key: openpgp.PrivateKey;
+  const openpgp = await loadOpenpgp();
+  let key: OpenPGP.PrivateKey;
   try {
-    key = 'armored' in source ? await (await loadOpenpgp()).readPrivateKey({ armoredKey: source.armored }) : await (await loadOpenpgp()).readPrivateKey({ binaryKey: source.binary });
+    key = 'armored' in source ? await openpgp.readPrivateKey({ armoredKey: source.armored }) : await openpgp.readPrivateKey({ binaryKey: source.binary });
   } catch (error) {
     throw new PgpKeyError(tenantId, `${pgp.privateKeyFile} is not an OpenPGP private key (${(error as Error).message}); a public key will not do: point pgp.privateKeyFile at the secret key file`);
   }
@@ -91,8 +92,9 @@ export async function unlockTenantKey(tenantId: string, pgp: PgpConfig, env: Nod
   if (passphrase === undefined || passphrase === '') {
     throw new PgpKeyError(tenantId, `the environment variable ${pgp.passphraseEnv} (pgp.passphraseEnv) is not set: it must hold the passphrase of ${pgp.privateKeyFile}`);
   }
+  const openpgp = await loadOpenpgp();
   try {
-    return { privateKey: await (await loadOpenpgp()).decryptKey({ privateKey: locked, passphrase }), ...ids };
+    return { privateKey: await openpgp.decryptKey({ privateKey: locked, passphrase }), ...ids };
   } catch (error) {
     const wrong = /passphrase/i.test((error as Error).message);
     throw new PgpKeyError(
@@ -108,9 +110,10 @@ export async function unlockTenantKey(tenantId: string, pgp: PgpConfig, env: Nod
 export async function readSignerKey(tenantId: string, pgp: PgpConfig): Promise<SignerKey | null> {
   if (!pgp.signerPublicKeyFile) return null;
   const source = await keyFileText(tenantId, pgp.signerPublicKeyFile, 'signer public key');
-  let key: openpgp.Key;
+  const openpgp = await loadOpenpgp();
+  let key: OpenPGP.Key;
   try {
-    key = 'armored' in source ? await (await loadOpenpgp()).readKey({ armoredKey: source.armored }) : await (await loadOpenpgp()).readKey({ binaryKey: source.binary });
+    key = 'armored' in source ? await openpgp.readKey({ armoredKey: source.armored }) : await openpgp.readKey({ binaryKey: source.binary });
   } catch (error) {
     throw new PgpKeyError(tenantId, `${pgp.signerPublicKeyFile} is not an OpenPGP public key (${(error as Error).message}): check pgp.signerPublicKeyFile`);
   }
@@ -142,13 +145,14 @@ export interface GeneratedKey {
  * keys (openpgp's default), so GnuPG 2.2 and other RFC 4880 tools can use them.
  */
 export async function generateTenantKey(options: { userId: string; passphrase: string; type?: 'rsa' | 'ecc' }): Promise<GeneratedKey> {
-  const { privateKey, publicKey } = await (await loadOpenpgp()).generateKey({
+  const openpgp = await loadOpenpgp();
+  const { privateKey, publicKey } = await openpgp.generateKey({
     ...(options.type === 'ecc' ? { type: 'ecc' as const, curve: 'curve25519Legacy' as const } : { type: 'rsa' as const, rsaBits: 4096 }),
     userIDs: [{ name: options.userId }],
     passphrase: options.passphrase,
     format: 'armored',
   });
-  const key = await (await loadOpenpgp()).readKey({ armoredKey: publicKey });
+  const key = await openpgp.readKey({ armoredKey: publicKey });
   const encryption = await key.getEncryptionKey();
   return { privateKey, publicKey, fingerprint: key.getFingerprint().toUpperCase(), encryptionKeyId: keyIdText(encryption.getKeyID()) };
 }

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type * as openpgp from 'openpgp';
+import type * as OpenPGP from 'openpgp';
 import type { PgpConfig } from '../config/pgp.js';
 import { keyIdText, loadOpenpgp, readSignerKey, readTenantKey, unlockTenantKey, type SignerKey } from '../config/pgp-keys.js';
 import type { ValidationIssue } from './types.js';
@@ -45,6 +45,12 @@ export interface DecryptingInput {
 }
 
 /**
+ * The largest plaintext an OpenPGP file may decrypt to. A compressed message can expand a thousandfold: a
+ * few megabytes uploaded could keep a worker busy for hours. 4 GiB is 25 times a million-row file (165 MB).
+ */
+export const MAX_PLAINTEXT_BYTES = 4 * 1024 ** 3;
+
+/**
  * Decrypts an OpenPGP message as a stream: nothing is written to disk and memory does not grow with the
  * file. The plaintext is released BEFORE the integrity check (MDC) at the end of the message has been
  * verified (openpgp's allowUnauthenticatedStream; without it openpgp holds the whole plaintext in memory:
@@ -54,12 +60,6 @@ export interface DecryptingInput {
  * reader must then treat everything it read as unusable (src/csv/open.ts turns it into the file's fatal
  * issue, so the run is rejected and nothing is applied).
  */
-/**
- * The largest plaintext an OpenPGP file may decrypt to. A compressed message can expand a thousandfold: a
- * few megabytes uploaded could keep a worker busy for hours. 4 GiB is 25 times a million-row file (165 MB).
- */
-export const MAX_PLAINTEXT_BYTES = 4 * 1024 ** 3;
-
 export function decryptInput(
   input: Readable,
   tenant: { id: string; pgp?: PgpConfig | undefined },
@@ -94,11 +94,12 @@ async function* plaintextChunks(
     );
   }
   const web = Readable.toWeb(Readable.from(rest(head, source), { objectMode: false })) as unknown as ReadableStream<Uint8Array>;
-  let message: openpgp.Message<ReadableStream<Uint8Array> | ReadableStream<string>>;
+  const openpgp = await loadOpenpgp();
+  let message: OpenPGP.Message<ReadableStream<Uint8Array> | ReadableStream<string>>;
   try {
     message = record.armored
-      ? await (await loadOpenpgp()).readMessage({ armoredMessage: web.pipeThrough(new TextDecoderStream()) as never })
-      : await (await loadOpenpgp()).readMessage({ binaryMessage: web as never });
+      ? await openpgp.readMessage({ armoredMessage: web.pipeThrough(new TextDecoderStream()) as never })
+      : await openpgp.readMessage({ binaryMessage: web as never });
   } catch (error) {
     throw inputError ?? describe(error, 1, null);
   }
@@ -114,7 +115,7 @@ async function* plaintextChunks(
   let lines = 1;
   let result;
   try {
-    result = await (await loadOpenpgp()).decrypt({
+    result = await openpgp.decrypt({
       message,
       decryptionKeys: key.privateKey,
       format: 'binary',
@@ -131,8 +132,8 @@ async function* plaintextChunks(
     for await (const chunk of Readable.fromWeb(result.data as never) as AsyncIterable<Uint8Array>) {
       const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       record.plaintextBytes += buffer.length;
-      // openpgp's own cap covers compressed messages only
-      if (record.plaintextBytes > maxPlaintextBytes) throw new Error('Maximum decompressed message size exceeded');
+      // openpgp's own cap (maxDecompressedMessageSize) covers compressed messages only
+      if (record.plaintextBytes > maxPlaintextBytes) throw tooLarge(lines, maxPlaintextBytes);
       for (let at = buffer.indexOf(10); at !== -1; at = buffer.indexOf(10, at + 1)) lines++;
       yield buffer;
     }
@@ -189,13 +190,8 @@ function describe(error: unknown, line: number, signer: SignerKey | null, maxPla
   const text = (error as Error)?.message ?? String(error);
   const where = line > 1 ? ` (after ${line - 1} line(s) of the membership data)` : '';
   const resend = 'nothing in it was used; upload the complete file again';
-  if (/Maximum decompressed message size exceeded/i.test(text)) {
-    return fileError(
-      line,
-      `the file decrypts to more than ${megabytes(maxPlaintextBytes)} (a million-row membership file is about 165 MB): ` +
-        'it was not read further and nothing in it was used; check the export and upload the membership CSV alone',
-    );
-  }
+  if (error instanceof PgpFileError) return error;
+  if (/Maximum decompressed message size exceeded/i.test(text)) return tooLarge(line, maxPlaintextBytes);
   const signedBy = /signing key with key ID ([0-9a-f]{16})/i.exec(text);
   if (signedBy && signer) {
     return fileError(
@@ -224,6 +220,15 @@ function describe(error: unknown, line: number, signer: SignerKey | null, maxPla
 
 function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim().slice(0, 300);
+}
+
+/** A file over the plaintext cap, whether openpgp's decompression or our count found it. */
+function tooLarge(line: number, maxPlaintextBytes: number): PgpFileError {
+  return fileError(
+    line,
+    `the file decrypts to more than ${megabytes(maxPlaintextBytes)} (a million-row membership file is about 165 MB): ` +
+      'it was not read further and nothing in it was used; check the export and upload the membership CSV alone',
+  );
 }
 
 function megabytes(bytes: number): string {

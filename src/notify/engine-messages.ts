@@ -1,25 +1,22 @@
-import { cut } from '../text/bounded.js';
 /**
  * Alerts of the engine's guard and of the config reload, kept apart from messages.ts (pure functions of
  * what is stored). Customer text (file names, folder names, tenant ids, errors) is escaped for mrkdwn and
  * cut to a bounded length.
  */
+import { cut } from '../text/bounded.js';
 import { escapeMrkdwn } from './messages.js';
 import type { AlertMessage, Block, PostedMessage } from './notifier.js';
 
 const MAX_NAME = 200;
 const MAX_ERROR = 1_000;
 
-/** TEXT cut to MAX characters with an ellipsis. */
-export const bounded = cut;
-
 /** Plain text for the notification line: no mention, link or mrkdwn can come alive. */
 function plain(text: string, max: number): string {
-  return escapeMrkdwn(bounded(text, max));
+  return escapeMrkdwn(cut(text, max));
 }
 
 function code(text: string, max = MAX_NAME): string {
-  return `\`${escapeMrkdwn(bounded(text, max).replace(/`/g, "'"))}\``;
+  return `\`${escapeMrkdwn(cut(text, max).replace(/`/g, "'"))}\``;
 }
 
 const section = (text: string): Block => ({ type: 'section', text: { type: 'mrkdwn', text } });

@@ -1,5 +1,5 @@
-import type { AlertKind } from '../store/outbox.js';
 /** Where alerts go: Slack (src/notify/slack.ts) or, without a token, a local folder (src/notify/local.ts). */
+import type { AlertKind } from '../store/outbox.js';
 
 /** A Block Kit block (only the fields we build). */
 export interface TextObject {
