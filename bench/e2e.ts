@@ -8,19 +8,18 @@
  * tick over 100 tenants with a 1,000-row file each, for several schedule.maxParallelTenants values.
  * Wall time and peak RSS of each command come from /usr/bin/time; the load average is printed beside them.
  */
-import { withAdmin } from './admin.js';
 import { execFile, spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import { startDevDrop } from '../src/drop/dev-server.js';
 import { startFakeSlack, type FakeSlack } from '../test/support/fake-slack.js';
 import { sftpBatch, type SftpTarget } from '../test/support/sftp-cli.js';
 import { sshdInstalled, startSshd } from '../test/support/sshd.js';
 import { ensureBenchFiles, sizeLabel, type GeneratedFile } from './generate.js';
+import { withAdmin } from './admin.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const CLI = path.resolve(HERE, '..', 'src', 'cli.js');
@@ -89,7 +88,6 @@ async function startDrop(kind: 'sshd' | 'dev', scratch: string): Promise<Drop> {
   const env = { DROP_HOST: drop.host, DROP_PORT: String(drop.port), DROP_USER: 'hris', DROP_PRIVATE_KEY_FILE: keyFile, DROP_HOST_KEY_SHA256: drop.hostKeySha256 };
   return { kind, label: `development drop :${drop.port}`, target, env, stop: () => drop.stop() };
 }
-
 
 async function freshDatabase(serverUrl: string, label: string): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `hris_e2e_${label.toLowerCase()}_${Date.now().toString(36)}`;

@@ -9,7 +9,6 @@
  *   4. ingest of the encrypted next file against it (the issue's target: ingest peak RSS < 300 MB)
  * A benchmark, not a test: exit 0 whatever it measures, 1 when a step crashed.
  */
-import { withAdmin } from './admin.js';
 import { execFile, spawn } from 'node:child_process';
 import { createReadStream, existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
@@ -17,9 +16,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import pg from 'pg';
 import type { OpenedFile } from '../src/csv/open.js';
 import { ensureBenchFiles, sizeLabel } from './generate.js';
+import { withAdmin } from './admin.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const ROOT = path.resolve(HERE, '..', '..');
@@ -82,7 +81,6 @@ function child(args: string[], env: NodeJS.ProcessEnv): Promise<StepOutcome> {
     });
   });
 }
-
 
 async function measureSize(rows: number, dataDir: string, serverUrl: string): Promise<string[]> {
   const label = sizeLabel(rows);

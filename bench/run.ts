@@ -12,17 +12,16 @@
  * Prints a table per size, the targets (PASS/MISS) and a markdown table; writes bench/results/latest.json.
  * A benchmark, not a test: exits 0 whether targets pass or miss, 1 when something crashed.
  */
-import { withAdmin } from './admin.js';
 import { spawn } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { ensureBenchFiles, sizeLabel, type BenchFiles, type ExpectedCounts } from './generate.js';
 import { checkTargets, markdownTable, targetLines, textTable, type MeasuredStep, type SizeResult } from './report.js';
 import type { StepResult } from './step.js';
+import { withAdmin } from './admin.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const ROOT = path.resolve(HERE, '..', '..');
@@ -148,7 +147,6 @@ function compareCounts(expected: ExpectedCounts, summary: StepResult['summary'])
     .map((key) => `${key} ${summary.counts[key]} (expected ${expected[key]})`);
   return diffs.length ? diffs.join(', ') : undefined;
 }
-
 
 async function createBenchDatabase(serverUrl: string, rows: number): Promise<{ name: string; url: string }> {
   const name = `hris_bench_${sizeLabel(rows).toLowerCase()}_${Date.now().toString(36)}`;
