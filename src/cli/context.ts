@@ -6,7 +6,6 @@ import type { Readable } from 'node:stream';
 import { loadAppConfig, configDir, type AppConfig } from '../config/app.js';
 import { loadTenants, type TenantConfig } from '../config/tenant.js';
 import { createLogger, type Logger } from '../log.js';
-import { openConfiguredDatabase } from '../store/connect.js';
 import type { Database } from '../store/db.js';
 
 /** Exit codes of the command line (a stable contract). */
@@ -40,10 +39,15 @@ export function tenantOrFail(ctx: CliContext, id: string): TenantConfig {
 }
 
 
-/** Runs FN with the configured database and always closes it (an open pool keeps the process alive). */
+/**
+ * Runs FN with the configured database and always closes it (an open pool keeps the process alive). The
+ * database modules load here, on first use: a command that needs none (preview --against) starts without
+ * pg and the migrations (part of the CLI preview's start-up, docs/bench.md).
+ */
 export async function withDatabase<T>(app: AppConfig, fn: (db: Database) => Promise<T>): Promise<T> {
   let db: Database;
   try {
+    const { openConfiguredDatabase } = await import('../store/connect.js');
     db = await openConfiguredDatabase(app);
   } catch (error) {
     const where = app.databaseUrl ? 'the database at DATABASE_URL' : `the embedded database under ${path.resolve(app.dataDir, 'pg')}`;

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { defaultTenant } from '../config/tenant.js';
-import { previewFile } from '../pipeline.js';
 import { cliLogger, loadCliContext, localFile, outputDir, tenantOrFail, withDatabase } from './context.js';
 import { terminalProgress } from './progress.js';
 import { printRunSummary } from './summary.js';
@@ -36,9 +35,14 @@ async function preview(fileArg: string, options: PreviewOptions): Promise<number
   const progress = terminalProgress(`preview ${file.name}`);
   const useStoredState = options.tenant !== undefined && !against && ctx.app.databaseUrl !== undefined;
   try {
+    // Each path loads only its own engine: the in-memory preview (a CSM's sample, or --against) starts
+    // without the database engine and pg (docs/bench.md: the whole process's start-up).
     const summary = useStoredState
-      ? await withDatabase(ctx.app, (db) => previewFile({ db, logger, onProgress: progress.onProgress }, tenant, file, { outDir }))
-      : await previewFile({ db: undefined, logger, onProgress: progress.onProgress }, tenant, file, { against, outDir });
+      ? await withDatabase(ctx.app, async (db) => {
+          const { previewFile } = await import('../pipeline.js');
+          return previewFile({ db, logger, onProgress: progress.onProgress }, tenant, file, { outDir });
+        })
+      : await (await import('../preview/preview.js')).previewInMemory(tenant, file, { against, outDir, logger, onProgress: progress.onProgress });
     progress.finish();
     return printRunSummary(summary, { json: options.json, heading: options.tenant ? `preview (tenant ${tenant.id})` : 'preview', preview: true });
   } finally {

@@ -23,7 +23,9 @@ import type { FileHeader, MembershipSource, ReadTotals } from './source.js';
 import { RowFilter, type KnownIndex } from './filter.js';
 import { KnownMembers } from './known.js';
 import { createStage, stageRowJson, StageWriter } from './stage.js';
-import type { KeyField, StageLayout } from './types.js';
+import { UnusableFileError, type KeyField, type StageLayout } from './types.js';
+
+export { UnusableFileError } from './types.js';
 
 export interface ProcessOptions {
   source: RunSource;
@@ -57,10 +59,6 @@ export interface ProcessResult {
   leftOut: number;
 }
 
-/** A file that cannot be used as the state it was meant to set (baseline, preview --against). */
-export class UnusableFileError extends Error {
-  override name = 'UnusableFileError';
-}
 
 const now = () => performance.now();
 

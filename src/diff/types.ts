@@ -4,6 +4,14 @@
  * before it, and this file).
  */
 
+/**
+ * A file that cannot be used as the state it was meant to set (baseline, preview --against). Here, not in
+ * run.ts: the in-memory preview throws it too, and must not load the database engine to do so.
+ */
+export class UnusableFileError extends Error {
+  override name = 'UnusableFileError';
+}
+
 /** The field members are matched by. */
 export type KeyField = 'employee_id' | 'email';
 

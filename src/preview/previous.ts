@@ -1,8 +1,7 @@
 import type { TenantConfig } from '../config/tenant.js';
 import type { ValidationIssue } from '../csv/types.js';
 import { chooseKey } from '../diff/checks.js';
-import type { KeyField } from '../diff/types.js';
-import { UnusableFileError } from '../diff/run.js';
+import { UnusableFileError, type KeyField } from '../diff/types.js';
 import { checkErrors, checkFile, requireKeyInMemory } from './checks.js';
 import { mergeIssues } from './merge.js';
 import { fatalOf, layoutOf } from './layout.js';
