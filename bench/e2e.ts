@@ -161,7 +161,11 @@ async function verify(url: string, slack: FakeSlack, messagesBefore: number, tic
   const problems: string[] = [];
   const taken = JSON.stringify(lastJson(ticks[1]!.stdout));
   if (!taken.includes('"accepted"')) problems.push(`second tick did not accept the file: ${taken.slice(0, 300)}`);
-  const run = await withAdmin(url, (c) => c.query<{ status: string; counts: Record<string, number> }>("select status, counts from runs where source = 'drop' order by id desc limit 1"));
+  const run = await withAdmin(url, (c) =>
+    c.query<{ status: string; counts: Record<string, number>; timings: Record<string, number> | null }>(
+      "select status, counts, timings from runs where source = 'drop' order by id desc limit 1",
+    ),
+  );
   const counts = run.rows[0]?.counts ?? {};
   for (const [k, v] of Object.entries(next.expected)) if (counts[k] !== v) problems.push(`${k} ${counts[k]} (expected ${v})`);
   const members = await withAdmin(url, (c) => c.query<{ n: number }>('select count(*)::int as n from members'));
@@ -169,7 +173,13 @@ async function verify(url: string, slack: FakeSlack, messagesBefore: number, tic
   if (alerts.length !== 1) problems.push(`${alerts.length} Slack messages (expected 1)`);
   const files = alerts[0] ? slack.filesInThread(alerts[0].ts).length : 0;
   if (files !== 3) problems.push(`${files} files in the alert's thread (expected 3)`);
-  return problems.length > 0 ? problems : [`accepted, counts match the generator, ${members.rows[0]!.n.toLocaleString('en-US')} members stored, 1 alert with 3 files`];
+  // The engine's own phases of the taken run: what of the take was the engine, and what the download around it.
+  const phases = Object.entries(run.rows[0]?.timings ?? {})
+    .map(([name, ms]) => `${name.replace(/Ms$/, '')} ${(ms / 1000).toFixed(1)} s`)
+    .join(', ');
+  return problems.length > 0
+    ? problems
+    : [`accepted, counts match the generator, ${members.rows[0]!.n.toLocaleString('en-US')} members stored, 1 alert with 3 files; engine phases: ${phases}`];
 }
 
 /** One tick over TENANTS tenants, each with a 1,000-row first file, at each parallelism. */
