@@ -51,6 +51,8 @@ dropSuite('the development drop server', skip, async () => {
     uploader: { host: f.drop.host, port: f.drop.port, user: 'etl', keyFile: f.etlKey },
     root: f.root,
     hostKeySha256: f.drop.hostKeySha256,
+    // Not OpenSSH and no limits extension: ssh2 assumes 31,952 bytes a read.
+    readSize: 31_952,
     killConnectionsSync: () => f.drop.disconnectAll(),
     async stop() {
       await f.drop.stop();

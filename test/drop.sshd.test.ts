@@ -21,6 +21,8 @@ dropSuite('OpenSSH sshd on 127.0.0.1:2022', skip, async () => {
     uploader: target,
     root: sshd.root,
     hostKeySha256: sshd.hostKeySha256,
+    // OpenSSH announces its limits (a read of up to 261,120 bytes): ours, 128 KiB, is the smaller.
+    readSize: 128 * 1024,
     killConnectionsSync: () => sshd.killSessionsSync(),
     stop: () => sshd.stop(),
   };

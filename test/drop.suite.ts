@@ -1,11 +1,13 @@
 import { appendFileSync, existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { appConfigSchema } from '../src/config/app.js';
 import { tenantConfigSchema, type TenantConfig } from '../src/config/tenant.js';
-import type { DropConnection } from '../src/drop/client.js';
+import { connectDrop, type DropConnection } from '../src/drop/client.js';
+import { downloadStable, readSize } from '../src/drop/transfer.js';
 import { pollOnce, settleHeldFile, type PollerContext, type PollEvent } from '../src/drop/poller.js';
 import { approveRun, rejectRun } from '../src/pipeline.js';
 import { openDatabase } from '../src/store/db.js';
@@ -21,6 +23,8 @@ export interface DropUnderTest {
   /** Local folder that is "/" on the drop. */
   root: string;
   hostKeySha256: string;
+  /** The size of the poller's download reads this server should get (src/drop/transfer.ts readSize). */
+  readSize: number;
   /** Drops every connection at once, synchronously (blocks the event loop while it does). */
   killConnectionsSync(): number;
   stop(): Promise<void>;
@@ -114,6 +118,24 @@ export function dropSuite(label: string, skip: boolean, start: () => Promise<Dro
     const local = (remote: string) => path.join(drop.root, remote);
     const listRemote = async (remoteDir: string) => (existsSync(local(remoteDir)) ? (await readdir(local(remoteDir))).sort() : []);
 
+
+    it('downloads in reads of the size the server allows, byte for byte, and checks the file is still as listed', async () => {
+      // Random bytes, not a CSV: any reordered, doubled or lost piece changes the hash.
+      const bytes = randomBytes(3 * 1024 * 1024 + 12_345);
+      await mkdir(path.join(drop.root, 'acme'), { recursive: true });
+      await writeFile(path.join(drop.root, 'acme', 'big.csv'), bytes);
+      const session = await connectDrop(drop.connection);
+      try {
+        expect(readSize(session)).toBe(drop.readSize);
+        const listed = (await session.sftp.list('/acme')).find((f) => f.name === 'big.csv')!;
+        const local = path.join(work, 'big.csv');
+        const transfer = await downloadStable(session, '/acme/big.csv', { name: 'big.csv', size: listed.size, mtime: Math.floor(listed.modifyTime / 1000) }, local);
+        expect(transfer).toEqual({ ok: true, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+        expect((await readFile(local)).equals(bytes)).toBe(true);
+      } finally {
+        await session.close();
+      }
+    });
     it('processes a normal upload once, within one tick after it is stable, and moves it to processed/', async () => {
       const name = 'All Active Personnel - 01.13.2023.csv';
       await upload({ [`/acme/inbox/${name}`]: membersCsv(1, 30) });
