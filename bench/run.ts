@@ -102,6 +102,7 @@ function parseOptions(argv: string[]): Options {
           parallel: (values.parallel ?? '1,2,4,8').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0),
           dataDir: path.resolve(values['data-dir'] ?? path.join(ROOT, 'bench', 'data')),
           databaseUrl: process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL,
+          vacuumBetween: !values['no-vacuum'],
         }
       : undefined,
   };
