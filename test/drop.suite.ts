@@ -248,6 +248,37 @@ export function dropSuite(label: string, skip: boolean, start: () => Promise<Dro
       expect(await listRemote('/acme/processed')).toEqual([name]);
     });
 
+    it('a run waiting with its transaction open for a slow download outlives the server\'s idle-in-transaction timeout', async (context) => {
+      if (db.embedded) {
+        console.warn('SKIP (embedded PGlite): no idle-in-transaction timeout to outlive');
+        context.skip();
+      }
+      // The run starts while the file downloads; here the download stalls for 2.5 s at its end, longer than
+      // the 1 s this database gives an idle transaction.
+      const name = (await db.pool.query<{ name: string }>('select current_database() as name')).rows[0]!.name;
+      await db.pool.query(`alter database "${name}" set idle_in_transaction_session_timeout = '1s'`);
+      const strict = await openDatabase({ url: db.url });
+      try {
+        const file = 'slow - 2023-09-01.csv';
+        await upload({ [`/acme/inbox/${file}`]: membersCsv(1, 20_000) });
+        let stalled = false;
+        const onEvent = (event: PollEvent) => {
+          if (event.type === 'transfer-progress' && event.transferred === event.total && !stalled) {
+            stalled = true;
+            Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2500);
+          }
+        };
+        await pollOnce(poller({ db: strict }));
+        advance();
+        const tick = await pollOnce(poller({ db: strict, onEvent, fastGet: { concurrency: 1, chunkSize: 16 * 1024 } }));
+        expect(stalled).toBe(true);
+        expect(tick.files).toMatchObject([{ file, outcome: 'accepted' }]);
+        expect(await runs()).toMatchObject([{ file_name: file, status: 'accepted', rows: 20_000 }]);
+      } finally {
+        await strict.close();
+      }
+    });
+
     it('a file that grows during the download is not ingested, and holds back the later files until it is stable again', async () => {
       const first = 'grow - 2023-09-01.csv';
       const later = 'grow - 2023-09-02.csv';

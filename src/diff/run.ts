@@ -165,8 +165,12 @@ export async function openRun(client: Queryable, tenant: TenantConfig, fileName:
   const clock = new RunClock();
   // Hash joins and aggregates over the staged file stay in memory (the default 4MB spills to disk).
   // No JIT: the generated statements look expensive to the planner, and compiling them took ~0.9 s
-  // per statement on a 1M-row file, more than it saved.
-  if (!options.embedded) await client.query(`set local work_mem = '64MB'; set local jit = off`);
+  // per statement on a 1M-row file, more than it saved. No idle-in-transaction timeout: a drop run waits
+  // here, its stored members loaded, for the rest of its download (src/drop/take-file.ts), however long
+  // the server's own setting would let an idle transaction live.
+  if (!options.embedded) {
+    await client.query(`set local work_mem = '64MB'; set local jit = off; set local idle_in_transaction_session_timeout = 0`);
+  }
   await ensureTenant(client, tenant);
   if (options.lock) await lockTenant(client, tenant.id);
   const previous = await lastAcceptedRun(client, tenant.id);
