@@ -59,7 +59,6 @@ export interface ProcessResult {
   leftOut: number;
 }
 
-
 const now = () => performance.now();
 
 /** Phase timings of one run (stored with the run: `hris-ingest runs show`, the benchmark's engine phases). */
