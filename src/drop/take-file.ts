@@ -40,17 +40,18 @@ export async function takeFile(run: TenantRun, row: DropFileRow, file: ListedFil
   // members in memory: 2-3 s for a million) go on at the same time; the file is read only once it is
   // downloaded and checked stable, and the run commits only then. With the download's read size
   // (transfer.ts), the take's part outside the engine went from 5.4-6.3 s to 1.4-2.1 s at 1M rows over
-  // sshd (docs/bench.md).
+  // sshd (docs/bench.md). The download itself uses no database connection: the run holds one while it
+  // waits for the download (embedded PGlite has only that one), so a failed download is recorded here,
+  // once the run has rolled back and let go of it.
   const downloading = download(taking, local);
-  downloading.catch(() => undefined); // awaited below; its failure must not go unhandled while the run starts
   try {
     const summary = await ingest(taking, local, downloading);
     const transfer = await downloading;
-    if (!transfer.ok) return transfer.next;
+    if (!transfer.ok) return await downloadFailed(taking, transfer);
     if (!summary) return 'stop';
     return await recordIngested(taking, summary, transfer);
   } finally {
-    await downloading.catch(() => undefined); // never left writing to LOCAL
+    await downloading; // never left writing to LOCAL (it does not reject)
     await rm(local, { force: true });
   }
 }
@@ -88,16 +89,13 @@ async function refuseTooLarge({ run, row, file, report }: Taking): Promise<TakeR
   return 'next';
 }
 
-/** The file to LOCAL, checked to be the file listed; else what the tenant's loop does next. */
-async function download(
-  { run, row, file, emit, report }: Taking,
-  local: string,
-): Promise<{ ok: true; bytes: number; sha256: string } | { ok: false; next: TakeResult }> {
-  const { ctx, tenant, logger } = run;
-  const db = ctx.db.pool;
-  let transfer;
+type Download = { ok: true; bytes: number; sha256: string } | { ok: false; broken: true; error: string } | { ok: false; broken: false; reason: string };
+
+/** The file to LOCAL, checked to be the file listed: the transfer, or why not (never a rejection). */
+async function download({ run, file, emit }: Taking, local: string): Promise<Download> {
+  const { ctx, tenant } = run;
   try {
-    transfer = await downloadStable(
+    const transfer = await downloadStable(
       run.session,
       file.path,
       file,
@@ -105,20 +103,26 @@ async function download(
       (transferred, total) => emit({ type: 'transfer-progress', tenant: tenant.id, file: file.name, transferred, total }),
       ctx.fastGet,
     );
+    return transfer.ok ? transfer : { ok: false, broken: false, reason: transfer.reason };
   } catch (error) {
-    const message = (error as Error).message;
-    await recordAttemptFailed(db, row.id, `download: ${message}`);
-    logger.warn({ file: file.name, err: message }, 'drop download failed; retried next tick');
-    report('failed', { error: message });
-    return { ok: false, next: 'broken' };
+    return { ok: false, broken: true, error: (error as Error).message };
   }
-  if (!transfer.ok) {
-    await forgetObservation(db, tenant.id, file.path);
-    logger.info({ file: file.name, reason: transfer.reason }, 'drop file still changing; taken when stable');
-    report('changed', { error: transfer.reason });
-    return { ok: false, next: 'stop' };
+}
+
+/** A download that failed (the session may be dead) or found the file changing: recorded, and what the tenant's loop does next. */
+async function downloadFailed({ run, row, file, report }: Taking, failure: Exclude<Download, { ok: true }>): Promise<TakeResult> {
+  const { ctx, tenant, logger } = run;
+  const db = ctx.db.pool;
+  if (failure.broken) {
+    await recordAttemptFailed(db, row.id, `download: ${failure.error}`);
+    logger.warn({ file: file.name, err: failure.error }, 'drop download failed; retried next tick');
+    report('failed', { error: failure.error });
+    return 'broken';
   }
-  return transfer;
+  await forgetObservation(db, tenant.id, file.path);
+  logger.info({ file: file.name, reason: failure.reason }, 'drop file still changing; taken when stable');
+  report('changed', { error: failure.reason });
+  return 'stop';
 }
 
 /** The tenant's claim went to another poller before this run committed: the run is rolled back. */
@@ -126,12 +130,10 @@ class ClaimLostError extends Error {
   override name = 'ClaimLostError';
 }
 
-/** The download failed or the file changed under it (download() reported why): the run is rolled back. */
+/** The download failed or the file changed under it (takeFile records why): the run is rolled back. */
 class DownloadAbandonedError extends Error {
   override name = 'DownloadAbandonedError';
 }
-
-type Download = Awaited<ReturnType<typeof download>>;
 
 /**
  * LOCAL as the engine reads it: its bytes once DOWNLOADING has finished with a stable file (else the read
@@ -186,7 +188,7 @@ async function ingest({ run, row, file, report }: Taking, local: string, downloa
       },
     );
   } catch (error) {
-    // A failed or unstable download was reported by download() itself; the run's failure is its consequence.
+    // The run failed because its download did: takeFile records and reports that, once.
     if (!(await downloading).ok) return null;
     if (error instanceof ClaimLostError || run.claimLost) {
       report('failed', { error: 'claim lost' });
