@@ -19,7 +19,8 @@ import { startFakeSlack, type FakeSlack } from '../test/support/fake-slack.js';
 import { sftpBatch, type SftpTarget } from '../test/support/sftp-cli.js';
 import { sshdInstalled, startSshd } from '../test/support/sshd.js';
 import { ensureBenchFiles, sizeLabel, type GeneratedFile } from './generate.js';
-import { withAdmin } from './admin.js';
+import { vacuumBetweenFiles, withAdmin } from './admin.js';
+import { formatPhases } from './report.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const CLI = path.resolve(HERE, '..', 'src', 'cli.js');
@@ -136,11 +137,8 @@ async function endToEnd(options: E2eOptions, drop: Drop, slack: FakeSlack, file:
     await withAdmin(db.url, (c) => c.query('delete from outbox'));
     process.stdout.write(`${setup.wallS.toFixed(1)} s\n`);
     if (options.vacuumBetween) {
-      // As in bench/run.ts: the next file comes days or weeks later, when autovacuum has analysed the stored
-      // snapshot and set its hint bits; right after the setup's 1M-row first file, the take paid for both.
-      const started = Date.now();
-      await withAdmin(db.url, (c) => c.query('vacuum (analyze)'));
-      process.stdout.write(`   vacuum (analyze) between the files, as autovacuum would (not measured): ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+      // As in bench/run.ts; right after the setup's 1M-row first file, the take paid for it (2-3 s).
+      await vacuumBetweenFiles(db.url);
     }
     const remote = `/bench/inbox/${file.next.name}`;
     await sftpBatch(drop.target, ['-mkdir /bench', '-mkdir /bench/inbox', `put "${file.next.path}" "${remote}"`]);
@@ -183,9 +181,7 @@ async function verify(url: string, slack: FakeSlack, messagesBefore: number, tic
   const files = alerts[0] ? slack.filesInThread(alerts[0].ts).length : 0;
   if (files !== 3) problems.push(`${files} files in the alert's thread (expected 3)`);
   // The engine's own phases of the taken run: what of the take was the engine, and what the download around it.
-  const phases = Object.entries(run.rows[0]?.timings ?? {})
-    .map(([name, ms]) => `${name.replace(/Ms$/, '')} ${(ms / 1000).toFixed(1)} s`)
-    .join(', ');
+  const phases = formatPhases(run.rows[0]?.timings ?? {});
   return problems.length > 0
     ? problems
     : [`accepted, counts match the generator, ${members.rows[0]!.n.toLocaleString('en-US')} members stored, 1 alert with 3 files; engine phases: ${phases}`];

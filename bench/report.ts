@@ -136,3 +136,24 @@ export function checkTargets(sizes: SizeResult[]): TargetCheck[] {
 export function targetLines(checks: TargetCheck[]): string {
   return checks.map((check) => `${check.pass ? 'PASS' : 'MISS'}  ${check.target}: ${check.measured}`).join('\n');
 }
+
+/**
+ * The engine's phases of a run (runs.timings), in the engine's order: "read 4.1 s (of which waiting for
+ * staging inserts 0.5 s), check 0.3 s, ...". With the step's WALL_MS, the rest after the engine is
+ * "commit + output files + summary"; without, the engine's own total.
+ */
+export function formatPhases(phases: Record<string, number>, wallMs?: number): string {
+  const order = ['knownMs', 'readMs', 'checkMs', 'diffMs', 'applyMs'];
+  const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const parts = Object.entries(phases)
+    .filter(([name]) => name !== 'totalMs' && name !== 'stageWaitMs')
+    .sort(([a], [b]) => rank(a) - rank(b))
+    .map(([name, ms]) => `${name.replace(/Ms$/, '')} ${seconds(ms)}${name === 'readMs' && phases.stageWaitMs !== undefined
+      // stageWait is part of read: the time the reader waited for PostgreSQL to take the staged batches.
+      ? ` (of which waiting for staging inserts ${seconds(phases.stageWaitMs)})` : ''}`);
+  if (phases.totalMs !== undefined) {
+    parts.push(wallMs === undefined ? `engine total ${seconds(phases.totalMs)}` : `commit + output files + summary ${seconds(wallMs - phases.totalMs)}`);
+  }
+  return parts.join(', ');
+}

@@ -19,9 +19,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureBenchFiles, sizeLabel, type BenchFiles, type ExpectedCounts } from './generate.js';
-import { checkTargets, markdownTable, targetLines, textTable, type MeasuredStep, type SizeResult } from './report.js';
+import { checkTargets, formatPhases, markdownTable, targetLines, textTable, type MeasuredStep, type SizeResult } from './report.js';
 import type { StepResult } from './step.js';
-import { withAdmin } from './admin.js';
+import { vacuumBetweenFiles, withAdmin } from './admin.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const ROOT = path.resolve(HERE, '..', '..');
@@ -207,7 +207,7 @@ async function measureSize(options: Options, rows: number): Promise<{ result: Si
     steps.push({ ...step, rows: outcome.records, wallMs: outcome.wallMs, maxRssKiB: outcome.maxRssKiB, load, phases: outcome.phases, countMismatch });
     process.stdout.write(
       `${(outcome.wallMs / 1000).toFixed(2)} s, peak RSS ${(outcome.maxRssKiB / 1024).toFixed(0)} MB, load ${load.toFixed(1)}` +
-        (outcome.phases ? ` (engine phases: ${formatPhases(outcome.wallMs, outcome.phases)})` : '') +
+        (outcome.phases ? ` (engine phases: ${formatPhases(outcome.phases, outcome.wallMs)})` : '') +
         (expected ? (countMismatch ? `; COUNTS DIFFER from the generator: ${countMismatch}` : '; counts match the generator') : '') +
         '\n',
     );
@@ -247,9 +247,7 @@ async function measureSize(options: Options, rows: number): Promise<{ result: Si
       if (options.vacuumBetween) {
         // Files come weeks apart: by then autovacuum has analysed the stored snapshot and set its hint bits.
         // Without this the next run pays for both (and plans without statistics); --no-vacuum measures that case.
-        const vacuumStarted = Date.now();
-        await withAdmin(database.url, (client) => client.query('vacuum (analyze)'));
-        process.stdout.write(`   vacuum (analyze) between the files, as autovacuum would (not measured): ${((Date.now() - vacuumStarted) / 1000).toFixed(1)} s\n`);
+        await vacuumBetweenFiles(database.url);
       }
       await measure(
         { id: 'preview-stored', label: 'preview (stored state, PostgreSQL)', rows: next.rows },
@@ -302,20 +300,6 @@ async function cliPreview(next: string, previous: string, outDir: string, rows: 
   const measured = { ...step, wallMs: Number(match[1]) * 1000, maxRssKiB: Number(match[2]), load: Math.max(load, os.loadavg()[0]!) };
   process.stdout.write(`${match[1]} s, peak RSS ${(measured.maxRssKiB / 1024).toFixed(0)} MB, load ${measured.load.toFixed(1)}\n`);
   return measured;
-}
-
-/** "read 4.1 s, check 0.3 s, ..., then commit + files + summary 0.9 s" */
-function formatPhases(wallMs: number, phases: Record<string, number>): string {
-  const order = ['readMs', 'checkMs', 'diffMs', 'applyMs'];
-  const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
-  const parts = Object.entries(phases)
-    .filter(([name]) => name !== 'totalMs' && name !== 'stageWaitMs')
-    .sort(([a], [b]) => rank(a) - rank(b))
-    .map(([name, ms]) => `${name.replace(/Ms$/, '')} ${(ms / 1000).toFixed(1)} s`);
-  // stageWait is part of read: the time the reader waited for PostgreSQL to take the staged batches.
-  if (phases.stageWaitMs !== undefined && parts.length > 0) parts[0] += ` (of which waiting for staging inserts ${(phases.stageWaitMs / 1000).toFixed(1)} s)`;
-  if (phases.totalMs !== undefined) parts.push(`commit + output files + summary ${((wallMs - phases.totalMs) / 1000).toFixed(1)} s`);
-  return parts.join(', ');
 }
 
 function redact(url: string): string {

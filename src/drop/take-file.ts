@@ -17,7 +17,7 @@ import type { ListedFile } from './discovery.js';
 import { alertKeyProblem } from './pgp-alert.js';
 import { findFile, forgetObservation, markDone, markSettling, recordAttemptFailed, recordOutcome, type DropFileRow } from './registry.js';
 import type { FileResult, PollEvent, TenantRun } from './tenant-run.js';
-import { downloadStable } from './transfer.js';
+import { downloadStable, type TransferResult } from './transfer.js';
 
 /** next: go on with the tenant's next file; stop: retry this file next tick first; broken: the session may be dead. */
 export type TakeResult = 'next' | 'stop' | 'broken';
@@ -89,13 +89,14 @@ async function refuseTooLarge({ run, row, file, report }: Taking): Promise<TakeR
   return 'next';
 }
 
-type Download = { ok: true; bytes: number; sha256: string } | { ok: false; broken: true; error: string } | { ok: false; broken: false; reason: string };
+/** The transfer, or why there is none: the file changed under it (reason), or the transfer failed (error). */
+type Download = TransferResult | { ok: false; error: string };
 
 /** The file to LOCAL, checked to be the file listed: the transfer, or why not (never a rejection). */
 async function download({ run, file, emit }: Taking, local: string): Promise<Download> {
   const { ctx, tenant } = run;
   try {
-    const transfer = await downloadStable(
+    return await downloadStable(
       run.session,
       file.path,
       file,
@@ -103,9 +104,8 @@ async function download({ run, file, emit }: Taking, local: string): Promise<Dow
       (transferred, total) => emit({ type: 'transfer-progress', tenant: tenant.id, file: file.name, transferred, total }),
       ctx.fastGet,
     );
-    return transfer.ok ? transfer : { ok: false, broken: false, reason: transfer.reason };
   } catch (error) {
-    return { ok: false, broken: true, error: (error as Error).message };
+    return { ok: false, error: (error as Error).message };
   }
 }
 
@@ -113,7 +113,7 @@ async function download({ run, file, emit }: Taking, local: string): Promise<Dow
 async function downloadFailed({ run, row, file, report }: Taking, failure: Exclude<Download, { ok: true }>): Promise<TakeResult> {
   const { ctx, tenant, logger } = run;
   const db = ctx.db.pool;
-  if (failure.broken) {
+  if ('error' in failure) {
     await recordAttemptFailed(db, row.id, `download: ${failure.error}`);
     logger.warn({ file: file.name, err: failure.error }, 'drop download failed; retried next tick');
     report('failed', { error: failure.error });
@@ -135,16 +135,19 @@ class DownloadAbandonedError extends Error {
   override name = 'DownloadAbandonedError';
 }
 
-/**
- * LOCAL as the engine reads it: its bytes once DOWNLOADING has finished with a stable file (else the read
- * fails, and with it the run), and the claim is still held.
- */
+/** The finished download, if it is whole and stable and the claim is still held; else the run must roll back. */
+async function usableDownload(run: TenantRun, downloading: Promise<Download>): Promise<{ bytes: number; sha256: string }> {
+  const transfer = await downloading;
+  if (!transfer.ok) throw new DownloadAbandonedError('the download did not complete');
+  if (run.claimLost) throw new ClaimLostError('claim lost');
+  return transfer;
+}
+
+/** LOCAL as the engine reads it: its bytes once usableDownload says so (else the read fails, and with it the run). */
 function afterDownload(run: TenantRun, downloading: Promise<Download>, local: string): Readable {
   return Readable.from(
     (async function* () {
-      const transfer = await downloading;
-      if (!transfer.ok) throw new DownloadAbandonedError('the download did not complete');
-      if (run.claimLost) throw new ClaimLostError('claim lost');
+      await usableDownload(run, downloading);
       yield* createReadStream(local);
     })(),
     { objectMode: false },
@@ -170,10 +173,7 @@ async function ingest({ run, row, file, report }: Taking, local: string, downloa
         beforeCommit: async (client, ran) => {
           // Whatever the reader made of a failed read (a decryption error is a rejection, for one), a run
           // commits only for a file downloaded whole and stable, while the claim is held.
-          const transfer = await downloading;
-          if (!transfer.ok) throw new DownloadAbandonedError('the download did not complete');
-          if (run.claimLost) throw new ClaimLostError('claim lost');
-          const { sha256 } = transfer;
+          const { sha256 } = await usableDownload(run, downloading);
           const reasons = (await client.query<{ reasons: string[] }>('select reasons from runs where id = $1', [ran.runId])).rows[0]?.reasons ?? [];
           const recorded = await recordOutcome(client, row.id, {
             kind: ran.status,
