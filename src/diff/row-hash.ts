@@ -108,6 +108,17 @@ export function tableSlot(hash: number, size: number): number {
   return Math.floor((hash / 4294967296) * size);
 }
 
+/** Two hex digits of each byte value. */
+const HEX_BYTES = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+
+function hex32(n: number): string {
+  return HEX_BYTES[n >>> 24]! + HEX_BYTES[(n >>> 16) & 0xff]! + HEX_BYTES[(n >>> 8) & 0xff]! + HEX_BYTES[n & 0xff]!;
+}
+
+/**
+ * 16 lower-case hex digits of a 64-bit hash. By byte from a table: Number#toString(16) and padStart took
+ * 0.6 s per million rows here, a sixth of the Node time that stages a first file's rows; the table, ~0.05 s.
+ */
 export function toHex(high: number, low: number): string {
-  return high.toString(16).padStart(8, '0') + low.toString(16).padStart(8, '0');
+  return hex32(high) + hex32(low);
 }

@@ -263,12 +263,15 @@ function changedFieldsSql(layout: StageLayout, cell: (index: number) => string, 
   return `array_remove(array[${fields.join(', ')}]::text[], null)`;
 }
 
-/** jsonb object of a staged row: column name -> value. */
+/**
+ * jsonb object of a staged row: column name -> value. jsonb_object(keys, values) over two arrays builds it
+ * in about half the time of jsonb_build_object's name/value arguments, which are each type-checked and
+ * converted (1M rows of 19 columns: 6.2 s against 11.3 s, the same objects; docs/bench.md), and it has
+ * no argument limit.
+ */
 export function stageRowJson(layout: StageLayout, alias: string): string {
   if (layout.columns.length === 0) return `'{}'::jsonb`;
-  const pairs = layout.columns.map((name, i) => `${literal(name)}, ${alias}.${stageColumn(i)}`);
-  // jsonb_build_object takes at most 100 arguments; chunk and concatenate.
-  const chunks: string[] = [];
-  for (let i = 0; i < pairs.length; i += 40) chunks.push(`jsonb_build_object(${pairs.slice(i, i + 40).join(', ')})`);
-  return chunks.join(' || ');
+  const names = layout.columns.map((name) => literal(name)).join(', ');
+  const values = layout.columns.map((_, i) => `${alias}.${stageColumn(i)}`).join(', ');
+  return `jsonb_object(array[${names}]::text[], array[${values}]::text[])`;
 }
