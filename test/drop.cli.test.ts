@@ -7,6 +7,7 @@ import { startConfiguredDevDrop, startDevDrop } from '../src/drop/dev-server.js'
 import { membersCsv } from './drop.suite.js';
 import { cliSandbox, ensureBuilt, type CliSandbox } from './support/cli.js';
 import { freshDatabase, type TestDatabase } from './support/db.js';
+import { startFakeSlack } from './support/fake-slack.js';
 import { serviceMissing } from './support/services.js';
 import { sftpBatch } from './support/sftp-cli.js';
 import { SSHD_BINARY, sshdInstalled, startSshd, type SshdHandle } from './support/sshd.js';
@@ -79,6 +80,41 @@ describe.skipIf(skip)('hris-ingest poll --once', { timeout: 120_000 }, () => {
     expect(third.code).toBe(0);
     expect(third.stdout).toContain('nothing to do');
     expect(second.stdout + second.stderr).not.toMatch(/PRIVATE KEY|m1@example\.com/);
+  });
+
+  it('with Slack configured, delivers the alerts queued before it exits; Slack down: the tick still exits 0, the alert stays queued', async () => {
+    const { sandbox, db } = await sandboxWithDb();
+    pointAtSshd(sandbox);
+    const slack = await startFakeSlack();
+    cleanups.push(() => slack.close());
+    Object.assign(sandbox.env, { SLACK_BOT_TOKEN: slack.token, SLACK_API_URL: slack.url });
+    const name = 'All Active Personnel - 01.13.2023.csv';
+    await uploadAs(sandbox, name, membersCsv(1, 12));
+
+    const observed = await sandbox.run('poll', '--once', '--json');
+    expect(observed.code, observed.stderr).toBe(0);
+    expect(observed.json().alerts).toMatchObject({ delivered: 0, failed: 0, pending: 0 });
+    expect(slack.messages).toHaveLength(0);
+    const taken = await sandbox.run('poll', '--once', '--json');
+    expect(taken.code, taken.stderr).toBe(0);
+    const runId = (await db.pool.query('select id from runs')).rows[0].id as number;
+    expect(taken.json()).toMatchObject({ files: [{ outcome: 'accepted', runId: Number(runId) }], alerts: { delivered: 1, failed: 0, pending: 0 } });
+    expect(slack.messages).toHaveLength(1);
+    expect(slack.messages[0]!.text).toContain(`Run ${runId}.`);
+    expect(slack.filesInThread(slack.messages[0]!.ts)).toHaveLength(3);
+    const delivered = await db.pool.query('select delivered_at is not null as done from outbox where run_id = $1', [runId]);
+    expect(delivered.rows).toEqual([{ done: true }]);
+
+    // Slack down: the next file's tick exits 0 all the same; its alert waits in the outbox.
+    slack.fail({ status: 500 });
+    const next = 'All Active Personnel - 01.14.2023.csv';
+    await uploadAs(sandbox, next, membersCsv(1, 13));
+    await sandbox.run('poll', '--once');
+    const down = await sandbox.run('poll', '--once');
+    expect(down.code, down.stderr).toBe(0);
+    expect(down.stdout).toContain(`${next}  accepted`);
+    expect(down.stdout).toMatch(/^alerts: delivered 0, skipped 0, failed 1; 1 pending$/m);
+    expect(slack.messages).toHaveLength(1);
   });
 
   it('exits 1 when the drop is unreachable, and when its host key is not the pinned one', async () => {

@@ -6,6 +6,7 @@ import { testMessage } from '../notify/messages.js';
 import { SlackNotifier } from '../notify/slack.js';
 import { alertStatuses, requeueAlerts } from '../notify/status.js';
 import { cliLogger, EXIT, loadCliContext, positiveInteger, UsageError, withDatabase } from './context.js';
+import { deliveryLine } from './summary.js';
 
 /**
  * `hris-ingest notify test [--channel C]`: posts a test message with the configured token and channel
@@ -46,10 +47,7 @@ export function register(program: Command): void {
         const report = await deliverPending(deliveryContext(cli.app, { db, tenants: cli.tenants, logger }));
         const backlog = await outboxBacklog(db.pool);
         if (options.json) process.stdout.write(`${JSON.stringify({ ...report, pending: backlog.pending })}\n`);
-        else {
-          const forGood = report.failedPermanently > 0 ? ` (${report.failedPermanently} for good: fix the cause, then hris-ingest notify retry --all-failed)` : '';
-          process.stdout.write(`delivered ${report.delivered}, skipped ${report.skipped}, failed ${report.failed}${forGood}; ${backlog.pending} pending\n`);
-        }
+        else process.stdout.write(`${deliveryLine(report, backlog.pending)}\n`);
         process.exitCode = report.failed > 0 ? EXIT.failure : EXIT.ok;
       });
     });

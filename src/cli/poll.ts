@@ -4,8 +4,16 @@ import { createLogger } from '../log.js';
 import { checkLateFilesAfterTick } from '../drop/late.js';
 import { pollOnce, type TickResult } from '../drop/poller.js';
 import { startPollerScheduler } from '../drop/scheduler.js';
+import type { Logger } from '../log.js';
+import { deliveryContext } from '../notify/create.js';
+import { deliverPending, outboxBacklog, type DeliveryReport } from '../notify/delivery.js';
+import type { Database } from '../store/db.js';
 import { openConfiguredDatabase } from '../store/connect.js';
-import { EXIT, loadCliContext } from './context.js';
+import { EXIT, loadCliContext, type CliContext } from './context.js';
+import { deliveryLine } from './summary.js';
+
+/** What `poll --once` did with the alert outbox after its tick (with Slack configured). */
+type TickAlerts = DeliveryReport & { pending: number };
 
 /** `hris-ingest poll --once`: one tick of the SFTP drop poller (system cron, Kubernetes CronJob). */
 export function register(program: Command): void {
@@ -23,7 +31,8 @@ export function register(program: Command): void {
         if (options.once) {
           const result = await pollOnce(ctx);
           await checkLateFilesAfterTick(ctx);
-          printTick(result, options.json === true);
+          const alerts = await deliverAfterTick(cli, db, logger);
+          printTick(alerts ? { ...result, alerts } : result, options.json === true);
           process.exitCode = result.reachable ? EXIT.ok : EXIT.failure;
           return;
         }
@@ -39,7 +48,26 @@ export function register(program: Command): void {
     });
 }
 
-function printTick(result: TickResult, json: boolean): void {
+/**
+ * With Slack configured, `poll --once` sends the queued alerts (its tick's among them) before it exits:
+ * one pass of the outbox, as `notify deliver` makes, so that a cron deployment's alerts reach the channel
+ * with the tick that made them. Slack down: they stay queued for the next pass (`notify deliver`, or the
+ * next tick), and the tick's exit code does not change. Null without Slack (alerts go to the console and
+ * the local folder only from the service or `notify deliver`).
+ */
+async function deliverAfterTick(cli: CliContext, db: Database, logger: Logger): Promise<TickAlerts | null> {
+  if (!cli.app.slack.botToken) return null;
+  try {
+    const report = await deliverPending(deliveryContext(cli.app, { db, tenants: cli.tenants, logger }));
+    return { ...report, pending: (await outboxBacklog(db.pool)).pending };
+  } catch (error) {
+    // Only the database can fail a pass: the alerts stay queued.
+    logger.warn({ err: (error as Error).message }, 'alerts not delivered after the tick; they stay queued');
+    return null;
+  }
+}
+
+function printTick(result: TickResult & { alerts?: TickAlerts }, json: boolean): void {
   if (json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
@@ -57,4 +85,8 @@ function printTick(result: TickResult, json: boolean): void {
   }
   if (result.files.length === 0) process.stdout.write('nothing to do\n');
   if (result.skippedTenants.length > 0) process.stdout.write(`busy on another poller: ${result.skippedTenants.join(', ')}\n`);
+  const { alerts } = result;
+  if (alerts && alerts.delivered + alerts.failed + alerts.skipped + alerts.pending > 0) {
+    process.stdout.write(`alerts: ${deliveryLine(alerts, alerts.pending)}\n`);
+  }
 }

@@ -1,5 +1,12 @@
 import { EXIT } from './context.js';
+import type { DeliveryReport } from '../notify/delivery.js';
 import type { RunStatus, RunSummary } from '../store/runs.js';
+
+/** One outbox pass for the operator (`notify deliver`, `poll --once`). */
+export function deliveryLine(report: DeliveryReport, pending: number): string {
+  const forGood = report.failedPermanently > 0 ? ` (${report.failedPermanently} for good: fix the cause, then hris-ingest notify retry --all-failed)` : '';
+  return `delivered ${report.delivered}, skipped ${report.skipped}, failed ${report.failed}${forGood}; ${pending} pending`;
+}
 
 /** The run outcome the CLI prints: the engine's RunSummary. */
 export type PrintableSummary = RunSummary;
