@@ -1,10 +1,9 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { createLogger } from '../log.js';
+import { createLogger, type Logger } from '../log.js';
 import { checkLateFilesAfterTick } from '../drop/late.js';
 import { pollOnce, type TickResult } from '../drop/poller.js';
 import { startPollerScheduler } from '../drop/scheduler.js';
-import type { Logger } from '../log.js';
 import { deliveryContext } from '../notify/create.js';
 import { deliverPending, outboxBacklog, type DeliveryReport } from '../notify/delivery.js';
 import type { Database } from '../store/db.js';
