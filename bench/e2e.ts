@@ -4,8 +4,8 @@
  * (the tenant's state being the previous file, ingested as setup), `poll --once` observes it, `poll --once`
  * takes it (download, engine, snapshot, archive) and posts the alert with the three files to a fake Slack Web
  * API (test/support/fake-slack.ts, through the real @slack/web-api client); `notify deliver` runs (and counts)
- * only if the take left the alert queued. Measured in the
- * same run: the bare csv-parse parse of the file and OpenSSH `sftp get` of it from the same drop. Then one
+ * only if the take left the alert queued. Measured in the same run: the bare csv-parse parse of the file
+ * and OpenSSH `sftp get` of it from the same drop. Then one
  * tick over 100 tenants with a 1,000-row file each, for several schedule.maxParallelTenants values.
  * Wall time and peak RSS of each command come from /usr/bin/time; the load average is printed beside them.
  */

@@ -138,12 +138,12 @@ export function targetLines(checks: TargetCheck[]): string {
 }
 
 /**
- * The engine's phases of a run (runs.timings), in the engine's order: "read 4.1 s (of which waiting for
- * staging inserts 0.5 s), check 0.3 s, ...". With the step's WALL_MS, the rest after the engine is
- * "commit + output files + summary"; without, the engine's own total.
+ * The engine's phases of a run (runs.timings), in the order src/diff/run.ts marks them (jsonb keeps its keys
+ * in its own order): "read 4.1 s (of which waiting for staging inserts 0.5 s), analyze 0.3 s, ...". With the
+ * step's WALL_MS, the rest after the engine is "commit + output files + summary"; without, the engine's own total.
  */
 export function formatPhases(phases: Record<string, number>, wallMs?: number): string {
-  const order = ['knownMs', 'readMs', 'checkMs', 'diffMs', 'applyMs'];
+  const order = ['knownMs', 'readMs', 'analyzeMs', 'checkMs', 'absentMs', 'diffMs', 'applyMs'];
   const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
   const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const parts = Object.entries(phases)

@@ -245,8 +245,6 @@ async function measureSize(options: Options, rows: number): Promise<{ result: Si
         previous.expected,
       );
       if (options.vacuumBetween) {
-        // Files come weeks apart: by then autovacuum has analysed the stored snapshot and set its hint bits.
-        // Without this the next run pays for both (and plans without statistics); --no-vacuum measures that case.
         await vacuumBetweenFiles(database.url);
       }
       await measure(

@@ -47,12 +47,13 @@ describe('engine phases', () => {
   const phases = { applyMs: 3500, readMs: 6300, knownMs: 2900, diffMs: 1400, analyzeMs: 300, stageWaitMs: 450, totalMs: 14_700 };
 
   it('in the engine\'s order, the staging wait inside read, then what followed the engine in the step', () => {
-    expect(formatPhases(phases, 15_500)).toBe(
-      'known 2.9 s, read 6.3 s (of which waiting for staging inserts 0.5 s), diff 1.4 s, apply 3.5 s, analyze 0.3 s, commit + output files + summary 0.8 s',
+    expect(formatPhases({ ...phases, absentMs: 100, checkMs: 200 }, 15_500)).toBe(
+      'known 2.9 s, read 6.3 s (of which waiting for staging inserts 0.5 s), analyze 0.3 s, check 0.2 s, absent 0.1 s, diff 1.4 s, apply 3.5 s, ' +
+        'commit + output files + summary 0.8 s',
     );
   });
 
   it('without the step\'s wall time (a take of the e2e bench), the engine\'s own total', () => {
-    expect(formatPhases(phases)).toMatch(/, analyze 0\.3 s, engine total 14\.7 s$/);
+    expect(formatPhases(phases)).toMatch(/, apply 3\.5 s, engine total 14\.7 s$/);
   });
 });
