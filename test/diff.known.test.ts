@@ -44,6 +44,50 @@ describe('KnownMembers.load', () => {
     expect([...known.unseen()]).toHaveLength(30_000);
   });
 
+  it('finds every key, whatever order the file asks in: the stored order (the next member tried first), reversed, shuffled', async () => {
+    await storeMembers('acme', 'E-', 5_000);
+    const inOrder = Array.from({ length: 5_000 }, (_, i) => `E-${i}`);
+    const shuffled = [...inOrder];
+    let seed = 7;
+    for (let i = shuffled.length - 1; i > 0; i--) {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      const j = seed % (i + 1);
+      [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+    }
+    // stored order with gaps and strangers between (a member left, another joined), then backwards
+    const mixed = inOrder.flatMap((key, i) => (i % 50 === 0 ? ['E-x' + i, key] : i % 70 === 0 ? [] : [key]));
+    for (const keys of [inOrder, [...inOrder].reverse(), shuffled, mixed]) {
+      const known = await KnownMembers.load(db.pool, 'acme');
+      for (const key of keys) {
+        const member = known.find(key);
+        if (key.startsWith('E-x')) expect(member).toBe(-1);
+        else {
+          expect(member).toBeGreaterThanOrEqual(0);
+          expect(known.keyOf(member)).toBe(key);
+          expect(known.hashEquals(member, 0, Number(key.slice(2)))).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('keyed by a column that may repeat (a pending re-key), a key finds the same member whatever was found before', async () => {
+    // two members share each email: the table's answer must not depend on the previous lookup
+    await db.pool.query(`insert into tenants (id, name) values ('acme', 'acme')`);
+    await db.pool.query(
+      `insert into members (tenant_id, member_key, email, row_hash, on_platform)
+       select 'acme', 'K' || i, 'e' || (i / 2) || '@example.com', lpad(to_hex(i), 16, '0'), false from generate_series(0, 999) i`,
+    );
+    const first = await KnownMembers.load(db.pool, 'acme', 'email');
+    const answers = Array.from({ length: 500 }, (_, e) => first.find(`e${e}@example.com`));
+    const again = await KnownMembers.load(db.pool, 'acme', 'email');
+    for (let e = 499; e >= 0; e--) {
+      // looked up twice: after the first, the next member in stored order is its twin, with the same email
+      again.find(`e${e}@example.com`);
+      expect(again.find(`e${e}@example.com`)).toBe(answers[e]);
+    }
+    expect(new Set(answers.map((m) => first.keyOf(m))).size).toBe(500);
+  });
+
   it('a tenant with no members loads empty', async () => {
     await storeMembers('other', 'O-', 100);
     const known = await KnownMembers.load(db.pool, 'acme');

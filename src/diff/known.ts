@@ -34,9 +34,20 @@ export class KnownMembers {
   private lines: Int32Array;
   private table = new Int32Array(0);
   size = 0;
+  /**
+   * The member after the last one found, tried before the table: a customer's export lists its members in
+   * the same order each time, and the store holds them in the order of the file that added them, so a key
+   * is most often the next one. Its compare reads memory next to the last; the table's slot is a random
+   * access (1M keys in file order: 0.37-0.45 s through the table, 0.03-0.05 s with this; in random order
+   * 0.75 -> 0.8-1.0 s). Only where keys are unique (member_key): with repeated keys (a pending re-key by
+   * email or employee_id) the table's answer, the first of them, stays the only one.
+   */
+  private next = 0;
+  private readonly guessNext: boolean;
 
   /** CAPACITY: the members stored (counted first: doubling as they arrive could hold up to twice what is needed). */
-  private constructor(capacity: number) {
+  private constructor(capacity: number, uniqueKeys: boolean) {
+    this.guessNext = uniqueKeys;
     const slots = capacity + 1;
     this.starts = new Int32Array(slots);
     this.high = new Uint32Array(slots);
@@ -52,7 +63,7 @@ export class KnownMembers {
   static async load(client: Queryable, tenantId: string, keyColumn: 'member_key' | 'email' | 'employee_id' = 'member_key'): Promise<KnownMembers> {
     const count = await client.query<{ n: number }>('select count(*)::int as n from members where tenant_id = $1', [tenantId]);
     const members = count.rows[0]?.n ?? 0;
-    const known = new KnownMembers(members);
+    const known = new KnownMembers(members, keyColumn === 'member_key');
     // In ranges of the table's heap (tid range scans; for a tenant with few of the table's rows the
     // planner takes the primary key instead), one aggregated row each: a million members cost about eighty
     // rows to parse rather than a million, and no sort; a small tenant is one query, however big the table.
@@ -142,14 +153,22 @@ export class KnownMembers {
   /** The member with KEY, or -1. */
   find(key: string): number {
     if (this.size === 0) return -1;
+    if (this.guessNext && this.next < this.size && this.keyIs(this.next, key)) return this.next++;
     let slot = tableSlot(stringHash(key), this.table.length);
     for (;;) {
       const i = this.table[slot]!;
       if (i === -1) return -1;
-      const start = this.starts[i]!;
-      if (this.starts[i + 1]! - start === key.length && this.keys.startsWith(key, start)) return i;
+      if (this.keyIs(i, key)) {
+        this.next = i + 1;
+        return i;
+      }
       slot = slot + 1 === this.table.length ? 0 : slot + 1;
     }
+  }
+
+  private keyIs(i: number, key: string): boolean {
+    const start = this.starts[i]!;
+    return this.starts[i + 1]! - start === key.length && this.keys.startsWith(key, start);
   }
 
   keyOf(i: number): string {
