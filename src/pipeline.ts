@@ -197,7 +197,7 @@ export async function approveRun(
           `but the tenant's last accepted run is now ${last ? `run ${last.id}` : 'none'}; ingest the file again to diff it against the current state`,
       );
     }
-    await applyRunChanges(client, run.tenant_id, runId);
+    await applyRunChanges(client, run.tenant_id, runId, { stored: last?.key_field ?? null, run: run.key_field });
     await decideRun(client, runId, { status: 'accepted', by });
     await enqueueAlert(client, { kind: 'run', tenantId: run.tenant_id, runId });
     await supersedeHeldRuns(client, run.tenant_id, runId);

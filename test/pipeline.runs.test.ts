@@ -71,6 +71,49 @@ describe('runs: guardrails, approve / reject, duplicates, invalid rows, atomicit
     expect((await ingest(range(1, 2))).status).toBe('held');
   });
 
+  it('a run under a changed key setting re-keys the store only when applied: rejected, it leaves the store as it was for an older held run', async () => {
+    const byEmail = tenantOf({ key: 'email' });
+    await ingest(range(1, 30), byEmail);
+    const held = await ingest(range(1, 2), byEmail); // 28 deletions: held
+    expect(held.status).toBe('held');
+    const byId = tenantOf({ key: 'employee_id', invalidRows: 'reject' });
+    const rejected = await ingest([...range(1, 6), person(7, { email: 'not-an-email' }), ...range(8, 30)], byId);
+    expect(rejected.status).toBe('rejected');
+    expect([...(await membersOf(engine.db)).keys()].slice(0, 2)).toEqual(['m10@example.com', 'm11@example.com']);
+    const approved = await approveRun(engine.ctx, new Map(), held.runId!, 'ops');
+    expect(approved.counts).toMatchObject({ deletions: 28, unchanged: 2 });
+    // the store is what the held run's deletion file told the CSMs: 2 members, keyed as it was compared
+    expect([...(await membersOf(engine.db)).keys()]).toEqual(['m1@example.com', 'm2@example.com']);
+  });
+
+  it('a held run under a changed key setting re-keys the store when approved, then applies its changes', async () => {
+    await ingest(range(1, 30), tenantOf({ key: 'email' }));
+    const held = await ingest(range(1, 2, { city: 'Lyon' }), tenantOf({ key: 'employee_id' }));
+    expect(held).toMatchObject({ status: 'held', key: 'employee_id' });
+    expect(held.counts).toMatchObject({ deletions: 28, updates: 2 });
+    expect(held.warnings).toContain('members are now matched by employee_id (was email)');
+    expect((await membersOf(engine.db)).has('m1@example.com')).toBe(true); // not yet re-keyed
+    expect((await changesOf(engine.db, held.runId!)).filter((c) => c.kind === 'deletion').map((c) => c.member_key).slice(0, 2)).toEqual(['E10', 'E11']);
+    await approveRun(engine.ctx, new Map(), held.runId!, 'ops');
+    const members = await membersOf(engine.db);
+    expect([...members.keys()]).toEqual(['E1', 'E2']);
+    expect(members.get('E2')!.data).toMatchObject({ city: 'Lyon', first_name: 'First2' });
+  });
+
+  it('stored members that cannot be matched by the new key fail the run before anything is diffed, the store unchanged', async () => {
+    await ingest([...range(1, 3), person(4, { id: '' })], tenantOf({ key: 'email' }));
+    const stored = [...(await membersOf(engine.db)).keys()];
+    await expect(ingest(range(1, 3), tenantOf({ key: 'employee_id' }))).rejects.toThrow(
+      'cannot match stored members by employee_id: 1 of them have none; import a baseline with employee_id or keep the previous key',
+    );
+    // two stored members with one employee_id (a store written before ids were unique in files)
+    await engine.db.pool.query(`update members set employee_id = 'E1' where member_key = 'm4@example.com'`);
+    await expect(ingest(range(1, 3), tenantOf({ key: 'employee_id' }))).rejects.toThrow(
+      'cannot match stored members by employee_id: 2 of them share their employee_id with another member',
+    );
+    expect([...(await membersOf(engine.db)).keys()]).toEqual(stored);
+  });
+
   it('approving a held run whose base is no longer the last accepted run fails with a clear message', async () => {
     await ingest(range(1, 30));
     const held = await ingest(range(1, 2));

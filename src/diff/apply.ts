@@ -1,11 +1,22 @@
 import type { Queryable } from '../store/db.js';
+import type { KeyField } from './types.js';
+
+/** The key the stored members are matched by (the base run's), and the one the run's changes are keyed by. */
+export interface RunKeys {
+  stored: KeyField | null;
+  run: KeyField | null;
+}
 
 /**
  * Moves the tenant's snapshot by a run's changes, set-based: only what changed is written.
  * Invites put the member on the platform; updates and silent stores keep its flag; the stored row
  * (member_rows) keeps fields the file no longer carries (the file's columns overwrite theirs).
+ * A run diffed under another key than the store's (the tenant's key setting changed) re-keys the store
+ * first: here, when the run is applied, and never before, so that a run rejected or left held changes
+ * nothing (a held run approved later is then applied to the store it was compared with).
  */
-export async function applyRunChanges(client: Queryable, tenantId: string, runId: number): Promise<void> {
+export async function applyRunChanges(client: Queryable, tenantId: string, runId: number, keys: RunKeys): Promise<void> {
+  if (keys.stored && keys.run && keys.stored !== keys.run) await rekeyMembers(client, tenantId, keys.run);
   // A tenant with no stored member (its first file) takes plain inserts: ON CONFLICT's speculative
   // insertion cost 2.4 s (members) and 3.0 s (member_rows) of a 1M-row first file on PostgreSQL 15 here
   // (docs/bench.md). The caller holds the tenant's lock, so nothing can add a member in between; were one
@@ -51,18 +62,32 @@ export async function applyRunChanges(client: Queryable, tenantId: string, runId
   );
 }
 
-/** Stored members keyed by one field are re-keyed by the other (the tenant's key setting changed). */
-export async function rekeyMembers(client: Queryable, tenantId: string, key: 'employee_id' | 'email'): Promise<void> {
-  const expression = key === 'email' ? 'email' : 'employee_id';
-  const missing = await client.query<{ n: number }>(
-    `select count(*)::int as n from members where tenant_id = $1 and (${expression} is null or ${expression} = '')`,
+/**
+ * The stored members can be matched by KEY (the tenant's key setting changed): each has a value for it,
+ * and no two the same. Throws otherwise; changes nothing. Checked before such a run is diffed: a member
+ * without the new key would look absent from the file, a deletion.
+ */
+export async function requireRekeyable(client: Queryable, tenantId: string, key: KeyField): Promise<void> {
+  const found = await client.query<{ missing: number; repeated: number }>(
+    `select count(*) filter (where v = '')::int as missing, count(*) filter (where v <> '' and n > 1)::int as repeated
+     from (select coalesce(${key}, '') as v, count(*) over (partition by coalesce(${key}, '')) as n from members where tenant_id = $1) m`,
     [tenantId],
   );
-  if ((missing.rows[0]?.n ?? 0) > 0) {
+  const { missing, repeated } = found.rows[0] ?? { missing: 0, repeated: 0 };
+  if (missing > 0) {
+    throw new Error(`cannot match stored members by ${key}: ${missing} of them have none; import a baseline with ${key} or keep the previous key`);
+  }
+  if (repeated > 0) {
     throw new Error(
-      `cannot match stored members by ${key}: ${missing.rows[0]!.n} of them have none; import a baseline with ${key} or keep the previous key`,
+      `cannot match stored members by ${key}: ${repeated} of them share their ${key} with another member; import a baseline with ${key} or keep the previous key`,
     );
   }
+}
+
+/** Stored members keyed by one field are re-keyed by the other (the tenant's key setting changed). */
+async function rekeyMembers(client: Queryable, tenantId: string, key: KeyField): Promise<void> {
+  await requireRekeyable(client, tenantId, key);
+  const expression = key;
   // member_rows first, while members still carries the old keys to join on
   await client.query(
     `update member_rows r set member_key = m.${expression} from members m

@@ -49,7 +49,7 @@ export async function diffAgainstMembers(
   // change; rows compared with their stored row were compared while staged (m_data, changed).
   const statement = `
     with f as materialized (
-      select s.line, s.tid, s.s_key, case when s.m_on_platform is not null then s.s_key end as m_key,
+      select s.line, s.tid, s.s_key, case when s.m_on_platform is not null then s.s_key end as m_key, null::text as stored_key,
         coalesce(s.m_on_platform, false) as on_platform,
         case
           when s.m_on_platform is null then
@@ -64,7 +64,7 @@ export async function diffAgainstMembers(
         from ${layout.table} t where t.valid
       ) s
       union all
-      select null, null, null, c.k, c.on_platform, 'carried'
+      select null, null, null, c.k, null, c.on_platform, 'carried'
       from (
         select t.${key} as k, bool_or(t.m_on_platform) as on_platform from ${layout.table} t
         where not t.valid and t.${key} is not null and t.m_on_platform is not null group by t.${key}
@@ -73,7 +73,7 @@ export async function diffAgainstMembers(
         filtered
           ? `
       union all
-      select null, null, null, a.k, a.on_platform, case when a.on_platform then 'deletion' else 'forget' end
+      select null, null, null, a.k, coalesce(a.member_key, a.k), a.on_platform, case when a.on_platform then 'deletion' else 'forget' end
       from ${filtered.absentTable} a`
           : ''
       }
@@ -83,7 +83,7 @@ export async function diffAgainstMembers(
       -- offset 0 keeps these as per-row lookups (tid scan, primary key) rather than hashing both tables
       left join lateral (select * from ${layout.table} t where t.ctid = f.tid offset 0) st on true
       left join lateral (
-        select data from member_rows where tenant_id = $1 and member_key = f.m_key and f.outcome0 = 'deletion' offset 0
+        select data from member_rows where tenant_id = $1 and member_key = f.stored_key and f.outcome0 = 'deletion' offset 0
       ) gone on true
       where f.outcome0 in ('invite', 'store_new', 'store', 'deletion', 'forget', 'compare')
     ), z as (

@@ -143,11 +143,13 @@ export class RowFilter {
   }
 
   /**
-   * The members no row mentioned, into a temporary table ABSENT_TABLE (k, on_platform): deletions and
-   * forgets. The file has been read: returns what was left out, for the diff.
+   * The members no row mentioned, into a temporary table ABSENT_TABLE (k, on_platform, member_key):
+   * deletions and forgets. K is the member's value of the file's key; MEMBER_KEY its stored key, filled in only
+   * while the store awaits re-keying (null: K; the store is re-keyed when the run is applied, after the
+   * diff). The file has been read: returns what was left out, for the diff.
    */
-  async writeAbsent(client: Queryable, absentTable: string): Promise<LeftOut> {
-    await client.query(`create temp table ${absentTable} (k text primary key, on_platform boolean not null) on commit drop`);
+  async writeAbsent(client: Queryable, absentTable: string, tenantId: string): Promise<LeftOut> {
+    await client.query(`create temp table ${absentTable} (k text primary key, on_platform boolean not null, member_key text) on commit drop`);
     let keys: string[] = [];
     let flags: boolean[] = [];
     const flush = async () => {
@@ -161,6 +163,11 @@ export class RowFilter {
       if (keys.length >= CHUNK) await flush();
     }
     await flush();
+    if (this.keyColumn !== 'member_key') {
+      await client.query(`update ${absentTable} a set member_key = m.member_key from members m where m.tenant_id = $1 and m.${this.keyColumn} = a.k`, [
+        tenantId,
+      ]);
+    }
     await client.query(`analyze ${absentTable}`);
     // Everything the filter knows is in the database now.
     this.known.release();

@@ -12,7 +12,7 @@ import {
   type RunSource,
   type RunStatus,
 } from '../store/runs.js';
-import { applyRunChanges, rekeyMembers } from './apply.js';
+import { applyRunChanges, requireRekeyable } from './apply.js';
 import type { DiffCounts } from '../types.js';
 import { checkDuplicates, chooseKey, requireKey } from './checks.js';
 import { diffAgainstMembers, emptyCounts, type DiffResult } from './diff.js';
@@ -155,7 +155,7 @@ export async function processFile(
 
   const diff = await diffFile(run, staged, checked);
   const verdict = applyGuardrails(run, staged, checked, diff);
-  if (verdict.status === 'accepted') await applyRun(run);
+  if (verdict.status === 'accepted') await applyRun(run, checked.key);
   return recordRun(run, staged, verdict.status, { key: checked.key, counts: diff.counts, reasons: verdict.reasons, warnings: verdict.warnings });
 }
 
@@ -266,7 +266,8 @@ export async function checkFile(run: RunContext, staged: StagedFile): Promise<Ch
   const key = chooseKey(layout, stats, tenant.key, options.baseline ? null : previous?.key_field ?? null);
   const warnings: string[] = [];
   if (!options.baseline && previous?.key_field && previous.key_field !== key) {
-    await rekeyMembers(client, tenant.id, key);
+    // The store is re-keyed only when the run is applied (applyRunChanges): a run rejected or held must not.
+    await requireRekeyable(client, tenant.id, key);
     warnings.push(`members are now matched by ${key} (was ${previous.key_field})`);
   }
   const missingKey = await requireKey(client, layout, key, stats, runId, stats.errorCount);
@@ -351,7 +352,7 @@ export function invalidRowsRejection(staged: StagedFile, checked: CheckedFile): 
 export async function diffFile(run: RunContext, staged: StagedFile, checked: CheckedFile): Promise<DiffResult> {
   const { client, tenant, runId, clock } = run;
   const { filter, layout } = staged;
-  const filtered = filter ? await filter.writeAbsent(client, `${layout.table}_absent`) : null;
+  const filtered = filter ? await filter.writeAbsent(client, `${layout.table}_absent`, tenant.id) : null;
   if (filter) clock.mark('absentMs');
   const diff = await diffAgainstMembers(client, layout, checked.key, tenant.id, runId, filtered);
   clock.mark('diffMs');
@@ -400,8 +401,8 @@ export function applyGuardrails(
 }
 
 /** An accepted run's changes move the tenant's stored state. */
-export async function applyRun(run: RunContext): Promise<void> {
-  await applyRunChanges(run.client, run.tenant.id, run.runId);
+export async function applyRun(run: RunContext, key: KeyField): Promise<void> {
+  await applyRunChanges(run.client, run.tenant.id, run.runId, { stored: run.previous?.key_field ?? null, run: key });
   run.clock.mark('applyMs');
 }
 
