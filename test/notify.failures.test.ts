@@ -98,8 +98,12 @@ describe('permanent Slack errors', () => {
       expect(errorLines()[0]).toContain(`hris-ingest notify retry ${id}`);
       expect(await failedAlerts(db.pool)).toEqual({ count: 1, ids: [id] });
 
-      // The cause fixed: requeued, delivered.
+      // The cause fixed: requeued, delivered; not while a delivery holds its lease (it would post twice).
       slack.clearFailures();
+      await db.pool.query(`update outbox set locked_until = now() + interval '1 minute' where id = $1`, [id]);
+      expect(await requeueAlerts(db.pool, { ids: [id] })).toEqual([]);
+      expect(await requeueAlerts(db.pool, { allFailed: true })).toEqual([]);
+      await db.pool.query(`update outbox set locked_until = null where id = $1`, [id]);
       expect(await requeueAlerts(db.pool, { ids: [id] })).toEqual([id]);
       expect(await deliverPending(ctx)).toEqual({ delivered: 1, failed: 0, failedPermanently: 0, skipped: 0 });
       expect(await failedAlerts(db.pool)).toEqual({ count: 0, ids: [] });

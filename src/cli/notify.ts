@@ -66,7 +66,13 @@ export function register(program: Command): void {
         const ids = await requeueAlerts(db.pool, alertId === undefined ? { allFailed: true } : { ids: [alertId] });
         if (alertId !== undefined && ids.length === 0) {
           const known = await alertStatuses(db.pool, [alertId]);
-          throw new UsageError(known.length === 0 ? `no alert ${alertId}` : `alert ${alertId} was already delivered (${known[0]!.deliveredAt})`);
+          throw new UsageError(
+            known.length === 0
+              ? `no alert ${alertId}`
+              : known[0]!.deliveredAt
+                ? `alert ${alertId} was already delivered (${known[0]!.deliveredAt})`
+                : `alert ${alertId} is being delivered right now; see its state with hris-ingest runs show`,
+          );
         }
         if (ids.length > 0) await deliverPending(deliveryContext(cli.app, { db, tenants: cli.tenants, logger }), { only: ids });
         const after = await alertStatuses(db.pool, ids);
