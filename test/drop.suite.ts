@@ -483,6 +483,33 @@ export function dropSuite(label: string, skip: boolean, start: () => Promise<Dro
       expect(await readFile(local(`/acme/rejected/${second}.errors.csv`), 'utf8')).toContain('not the real export');
     });
 
+    it('a held file overwritten by the customer\'s fix: deciding the held run leaves the fix in the inbox, and the fix gets its own run', async () => {
+      const name = 'members - 03.01.2023.csv';
+      await upload({ '/acme/inbox/members - 02.01.2023.csv': membersCsv(1, 100) });
+      const ctx = poller();
+      await pollOnce(ctx);
+      advance();
+      expect((await pollOnce(ctx)).files.map((f) => f.outcome)).toEqual(['accepted']);
+      await upload({ [`/acme/inbox/${name}`]: membersCsv(1, 50) });
+      await pollOnce(ctx);
+      advance();
+      const held = await pollOnce(ctx);
+      expect(held.files).toMatchObject([{ file: name, outcome: 'held' }]);
+
+      const fixed = membersCsv(1, 101);
+      await upload({ [`/acme/inbox/${name}`]: fixed });
+      await rejectRun({ db }, held.files[0]!.runId!, 'ops', 'partial export');
+      const settled = await pollOnce(ctx); // settles the rejected run: its file is gone, the fix is not it
+      expect(settled.files.filter((f) => f.outcome === 'settled')).toMatchObject([{ file: name, movedTo: null }]);
+      expect(await listRemote('/acme/inbox')).toEqual([name]);
+      expect(await listRemote('/acme/rejected')).toEqual([]);
+      advance();
+      const taken = await pollOnce(ctx);
+      expect(taken.files).toMatchObject([{ file: name, outcome: 'accepted', rows: 101 }]);
+      expect(await readFile(local(`/acme/processed/${name}`), 'utf8')).toBe(fixed);
+      expect((await runs()).map((r) => r.status)).toEqual(['accepted', 'rejected', 'accepted']);
+    });
+
     it('a re-upload of content already accepted is recorded as a duplicate and moved to processed/ (a name clash gets a timestamp)', async () => {
       const name = 'same - 2023-08-01.csv';
       await upload({ [`/acme/inbox/${name}`]: membersCsv(1, 8) });

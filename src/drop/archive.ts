@@ -56,10 +56,15 @@ async function errorsFile(db: Database, row: DropFileRow, workDir: string): Prom
   return file;
 }
 
+/** Where a file went: moved (to MOVED_TO), already gone, or replaced by a newer upload under its name (left where it is). */
+export type ArchiveResult = { movedTo: string } | { movedTo: null; why: 'gone' | 'replaced' };
+
 /**
  * Moves a file by its outcome: accepted/duplicate to processed/, rejected/too_large to rejected/ with
- * `<name>.errors.csv` uploaded first (so a crash in between only repeats the upload). Returns the new
- * remote path, or null when the file was already gone.
+ * `<name>.errors.csv` uploaded first (so a crash in between only repeats the upload). Only the file the
+ * row is about: another size or mtime at its path is a newer upload (the customer's fix of a held or
+ * rejected file, or one that came while a crash left this one unmoved), a file of its own that the next
+ * listing takes; moving it would settle it unread.
  */
 export async function archiveRemoteFile(
   session: DropSession,
@@ -67,8 +72,10 @@ export async function archiveRemoteFile(
   layout: TenantLayout,
   row: DropFileRow,
   workDir: string,
-): Promise<string | null> {
-  if (!(await session.sftp.exists(row.path))) return null;
+): Promise<ArchiveResult> {
+  if (!(await session.sftp.exists(row.path))) return { movedTo: null, why: 'gone' };
+  const now = await session.sftp.stat(row.path);
+  if (now.size !== row.size || Math.floor(now.modifyTime / 1000) !== row.mtime) return { movedTo: null, why: 'replaced' };
   const rejected = row.outcome === 'rejected' || row.outcome === 'too_large';
   const dir = rejected ? layout.rejected : layout.processed;
   await ensureDir(session, dir);
@@ -77,5 +84,5 @@ export async function archiveRemoteFile(
     await session.sftp.put(await errorsFile(db, row, workDir), `${target}.errors.csv`);
   }
   await session.sftp.rename(row.path, target);
-  return target;
+  return { movedTo: target };
 }

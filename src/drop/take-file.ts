@@ -230,11 +230,13 @@ export async function settleFile(run: TenantRun, row: DropFileRow): Promise<stri
     await markDone(db, row.id, null);
     return null;
   }
-  const movedTo = await archiveRemoteFile(run.session, run.ctx.db, run.layout, row, run.workDir);
+  const archived = await archiveRemoteFile(run.session, run.ctx.db, run.layout, row, run.workDir);
+  const { movedTo } = archived;
   await markDone(db, row.id, movedTo);
   // A new upload under the same name must prove itself stable from scratch.
   await forgetObservation(db, row.tenantId, row.path);
-  run.logger.info({ file: row.fileName, outcome: row.outcome, movedTo }, movedTo ? 'drop file archived' : 'drop file already gone');
+  const what = !('why' in archived) ? 'drop file archived' : archived.why === 'gone' ? 'drop file already gone' : 'drop file replaced by a newer upload: left in the inbox';
+  run.logger.info({ file: row.fileName, outcome: row.outcome, movedTo }, what);
   return movedTo;
 }
 
