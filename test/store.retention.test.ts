@@ -8,27 +8,36 @@ const exists = (file: string) => access(file).then(() => true, () => false);
 describe('retention', () => {
   const engine = useEngine({ outDir: 'engine-retention-' });
 
-  it('purges changes, errors and files of runs older than N days; run rows, held runs and the state stay', async () => {
+  it('purges changes, errors and files of runs older than N days; run rows, held runs awaiting a decision and the state stay', async () => {
     const old = await ingestFile(engine.ctx, tenantOf(), fileOf('a 2023-01-01.csv', csvOf(range(1, 40))), { outDir: engine.out });
     const rejected = await ingestFile(engine.ctx, tenantOf(), fileOf('b 2023-01-02.csv', csvOf([person(1, { status: 'x' })])), { outDir: engine.out });
     const held = await ingestFile(engine.ctx, tenantOf(), fileOf('c 2023-01-03.csv', csvOf(range(1, 3))), { outDir: engine.out });
     expect([old.status, rejected.status, held.status]).toEqual(['accepted', 'rejected', 'held']);
+    // another tenant's held run that a later accepted run supersedes: it can no longer be decided
+    const beta = tenantOf({ id: 'beta', name: 'Beta' });
+    await ingestFile(engine.ctx, beta, fileOf('a 2023-01-01.csv', csvOf(range(1, 40))), { outDir: engine.out });
+    const moot = await ingestFile(engine.ctx, beta, fileOf('b 2023-01-02.csv', csvOf(range(1, 3))), { outDir: engine.out });
+    expect((await ingestFile(engine.ctx, beta, fileOf('c 2023-01-03.csv', csvOf(range(1, 39))))).status).toBe('accepted');
+    expect(await countRows(engine.db, 'runs', `id = ${moot.runId} and status = 'held' and superseded_by is not null`)).toBe(1);
     await engine.db.pool.query(`update runs set created_at = now() - interval '100 days'`);
-    const recent = await ingestFile(engine.ctx, tenantOf(), fileOf('d 2023-04-01.csv', csvOf(range(1, 41))), { outDir: engine.out });
+    const recent = await ingestFile(engine.ctx, beta, fileOf('d 2023-04-01.csv', csvOf(range(1, 40))), { outDir: engine.out });
 
-    expect(await purgeOldRuns(engine.db, 90)).toEqual({ runs: 2, changes: 40, errors: 1, files: 4 });
+    const purged = await purgeOldRuns(engine.db, 90);
+    expect(purged).toMatchObject({ runs: 5 });
+    expect(await countRows(engine.db, 'run_changes', `run_id = ${moot.runId}`)).toBe(0);
+    expect(await exists(moot.files.deletions!)).toBe(false);
     expect(await countRows(engine.db, 'run_changes', `run_id in (${old.runId}, ${rejected.runId})`)).toBe(0);
     expect(await countRows(engine.db, 'run_errors', `run_id = ${rejected.runId}`)).toBe(0);
     expect(await exists(old.files.invites!)).toBe(false);
     expect(await exists(rejected.files.errors!)).toBe(false);
     // kept: the run rows (history), the held run whole, the recent run, the members
-    expect(await countRows(engine.db, 'runs')).toBe(4);
-    expect(await countRows(engine.db, 'runs', 'purged_at is not null')).toBe(2);
+    expect(await countRows(engine.db, 'runs')).toBe(7);
+    expect(await countRows(engine.db, 'runs', 'purged_at is not null')).toBe(5);
     expect(await countRows(engine.db, 'run_changes', `run_id = ${held.runId}`)).toBe(37);
     expect(await exists(held.files.deletions!)).toBe(true);
     expect(await countRows(engine.db, 'run_changes', `run_id = ${recent.runId}`)).toBe(1);
     expect(await exists(recent.files.invites!)).toBe(true);
-    expect(await countRows(engine.db, 'members')).toBe(41);
+    expect(await countRows(engine.db, 'members', "tenant_id = 'acme'")).toBe(40);
     // idempotent
     expect(await purgeOldRuns(engine.db, 90)).toEqual({ runs: 0, changes: 0, errors: 0, files: 0 });
   });

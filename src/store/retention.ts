@@ -11,14 +11,15 @@ export interface PurgeResult {
 
 /**
  * Retention: the changes, errors and rendered files of runs older than DAYS are removed; the run
- * rows stay as history (marked purged_at). Held runs are kept whole: they still await a decision.
+ * rows stay as history (marked purged_at). Held runs are kept whole while they await a decision; one
+ * superseded (a later accepted run moved its base on) can no longer be decided, and goes like the others.
  */
 export async function purgeOldRuns(db: Database, days = 90): Promise<PurgeResult> {
   if (!Number.isFinite(days) || days < 0) throw new Error(`retention days must be a number >= 0, got ${days}`);
   const { result, paths } = await transaction(db.pool, async (client) => {
     const old = await client.query<{ id: number }>(
       `select id::int as id from runs
-       where created_at < now() - make_interval(days => $1) and status <> 'held' and purged_at is null
+       where created_at < now() - make_interval(days => $1) and (status <> 'held' or superseded_by is not null) and purged_at is null
        for update`,
       [Math.floor(days)],
     );
