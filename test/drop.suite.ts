@@ -326,6 +326,8 @@ export function dropSuite(label: string, skip: boolean, start: () => Promise<Dro
       const errors = await readFile(local(`/acme/rejected/${name}.errors.csv`), 'utf8');
       expect(errors.split('\n')[0]).toBe('line,column,value,message');
       expect(errors).toMatch(/^3,email,not-an-email,/m);
+      // then why the file was rejected, after the row errors
+      expect(errors.trimEnd().split('\n').at(-1)).toMatch(/^,,,"1 invalid row\(s\), 1 error\(s\): the file is rejected as a whole/);
       expect(await runs()).toMatchObject([{ status: 'rejected' }]);
     });
 

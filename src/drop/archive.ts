@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { appendFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { format } from 'date-fns/format';
 import { stringify } from 'csv-stringify/sync';
@@ -35,24 +35,28 @@ async function freeTarget(session: DropSession, dir: string, name: string): Prom
 
 /**
  * The errors file for a rejected file, in the same columns as the engine's "validation errors" file:
- * rendered from the run when it has one, else from the reason (file too large, operator's rejection).
+ * the run's row errors when it has any, then why the file was rejected (the run's reasons, with an
+ * operator's rejection appended there; else the registry's, for a file too large), one row each.
  */
 async function errorsFile(db: Database, row: DropFileRow, workDir: string): Promise<string> {
-  if (row.runId !== null) {
-    const { renderRunFiles } = await import('../output/render.js');
-    const files = await renderRunFiles(db, row.runId, path.join(workDir, 'errors'));
-    if (files.errors) return files.errors;
-  }
-  // The run's reasons (an operator's rejection is appended there), else the registry's (file too large).
   let reasons: string[] = [];
   if (row.runId !== null) {
     const run = await db.pool.query<{ reasons: string[] }>('select reasons from runs where id = $1', [row.runId]);
     reasons = run.rows[0]?.reasons ?? [];
   }
   if (reasons.length === 0 && row.reason) reasons = [row.reason];
-  if (reasons.length === 0) reasons = ['rejected'];
+  const reasonRows = stringify(reasons.map((r) => ['', '', '', r]), { escape_formulas: true });
+  if (row.runId !== null) {
+    const { renderRunFiles } = await import('../output/render.js');
+    const files = await renderRunFiles(db, row.runId, path.join(workDir, 'errors'));
+    if (files.errors) {
+      await appendFile(files.errors, reasonRows);
+      return files.errors;
+    }
+  }
   const file = path.join(workDir, 'reasons.errors.csv');
-  await writeFile(file, stringify([['line', 'column', 'value', 'message'], ...reasons.map((r) => ['', '', '', r])], { escape_formulas: true }));
+  const header = stringify([['line', 'column', 'value', 'message']]);
+  await writeFile(file, header + (reasons.length > 0 ? reasonRows : stringify([['', '', '', 'rejected']])));
   return file;
 }
 
