@@ -100,6 +100,29 @@ describe('runs: guardrails, approve / reject, duplicates, invalid rows, atomicit
     expect(members.get('E2')!.data).toMatchObject({ city: 'Lyon', first_name: 'First2' });
   });
 
+  it('stores the email as the engine lowercases it, so a re-key by email finds members whose email PostgreSQL lowercases otherwise', async () => {
+    // 'ΟΔΟΣ'.toLowerCase() ends in a final sigma; PostgreSQL's lower() gives a plain one
+    await ingest([person(1, { email: 'ΟΔΟΣ@example.com' }), ...range(2, 30)], tenantOf({ key: 'employee_id' }));
+    expect((await membersOf(engine.db)).get('E1')!.email).toBe('οδος@example.com');
+    await ingest([person(1, { email: 'ΟΔΟΣ@example.com', city: 'Lyon' }), ...range(2, 30)], tenantOf({ key: 'employee_id' }));
+    const rekeyed = await ingest([person(1, { email: 'ΟΔΟΣ@example.com', city: 'Lyon' }), ...range(2, 29), person(30, { city: 'Nice' })], tenantOf({ key: 'email' }));
+    expect(rekeyed).toMatchObject({ status: 'accepted', key: 'email' });
+    expect(rekeyed.counts).toMatchObject({ invites: 0, deletions: 0, updates: 1, unchanged: 29 });
+    expect((await membersOf(engine.db)).has('οδος@example.com')).toBe(true);
+  });
+
+  it('a file without an employee_id column keeps the stored employee ids of the members it updates', async () => {
+    await ingest(range(1, 3), tenantOf({ key: 'email' }));
+    const withoutId = HEADER.filter((h) => h !== 'Unique ID');
+    const updated = await ingest(range(1, 3, { city: 'Lyon' }), tenantOf({ key: 'email' }), csvOf(range(1, 3, { city: 'Lyon' }), withoutId));
+    expect(updated.counts).toMatchObject({ updates: 3 });
+    const ids = await engine.db.pool.query<{ employee_id: string | null }>(`select employee_id from members where tenant_id = 'acme' order by employee_id`);
+    expect(ids.rows.map((r) => r.employee_id)).toEqual(['E1', 'E2', 'E3']);
+    const rekeyed = await ingest(range(1, 3, { city: 'Lyon' }), tenantOf({ key: 'employee_id' }));
+    expect(rekeyed).toMatchObject({ status: 'accepted', key: 'employee_id' });
+    expect(rekeyed.counts).toMatchObject({ invites: 0, deletions: 0 });
+  });
+
   it('stored members that cannot be matched by the new key fail the run before anything is diffed, the store unchanged', async () => {
     await ingest([...range(1, 3), person(4, { id: '' })], tenantOf({ key: 'email' }));
     const stored = [...(await membersOf(engine.db)).keys()];

@@ -23,11 +23,15 @@ export async function applyRunChanges(client: Queryable, tenantId: string, runId
   // there after all, the primary key would fail the run, never merge it wrongly.
   const stored = await client.query<{ any: boolean }>('select exists (select 1 from members where tenant_id = $1) as any', [tenantId]);
   const fresh = !stored.rows[0]!.any;
+  // A file without an employee_id column leaves the stored one as it was, as member_rows keeps the field
+  // (every change of a run comes from one file, so one change tells). Setting it null made a later
+  // re-key by employee_id fail for members the file had only updated.
+  const withId = fresh || (await fileCarriesEmployeeId(client, runId));
   // The upserts read the run's changes once each: one statement reading them once for both (a materialised
   // CTE) spilled every changed row's jsonb to a temporary file first (57 MB per 100k rows of a first file).
   await client.query(
     `insert into members as mm (tenant_id, member_key, email, employee_id, row_hash, on_platform, updated_run_id)
-     select $1, c.member_key, lower(coalesce(c.data->>'email', '')), nullif(c.data->>'employee_id', ''), c.row_hash,
+     select $1, c.member_key, coalesce(c.email, lower(coalesce(c.data->>'email', ''))), nullif(c.data->>'employee_id', ''), c.row_hash,
             c.kind = 'invite', $2
      from run_changes c where c.run_id = $2 and c.kind in ('invite', 'update', 'store')${
        fresh
@@ -35,7 +39,7 @@ export async function applyRunChanges(client: Queryable, tenantId: string, runId
          : `
      on conflict (tenant_id, member_key) do update set
        email = excluded.email,
-       employee_id = excluded.employee_id,
+       employee_id = ${withId ? 'excluded.employee_id' : 'mm.employee_id'},
        row_hash = excluded.row_hash,
        on_platform = mm.on_platform or excluded.on_platform,
        updated_run_id = excluded.updated_run_id`
@@ -97,4 +101,13 @@ async function rekeyMembers(client: Queryable, tenantId: string, key: KeyField):
   await client.query(`update members set member_key = ${expression} where tenant_id = $1 and member_key is distinct from ${expression}`, [
     tenantId,
   ]);
+}
+
+/** Whether the file of run RUN_ID had an employee_id column: its changes' rows carry the file's columns. */
+async function fileCarriesEmployeeId(client: Queryable, runId: number): Promise<boolean> {
+  const found = await client.query<{ has: boolean }>(
+    `select data ? 'employee_id' as has from run_changes where run_id = $1 and kind in ('invite', 'update', 'store') limit 1`,
+    [runId],
+  );
+  return found.rows[0]?.has ?? true;
 }

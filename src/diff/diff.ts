@@ -94,7 +94,7 @@ export async function diffAgainstMembers(
         ${changeType} as change_type
       from y
     ), ins as (
-      insert into run_changes (run_id, kind, change_type, member_key, line, data, row_hash, changed_fields)
+      insert into run_changes (run_id, kind, change_type, member_key, line, data, row_hash, changed_fields, email)
       select $2,
              case when z.outcome in ('store_new', 'refresh') then 'store' else z.outcome end,
              case when z.outcome = 'update' then z.change_type end,
@@ -102,7 +102,8 @@ export async function diffAgainstMembers(
              z.line,
              case z.outcome when 'deletion' then z.gone_data when 'forget' then null else coalesce(z.data, ${stageRowJson(layout, 'z')}) end,
              case when z.outcome in ('deletion', 'forget') then null else z.row_hash end,
-             case when z.outcome = 'update' then z.changed end
+             case when z.outcome = 'update' then z.changed end,
+             z.email
       from z
       where z.outcome in ('invite', 'update', 'store', 'store_new', 'refresh', 'deletion', 'forget')
       returning kind, change_type
@@ -168,9 +169,9 @@ export async function diffAgainstMembers(
 async function diffFirstFile(client: Queryable, layout: StageLayout, key: KeyField, runId: number): Promise<DiffResult> {
   const result = await client.query<{ kind: string; n: number }>(
     `with ins as (
-       insert into run_changes (run_id, kind, change_type, member_key, line, data, row_hash, changed_fields)
+       insert into run_changes (run_id, kind, change_type, member_key, line, data, row_hash, changed_fields, email)
        select $1, case when t.invitable then 'invite' else 'store' end, null, t.${key}, t.line,
-              coalesce(t.data, ${stageRowJson(layout, 't')}), t.row_hash, null
+              coalesce(t.data, ${stageRowJson(layout, 't')}), t.row_hash, null, t.email
        from ${layout.table} t where t.valid
        returning kind
      ) select kind, count(*)::int as n from ins group by kind`,

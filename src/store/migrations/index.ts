@@ -5,6 +5,7 @@ import { sql as runEncryption } from './040_run_encryption.js';
 import { sql as runSuperseded } from './050_run_superseded.js';
 import { sql as membersNoFk } from './060_members_no_fk.js';
 import { sql as runChangesLine } from './061_run_changes_line.js';
+import { sql as runChangesEmail } from './062_run_changes_email.js';
 import { sql as drop } from './100_drop.js';
 import { sql as lateWatch } from './110_late_watch.js';
 import { sql as notify } from './200_notify.js';
@@ -29,6 +30,7 @@ export const MIGRATIONS: Migration[] = [
   { name: '050_run_superseded', sql: runSuperseded },
   { name: '060_members_no_fk', sql: membersNoFk },
   { name: '061_run_changes_line', sql: runChangesLine },
+  { name: '062_run_changes_email', sql: runChangesEmail },
   { name: '100_drop', sql: drop },
   { name: '110_late_watch', sql: lateWatch },
   { name: '200_notify', sql: notify },
