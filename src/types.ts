@@ -11,6 +11,8 @@ export interface ValidationIssue {
   column: string;
   value: string;
   message: string;
+  /** The canonical field of the column, when the problem is that one value's (absent for the whole row's). */
+  field?: string;
 }
 
 export interface ParsedRow {

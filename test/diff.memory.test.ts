@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTenantFile, type TenantConfig } from '../src/config/tenant.js';
 import { previewFile, type FileInput, type RunSummary } from '../src/pipeline.js';
-import { fileOf, tenantOf } from './pipeline.support.js';
+import { csvOf, fileOf, person, range, tenantOf } from './pipeline.support.js';
 import { freshDatabase, type TestDatabase } from './support/db.js';
 
 /**
@@ -125,6 +125,22 @@ describe('in-memory preview = the engine on a database', { timeout: 300_000 }, (
     }
     // The random files reach every kind of outcome.
     for (const [kind, n] of Object.entries(kinds)) expect(n, kind).toBeGreaterThan(0);
+  });
+
+  it('skipped rows whose key cannot be trusted (a mistyped email key, shifted cells) hold a run that deletes, as in the engine', async () => {
+    const before = fileOf('before - 01.13.2023.csv', csvOf(range(1, 10)));
+    const mistyped = fileOf('mistyped - 02.13.2023.csv', csvOf([...range(1, 8), person(9, { email: 'm9@example' })]));
+    const shifted = fileOf('shifted - 02.13.2023.csv', csvOf(range(1, 9)).replace('First9,Last9,', 'Last9,'));
+    const newcomer = fileOf('newcomer - 02.13.2023.csv', csvOf([...range(1, 9), person(12, { status: 'bad' })]));
+    const skip = tenantOf({ invalidRows: 'skip' });
+    for (const [tenant, file, status] of [
+      [tenantOf({ key: 'email', invalidRows: 'skip' }), mistyped, 'held'],
+      [skip, shifted, 'held'],
+      [skip, newcomer, 'accepted'],
+    ] as const) {
+      const outcome = await expectSame(tenant, file, before);
+      expect('summary' in outcome && outcome.summary.status).toBe(status);
+    }
   });
 });
 

@@ -225,6 +225,36 @@ describe('runs: guardrails, approve / reject, duplicates, invalid rows, atomicit
     expect((await membersOf(engine.db)).size).toBe(10);
   });
 
+  it('policy skip: an invalid row whose key cannot be trusted and names no stored member holds a run that would delete', async () => {
+    // a mistyped email under the email key: m9 looks absent, though the row is hers
+    const byEmail = tenantOf({ key: 'email', invalidRows: 'skip' });
+    await ingest(range(1, 10), byEmail);
+    const mistyped = await ingest([...range(1, 8), person(9, { email: 'm9@example' })], byEmail);
+    expect(mistyped.status).toBe('held');
+    expect(mistyped.counts).toMatchObject({ deletions: 2 });
+    expect(mistyped.reasons).toEqual([
+      '1 invalid row(s) have an email that no stored member has (a damaged row can carry the wrong value), so their members cannot be ' +
+        'told apart from the 2 deletion(s): fix the rows, or approve if the deletions are right',
+    ]);
+    expect((await membersOf(engine.db)).size).toBe(10);
+  });
+
+  it('policy skip: a row whose cells are shifted by a missing separator holds a run that would delete; a bad value beside a good key does not', async () => {
+    const tenant = tenantOf({ id: 'shifted', invalidRows: 'skip' });
+    const ingestFor = (text: string) => ingestFile(engine.ctx, tenant, fileOf(`shifted - 01.${String(++fileNo).padStart(2, '0')}.2023.csv`, text));
+    await ingestFor(csvOf(range(1, 10)));
+    // person 9's first name and its separator are missing: 'active' lands in the Unique ID column
+    const shifted = csvOf(range(1, 9)).replace('First9,Last9,', 'Last9,');
+    const held = await ingestFor(shifted);
+    expect(held.status).toBe('held');
+    expect(held.counts).toMatchObject({ deletions: 2 });
+    expect(held.reasons).toEqual([expect.stringMatching(/^1 invalid row\(s\) have an employee_id that no stored member has/)]);
+    // a new member's bad status names the member by a good id: nobody to confuse with the deletion
+    const fine = await ingestFor(csvOf([...range(1, 9), person(12, { status: 'bad' })]));
+    expect(fine).toMatchObject({ status: 'accepted', reasons: [] });
+    expect(fine.counts).toMatchObject({ deletions: 1 });
+  });
+
   it('a file that breaks while being read leaves nothing behind (no run, no members, no alert)', async () => {
     const text = csvOf(range(1, 5000));
     const broken = {

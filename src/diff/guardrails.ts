@@ -65,3 +65,34 @@ export function staleFileReason(input: Pick<GuardrailInput, 'fileDate' | 'previo
     `diffed against the newer state, ${change}; approve only if the date in its name is wrong (a misnamed file), otherwise reject it`
   );
 }
+
+/** The invalid rows of a file taken under the invalid-row policy "skip", as far as deletions are concerned. */
+export interface SkippedRows {
+  key: 'email' | 'employee_id';
+  /** Invalid rows without a value for the key. */
+  withoutKey: number;
+  /** Invalid rows whose key value no stored member has. */
+  unmatched: number;
+  deletions: number;
+}
+
+/**
+ * Skipped invalid rows whose member cannot be identified, in a run that deletes: the deleted members may
+ * be theirs (an id left out, cells shifted by a missing separator, an email mistyped under the email key),
+ * so the run is held. A skipped row that names a stored member carries that member forward instead.
+ */
+export function skippedRowReasons(rows: SkippedRows): string[] {
+  if (rows.deletions === 0) return [];
+  const deletions = `the ${number(rows.deletions)} deletion(s): fix the rows, or approve if the deletions are right`;
+  const reasons: string[] = [];
+  if (rows.withoutKey > 0) {
+    reasons.push(`${number(rows.withoutKey)} invalid row(s) have no ${rows.key}, so their members cannot be told apart from ${deletions}`);
+  }
+  if (rows.unmatched > 0) {
+    reasons.push(
+      `${number(rows.unmatched)} invalid row(s) have an ${rows.key} that no stored member has (a damaged row can carry the wrong value), ` +
+        `so their members cannot be told apart from ${deletions}`,
+    );
+  }
+  return reasons;
+}

@@ -16,7 +16,7 @@ import { applyRunChanges, requireRekeyable } from './apply.js';
 import type { DiffCounts } from '../types.js';
 import { checkDuplicates, chooseKey, requireKey } from './checks.js';
 import { diffAgainstMembers, emptyCounts, type DiffResult } from './diff.js';
-import { guardrailReasons } from './guardrails.js';
+import { guardrailReasons, skippedRowReasons } from './guardrails.js';
 import { fileNameDateWarning } from './file-name-date.js';
 import { isoDay } from '../text/dates.js';
 import type { FileHeader, MembershipSource, ReadTotals } from './source.js';
@@ -110,6 +110,8 @@ export interface CheckedFile {
     invalid: number;
     /** Rows without a value for the key: the reader's invalid ones, and those requireKey invalidated. */
     invalidWithoutKey: number;
+    /** Invalid rows whose key value cannot be trusted and names no stored member (StageStats). */
+    invalidUnmatched: number;
   };
   warnings: string[];
 }
@@ -278,6 +280,7 @@ export async function checkFile(run: RunContext, staged: StagedFile): Promise<Ch
     invalid: stats.invalidRows + invalidated,
     // rows without a value for the key: the reader's invalid ones, and those requireKey just invalidated
     invalidWithoutKey: key === 'email' ? stats.invalidWithoutEmail : stats.invalidWithoutEmployeeId + missingKey.invalidated,
+    invalidUnmatched: stats.invalidUnmatched,
   };
   clock.mark('checkMs');
   return { key, rows, warnings };
@@ -389,12 +392,9 @@ export function applyGuardrails(
       `${rows.invalid.toLocaleString('en-US')} invalid row(s) skipped (invalid-row policy "skip"); ` +
         `${diff.carried.toLocaleString('en-US')} stored member(s) carried forward unchanged`,
     );
-    if (rows.invalidWithoutKey > 0 && diff.counts.deletions > 0) {
-      reasons.push(
-        `${rows.invalidWithoutKey.toLocaleString('en-US')} invalid row(s) have no ${key}, so their members cannot be told apart from ` +
-          `the ${diff.counts.deletions.toLocaleString('en-US')} deletion(s): fix the rows, or approve if the deletions are right`,
-      );
-    }
+    reasons.push(
+      ...skippedRowReasons({ key, withoutKey: rows.invalidWithoutKey, unmatched: rows.invalidUnmatched, deletions: diff.counts.deletions }),
+    );
   }
   const status: RunStatus = reasons.length > 0 && !run.options.force ? 'held' : 'accepted';
   return { status, reasons, warnings };

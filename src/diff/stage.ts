@@ -1,3 +1,4 @@
+import { keyValueTrusted } from '../fields/row.js';
 import type { Queryable } from '../store/db.js';
 import type { RowFilter } from './filter.js';
 import { RowHasher } from './row-hash.js';
@@ -109,6 +110,9 @@ export class StageWriter {
       if (email === null) this.stats.invalidWithoutEmail++;
       if (employeeId === null) this.stats.invalidWithoutEmployeeId++;
       const state = filter ? filter.takeInvalid(email, employeeId) : 0;
+      if (filter && !(state & KNOWN) && (filter.key === 'email' ? email : employeeId) !== null && !keyValueTrusted(row, filter.key)) {
+        this.stats.invalidUnmatched++;
+      }
       records.push([row.line, 0, email, employeeId, null, state, null]);
       for (const issue of row.issues) {
         errorLines.push(issue.line);

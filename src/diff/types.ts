@@ -32,6 +32,11 @@ export interface StageStats {
   /** Invalid rows without an employee_id / an email (their member cannot be found by that key). */
   invalidWithoutEmployeeId: number;
   invalidWithoutEmail: number;
+  /**
+   * Invalid rows whose key value cannot be trusted (src/fields/row.ts keyValueTrusted) and names no stored
+   * member: a deleted member may be theirs. Counted against the stored members' key, when there are any.
+   */
+  invalidUnmatched: number;
   /** Errors written to run_errors so far (the next seq). */
   errorCount: number;
   /** Time spent waiting for the database to take a batch (the reader was faster). */
@@ -64,5 +69,5 @@ export interface LeftOut {
 
 /** Counters of a staged (or scanned) file, all zero. */
 export function emptyStageStats(): StageStats {
-  return { validRows: 0, invalidRows: 0, validWithoutEmployeeId: 0, invalidWithoutEmployeeId: 0, invalidWithoutEmail: 0, errorCount: 0, waitMs: 0 };
+  return { validRows: 0, invalidRows: 0, validWithoutEmployeeId: 0, invalidWithoutEmployeeId: 0, invalidWithoutEmail: 0, invalidUnmatched: 0, errorCount: 0, waitMs: 0 };
 }

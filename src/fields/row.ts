@@ -150,7 +150,7 @@ export class RowValidator {
         }
       }
       if (problem !== null) {
-        (issues ??= []).push({ line, column: rule.header, value: cut(value, MAX_VALUE), message: problem });
+        (issues ??= []).push({ line, column: rule.header, value: cut(value, MAX_VALUE), message: problem, field: rule.field });
         stored = value;
       }
       values[rule.field] = stored;
@@ -170,4 +170,13 @@ export class RowValidator {
     };
     return { line, values, issues: [issue] };
   }
+}
+
+/**
+ * Whether an invalid row's value of FIELD (its key) can be trusted to name the row's member: only when
+ * its problems are other values'. A row whose cells do not line up with the header (a missing separator
+ * shifts them) or whose key itself failed (a mistyped email) may be any member's, a deleted one's too.
+ */
+export function keyValueTrusted(row: InvalidRow, field: string): boolean {
+  return row.issues.every((issue) => issue.field !== undefined && issue.field !== field);
 }

@@ -10,7 +10,7 @@ import type { KeyField } from '../diff/types.js';
 import { emptyCounts, type DiffCounts } from '../diff/diff.js';
 import { fileNameDateWarning } from '../diff/file-name-date.js';
 import { isoDay } from '../text/dates.js';
-import { guardrailReasons, staleFileReason } from '../diff/guardrails.js';
+import { guardrailReasons, skippedRowReasons, staleFileReason } from '../diff/guardrails.js';
 import { fileDateFromName } from '../output/file-date.js';
 import { checkErrors, checkFile, requireKeyInMemory, type CheckOutcome } from './checks.js';
 import { diffInMemory, type MemoryDiff } from './diff.js';
@@ -139,10 +139,5 @@ function skipWarnings(
     `${invalid.toLocaleString('en-US')} invalid row(s) skipped (invalid-row policy "skip"); ` +
       `${diff.carried.toLocaleString('en-US')} stored member(s) carried forward unchanged`,
   );
-  if (withoutKey > 0 && diff.counts.deletions > 0) {
-    reasons.push(
-      `${withoutKey.toLocaleString('en-US')} invalid row(s) have no ${key}, so their members cannot be told apart from ` +
-        `the ${diff.counts.deletions.toLocaleString('en-US')} deletion(s): fix the rows, or approve if the deletions are right`,
-    );
-  }
+  reasons.push(...skippedRowReasons({ key, withoutKey, unmatched: scan.stats.invalidUnmatched, deletions: diff.counts.deletions }));
 }

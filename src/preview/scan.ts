@@ -4,6 +4,7 @@ import type { FileHeader, InvalidRow, ParsedRow, ReadTotals, ValidationIssue } f
 import type { KeyField } from '../diff/types.js';
 import { RowHasher } from '../diff/row-hash.js';
 import { isInvitable } from '../diff/stage.js';
+import { keyValueTrusted } from '../fields/row.js';
 import { emptyStageStats, type StageStats } from '../diff/types.js';
 import { IntColumn, StringTable } from './strings.js';
 
@@ -167,6 +168,7 @@ class RowColumns {
     if (this.match) {
       member = this.matchRow(i, byEmail ? email : employeeId);
       if (member >= 0) flags |= this.stateOf(member, valid);
+      else if (!valid && (byEmail ? email : employeeId) !== null && !keyValueTrusted(row as InvalidRow, this.match.key)) this.stats.invalidUnmatched++;
     }
     // A value its member counts is not added (see FileScan).
     if (email !== null && !(byEmail && member >= 0)) this.emails.add(email);
