@@ -20,7 +20,7 @@ function runWithStdin(sandbox: CliSandbox, args: string[], input: string): Promi
 }
 
 /** Signs in over real HTTP; the status of the POST /login answer and where it leads. */
-async function signInOverHttp(base: string, username: string, password: string): Promise<{ status: number; location: string | null }> {
+async function signInOverHttp(base: string, username: string, password: string): Promise<{ status: number; location: string | null; cookie: string }> {
   const jar = new Map<string, string>();
   const keep = (response: Response) => {
     for (const cookie of response.headers.getSetCookie()) {
@@ -39,7 +39,8 @@ async function signInOverHttp(base: string, username: string, password: string):
     headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: cookie() },
     body: new URLSearchParams({ username, password, _csrf: token }).toString(),
   });
-  return { status: response.status, location: response.headers.get('location') };
+  keep(response);
+  return { status: response.status, location: response.headers.get('location'), cookie: cookie() };
 }
 
 /** `serve` until its banner; returns the output so far and a stop function. */
@@ -96,8 +97,17 @@ describe('hris-ingest users and serve', () => {
     try {
       expect(server.stdout()).toContain(`http://127.0.0.1:${port}/tenants`);
       expect(server.stdout()).not.toContain('first operator'); // a user exists
-      expect(await signInOverHttp(`http://127.0.0.1:${port}`, 'ana', 'a long enough password')).toEqual({ status: 303, location: '/tenants' });
+      const signedIn = await signInOverHttp(`http://127.0.0.1:${port}`, 'ana', 'a long enough password');
+      expect(signedIn).toMatchObject({ status: 303, location: '/tenants' });
       expect((await signInOverHttp(`http://127.0.0.1:${port}`, 'ana', 'wrong')).status).toBe(401);
+      const tenants = () => fetch(`http://127.0.0.1:${port}/tenants`, { redirect: 'manual', headers: { cookie: signedIn.cookie } });
+      expect((await tenants()).status).toBe(200);
+      // a new password (the old one may be known to someone else) ends the sessions signed in with the old one
+      const replaced = await runWithStdin(sandbox, ['users', 'add', 'ana', '--role', 'csm'], 'another long password\n');
+      expect(replaced.stdout).toBe('updated ana (csm)\n');
+      const after = await tenants();
+      expect(after.status).toBe(303);
+      expect(after.headers.get('location')).toMatch(/^\/login/);
     } finally {
       expect(await server.stop()).toBe(0);
     }
@@ -109,7 +119,11 @@ describe('hris-ingest users and serve', () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('no user "ana"');
     const audit = await db.pool.query<{ action: string; detail: string }>(`select action, detail from console_audit where action like 'user-%' order by id`);
-    expect(audit.rows).toEqual([{ action: 'user-add', detail: 'ana (csm)' }, { action: 'user-remove', detail: 'ana' }]);
+    expect(audit.rows).toEqual([
+      { action: 'user-add', detail: 'ana (csm)' },
+      { action: 'user-add', detail: 'ana (csm), role and password replaced' },
+      { action: 'user-remove', detail: 'ana' },
+    ]);
   });
 
   it('refuses an unknown role and a short password (exit 1, nothing stored)', async () => {
@@ -131,7 +145,7 @@ describe('hris-ingest users and serve', () => {
       expect(match, first.stdout()).not.toBeNull();
       password = match![2]!;
       expect(password.length).toBeGreaterThanOrEqual(20);
-      expect(await signInOverHttp(`http://127.0.0.1:${port}`, 'admin', password)).toEqual({ status: 303, location: '/tenants' });
+      expect(await signInOverHttp(`http://127.0.0.1:${port}`, 'admin', password)).toMatchObject({ status: 303, location: '/tenants' });
     } finally {
       await first.stop();
     }

@@ -19,7 +19,11 @@ interface UserRow {
 
 const toUser = (row: UserRow): ConsoleUser => ({ name: row.name, role: row.role, passwordHash: row.password_hash, createdAt: row.created_at });
 
-/** Adds a user, or replaces the role and password of an existing one; true when it was new. */
+/**
+ * Adds a user, or replaces the role and password of an existing one; true when it was new. A replaced
+ * password ends the user's sessions: it is what an operator does when one may be known to someone else,
+ * and a session signed in with it must not outlive it.
+ */
 export async function upsertUser(db: Queryable, user: { name: string; role: Role; passwordHash: string }): Promise<boolean> {
   const result = await db.query<{ inserted: boolean }>(
     `insert into console_users (name, role, password_hash) values ($1, $2, $3)
@@ -27,7 +31,9 @@ export async function upsertUser(db: Queryable, user: { name: string; role: Role
      returning (xmax = 0) as inserted`,
     [user.name, user.role, user.passwordHash],
   );
-  return result.rows[0]!.inserted;
+  const inserted = result.rows[0]!.inserted;
+  if (!inserted) await endSessions(db, user.name);
+  return inserted;
 }
 
 /** Adds a user only when the table is empty (the first operator); false when someone exists. */
@@ -50,8 +56,14 @@ export async function listUsers(db: Queryable): Promise<ConsoleUser[]> {
   return result.rows.map(toUser);
 }
 
-/** True when the user existed. Their sessions end on their next request (the user is looked up each time). */
+/** True when the user existed. Their sessions end (each request also looks the user up). */
 export async function removeUser(db: Queryable, name: string): Promise<boolean> {
   const result = await db.query('delete from console_users where name = $1', [name]);
+  await endSessions(db, name);
   return (result.rowCount ?? 0) > 0;
+}
+
+/** Deletes the console sessions signed in as NAME (the session store keeps the name in its JSON). */
+async function endSessions(db: Queryable, name: string): Promise<void> {
+  await db.query(`delete from console_sessions where data->>'userName' = $1`, [name]);
 }
