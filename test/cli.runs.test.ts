@@ -46,7 +46,7 @@ beforeAll(() => ensureBuilt(), 180_000);
 
 describe('held runs: runs approve / runs reject', { timeout: 120_000 }, () => {
   it('a mass deletion is held (exit 3); runs approve applies it and writes its files', async () => {
-    const { sandbox } = await withDb();
+    const { sandbox, db } = await withDb();
     const runId = await heldMassDeletion(sandbox);
 
     const shown = await sandbox.run('runs', 'show', String(runId), '--json');
@@ -75,10 +75,13 @@ describe('held runs: runs approve / runs reject', { timeout: 120_000 }, () => {
     const twice = await sandbox.run('runs', 'approve', String(runId));
     expect(twice.code).toBe(1);
     expect(twice.stderr).toContain(`run ${runId} is accepted`);
+    // the decision is in the console's audit log, as a decision there is; the refused one is not
+    const audit = await db.pool.query(`select actor, action, detail from console_audit order by id`);
+    expect(audit.rows).toEqual([{ actor: 'cli:ops-jane', action: 'approve', detail: `run ${runId} (seq)` }]);
   });
 
   it('runs reject keeps the snapshot; the run shows as rejected with who and why', async () => {
-    const { sandbox } = await withDb();
+    const { sandbox, db } = await withDb();
     const runId = await heldMassDeletion(sandbox);
 
     const rejected = await sandbox.run('runs', 'reject', String(runId), '--by', 'ops-jane', '--reason', 'export was truncated', '--json');
@@ -90,6 +93,8 @@ describe('held runs: runs approve / runs reject', { timeout: 120_000 }, () => {
     expect(shown.code).toBe(2);
     expect(shown.stdout).toContain('REJECTED');
     expect(shown.stdout).toContain('ops-jane');
+    const audit = await db.pool.query(`select actor, action, detail from console_audit order by id`);
+    expect(audit.rows).toEqual([{ actor: 'cli:ops-jane', action: 'reject', detail: `run ${runId} (seq): export was truncated` }]);
 
     // The snapshot is still the 60-member file: previewing it against the stored state changes nothing.
     const [first] = sequence('mass-deletion');

@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from 'commander';
 import { createReadStream } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { loadAppConfig, configDir, type AppConfig } from '../config/app.js';
@@ -103,4 +104,18 @@ export function positiveInteger(value: string): number {
     throw new InvalidArgumentError('expected a positive whole number.');
   }
   return Number(value);
+}
+
+/** Who runs the command: the OS user (runs approve|reject --by overrides it). */
+export function osUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? 'cli';
+  }
+}
+
+/** The console audit log's actor for what the command line did: "cli:NAME", told apart from console users. */
+export function cliActor(name: string = osUser()): string {
+  return `cli:${name}`;
 }

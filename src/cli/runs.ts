@@ -1,10 +1,10 @@
-import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { runAlerts } from '../notify/status.js';
 import { approveRun, rejectRun } from '../pipeline.js';
 import type { Queryable } from '../store/db.js';
+import { recordAudit } from '../store/console-audit.js';
 import { loadRunSummary } from '../store/runs.js';
-import { cliLogger, EXIT, loadCliContext, outputDir, positiveInteger, withDatabase } from './context.js';
+import { cliActor, cliLogger, EXIT, loadCliContext, osUser, outputDir, positiveInteger, withDatabase } from './context.js';
 import { exitCodeFor, printRunSummary, toJsonSummary } from './summary.js';
 import { formatAlertLines } from './alerts.js';
 
@@ -69,7 +69,12 @@ export function register(program: Command): void {
       const ctx = await loadCliContext();
       const outDir = await outputDir(options.out);
       const logger = cliLogger(ctx.app);
-      const summary = await withDatabase(ctx.app, (db) => approveRun({ db, logger }, ctx.tenants, id, options.by ?? operator(), { outDir }));
+      const by = options.by ?? osUser();
+      const summary = await withDatabase(ctx.app, async (db) => {
+        const approved = await approveRun({ db, logger }, ctx.tenants, id, by, { outDir });
+        await recordAudit(db.pool, { actor: cliActor(by), action: 'approve', detail: `run ${id} (${approved.tenant})` });
+        return approved;
+      });
       process.exitCode = printRunSummary(summary, { json: options.json });
     });
 
@@ -83,19 +88,17 @@ export function register(program: Command): void {
     .action(async (id: number, options: { by?: string; reason?: string; json?: boolean }) => {
       const ctx = await loadCliContext();
       const logger = cliLogger(ctx.app);
-      const summary = await withDatabase(ctx.app, (db) => rejectRun({ db, logger }, id, options.by ?? operator(), options.reason));
+      const by = options.by ?? osUser();
+      const summary = await withDatabase(ctx.app, async (db) => {
+        const rejected = await rejectRun({ db, logger }, id, by, options.reason);
+        const why = options.reason?.trim() ? `: ${options.reason.trim()}` : '';
+        await recordAudit(db.pool, { actor: cliActor(by), action: 'reject', detail: `run ${id} (${rejected.tenant})${why}` });
+        return rejected;
+      });
       printRunSummary(summary, { json: options.json });
       // The operator's decision took effect: success, so `runs reject N && ...` scripts go on.
       process.exitCode = EXIT.ok;
     });
-}
-
-function operator(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return process.env.USER ?? 'cli';
-  }
 }
 
 async function listRuns(db: Queryable, tenant: string | undefined, limit: number): Promise<ListedRun[]> {

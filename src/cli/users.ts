@@ -1,9 +1,8 @@
-import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { recordAudit } from '../store/console-audit.js';
 import { listUsers, removeUser, ROLES, upsertUser, type Role } from '../store/console-users.js';
 import { hashPassword } from '../web/passwords.js';
-import { EXIT, loadCliContext, UsageError, withDatabase } from './context.js';
+import { cliActor, EXIT, loadCliContext, UsageError, withDatabase } from './context.js';
 
 const MIN_PASSWORD = 12;
 
@@ -61,14 +60,6 @@ export function register(program: Command): void {
       console.log(`removed ${name}`);
       process.exitCode = EXIT.ok;
     });
-}
-
-function cliActor(): string {
-  try {
-    return `cli:${userInfo().username}`;
-  } catch {
-    return 'cli';
-  }
 }
 
 /** The first line of stdin (a pipe or a file): `printf '%s\n' "$PW" | hris-ingest users add ...`. */
