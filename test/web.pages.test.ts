@@ -65,6 +65,17 @@ describe('console pages', () => {
     expect(page2.body.match(/<tr><td class="n"><a href="\/runs\//g)).toHaveLength(10);
   });
 
+  it('clips a long last file name on the tenants page as the runs list does', async () => {
+    const name = `${'n'.repeat(300)} - 01.13.2023.csv`;
+    await accepted(range(1, 5), name);
+    const csm = await signIn(t.app, 'csm');
+    for (const url of ['/tenants', '/runs']) {
+      const body = (await csm.get(url)).body;
+      expect(body, url).toContain(`>${'n'.repeat(79)}…<`);
+      expect(body, url).not.toContain('n'.repeat(80));
+    }
+  });
+
   it('answers 404 to an unknown, malformed or foreign run id', async () => {
     await t.db.pool.query(`insert into tenants (id, name) values ('foreign', 'Not configured here')`);
     const foreign = await t.db.pool.query<{ id: number }>(`insert into runs (tenant_id, file_name, sha256, status) values ('foreign', 'f.csv', 'f', 'accepted') returning id::int as id`);
@@ -104,6 +115,43 @@ describe('console pages', () => {
     expect(masked.body).not.toContain('Jane Doe');
     expect(masked.body).toContain('unknown column &quot;…&quot; ignored');
     expect(page1.body).toContain('unknown column &quot;Jane Doe&quot; ignored');
+  });
+
+  it('a viewer sees no member data from a file without its header row: its reasons and file-level errors are masked as in Slack', async () => {
+    // The first row is taken for the header: the reason and the error quote its values.
+    const run = await ingestFile({ db: t.db }, acme(), fileOf(FIRST, 'Ana,Smithson,ana.smithson@example.com,E1,active\nBo,Lind,bo@example.com,E2,active\n'));
+    expect(run.status).toBe('rejected');
+    // A file-level message the page loads cut (1,000 characters) inside a quote: the open quote is masked to the end.
+    const cutInQuote = `missing required column email ("Email Address"); the header row has: "${'Lindqvist '.repeat(200)}"`;
+    await t.db.pool.query(`insert into run_errors (run_id, seq, line, column_name, value, message) values ($1, 1000, 1, 'email', '', $2)`, [run.runId, cutInQuote]);
+    await t.db.pool.query('update runs set error_count = error_count + 1 where id = $1', [run.runId]);
+    const csm = (await (await signIn(t.app, 'csm')).get(`/runs/${run.runId}`)).body;
+    expect(csm).toContain('&quot;Smithson&quot;');
+    expect(csm).toContain('Lindqvist');
+    const viewer = (await (await signIn(t.app, 'viewer')).get(`/runs/${run.runId}`)).body;
+    for (const data of ['Smithson', 'ana.smithson', 'Lindqvist', '&quot;Ana&quot;']) expect(viewer, data).not.toContain(data);
+    // The reason (and the error) still say what is wrong, the spec's display names kept.
+    expect(viewer).toMatch(/<li>the file could not be read: missing required columns first_name \(&quot;First Name&quot;\).*the header row has: &quot;…&quot;, &quot;…&quot;/);
+    expect(viewer).toContain('missing required column email (&quot;Email Address&quot;); the header row has: &quot;…&quot;');
+  });
+
+  it('lists at most 30 changed fields of an update and 50 reasons and warnings, then how many more, for every role', async () => {
+    await accepted();
+    const second = await accepted([...range(1, 39), person(40, { city: 'Lyon' })], SECOND);
+    const fields = Array.from({ length: 40 }, (_, i) => `segment_${i + 1}`);
+    await t.db.pool.query(`update run_changes set changed_fields = $2 where run_id = $1 and kind = 'update'`, [second.runId, fields]);
+    const notes = (what: string) => JSON.stringify(Array.from({ length: 60 }, (_, i) => `${what} ${i + 1}.`));
+    await t.db.pool.query('update runs set reasons = $2, warnings = $3 where id = $1', [second.runId, notes('reason'), notes('warning')]);
+    for (const role of ['csm', 'viewer'] as const) {
+      const body = (await (await signIn(t.app, role)).get(`/runs/${second.runId}`)).body;
+      expect(body, role).toContain('segment_30');
+      expect(body, role).not.toContain('segment_31');
+      expect(body, role).toContain('... and 10 more fields');
+      for (const what of ['reason', 'warning']) {
+        expect(body, role).toContain(`<li>${what} 50.</li><li>... and 10 more</li></ul>`);
+        expect(body, role).not.toContain(`${what} 51.`);
+      }
+    }
   });
 
   it('shows each update as before -> after, paged', async () => {
@@ -164,6 +212,25 @@ describe('console pages', () => {
     expect((await t.db.pool.query(`select detail from console_audit where action = 'approve'`)).rows[0].detail).toContain('customer confirmed the leavers');
     // the files were written to the outputs folder, as `runs approve --out`
     expect((await readdir(t.outDir)).some((f) => f.includes('02-13') || f.includes('profile deletions'))).toBe(true);
+  });
+
+  it('refuses to approve or reject without a reason: the confirmation step again, with the error; nothing changes', async () => {
+    await accepted(range(1, 100));
+    const held = await accepted(range(1, 50), SECOND);
+    expect(held.status).toBe('held');
+    const id = held.runId!;
+    const operator = await signIn(t.app, 'operator');
+    for (const verb of ['approve', 'reject'] as const) {
+      for (const reason of [undefined, '', ' \n\t ']) {
+        const refused = await operator.post(`/runs/${id}/${verb}`, { confirm: 'yes', ...(reason === undefined ? {} : { reason }) });
+        expect(refused.statusCode, `${verb} ${JSON.stringify(reason)}`).toBe(400);
+        expect(refused.body).toContain(`Not done: give a reason to ${verb} run ${id}.`);
+        expect(refused.body).toContain(`action="/runs/${id}/${verb}"`);
+      }
+    }
+    expect((await t.db.pool.query('select status, decided_by from runs where id = $1', [id])).rows[0]).toEqual({ status: 'held', decided_by: null });
+    expect((await t.db.pool.query(`select count(*)::int as n from console_audit where action in ('approve', 'reject')`)).rows[0].n).toBe(0);
+    expect((await t.db.pool.query(`select count(*)::int as n from outbox where run_id = $1`, [id])).rows[0].n).toBe(1);
   });
 
   it('a stale held file superseded by a later accepted one: "superseded by", no decision form, 409 on approve and reject, not waiting on the tenants page', async () => {

@@ -4,7 +4,7 @@
  * cut to a bounded length.
  */
 import { cut } from '../text/bounded.js';
-import { escapeMrkdwn } from './messages.js';
+import { escapeMrkdwn, literal } from './messages.js';
 import type { AlertMessage, Block, PostedMessage } from './notifier.js';
 
 const MAX_NAME = 200;
@@ -15,9 +15,7 @@ function plain(text: string, max: number): string {
   return escapeMrkdwn(cut(text, max));
 }
 
-function code(text: string, max = MAX_NAME): string {
-  return `\`${escapeMrkdwn(cut(text, max).replace(/`/g, "'"))}\``;
-}
+const code = (text: string, max = MAX_NAME): string => literal(text, max);
 
 const section = (text: string): Block => ({ type: 'section', text: { type: 'mrkdwn', text } });
 

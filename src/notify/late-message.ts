@@ -11,7 +11,7 @@ import type { TenantConfig } from '../config/tenant.js';
 import { toWall } from '../config/zoned.js';
 import { runArrival } from '../store/late-watch.js';
 import type { Queryable } from '../store/db.js';
-import { escapeMrkdwn, notificationText, type RunView } from './messages.js';
+import { escapeMrkdwn, literal, notificationText, type RunView } from './messages.js';
 import type { AlertMessage, Block } from './notifier.js';
 
 export const lateFilePayload = z
@@ -56,7 +56,8 @@ export function lateDuration(start: Date, end: Date): string {
   return formatDuration(duration, { format: [...units] });
 }
 
-const code = (text: string) => `\`${escapeMrkdwn(text.replace(/`/g, "'").slice(0, 300))}\``;
+// 300: the drop's last error is quoted too, longer than a file name.
+const code = (text: string) => literal(text, 300);
 const section = (text: string): Block => ({ type: 'section', text: { type: 'mrkdwn', text: text.slice(0, 3000) } });
 
 function dropLine(payload: LateFilePayload): string {

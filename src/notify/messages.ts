@@ -73,7 +73,10 @@ export function escapeMrkdwn(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-/** Customer text shown literally in mrkdwn: cut to MAX, as inline code (no formatting applies), escaped; a backtick becomes '. */
+/**
+ * Customer text shown literally in mrkdwn: cut to MAX, as inline code (no formatting applies), escaped; a
+ * backtick becomes ' and a line break a space (either would end the span). Every alert kind shows names so.
+ */
 export function literal(text: string, max: number = SHOWN.fileName): string {
   return `\`${escapeMrkdwn(cut(text.replace(/`/g, "'").replace(/\s*\n\s*/g, ' '), max))}\``;
 }
@@ -266,15 +269,22 @@ export function rejectedMessage(run: RunView, options: MessageOptions = {}): Ale
 }
 
 /**
- * An error's reason as Slack shows it: the value masked, cut. A file-level error (line 1, the header, or
- * none) quotes header texts, and a file without its header row has member data there: they become "…"
- * as in the warnings (the texts are in `runs show`).
+ * An error's reason without member data, at most MAX characters: the value masked (maskValue). A
+ * file-level error (line 1, the header, or none) quotes header texts, and a file without its header row
+ * has member data there: they become "…" as in the warnings (the texts are in `runs show`). A run's
+ * reasons are file-level texts: the console shows them to a viewer through this too.
  */
-function errorText(e: RunErrorView): string {
+export function maskError(e: Pick<RunErrorView, 'line' | 'value' | 'message'>, max?: number): string {
   const fileLevel = e.line === null || e.line <= 1;
-  // A quote right after "(" is the spec's display name of a field ("Email Address"), not the file's text.
-  const message = fileLevel ? e.message.replace(/(\(?)"[^"]*"/g, (quoted, paren: string) => (paren ? quoted : '"…"')) : e.message;
-  return cut(maskValue(message, e.value), SHOWN.error);
+  // A quote right after "(" is the spec's display name of a field ("Email Address"), not the file's text;
+  // a quote a cut left open (the console loads 1,000 characters of a message) is masked to the end.
+  const message = fileLevel ? e.message.replace(/(\(?)"[^"]*(?:"|$)/g, (quoted, paren: string) => (paren ? quoted : '"…"')) : e.message;
+  return maskValue(message, e.value, max);
+}
+
+/** An error's reason as Slack shows it: masked, cut. */
+function errorText(e: RunErrorView): string {
+  return cut(maskError(e), SHOWN.error);
 }
 
 /** "line 5, column email" (plain text; the column cut). */

@@ -1,5 +1,5 @@
 import type { AlertMessage, Block } from './notifier.js';
-import { escapeMrkdwn, notificationText } from './messages.js';
+import { literal, notificationText } from './messages.js';
 
 export interface PgpKeyPayload {
   tenant: string;
@@ -8,7 +8,8 @@ export interface PgpKeyPayload {
   error: string;
 }
 
-const code = (text: string) => `\`${escapeMrkdwn(text.replace(/`/g, "'")).slice(0, 500)}\``;
+// 500: the key error names the key file's path and the passphrase variable.
+const code = (text: string) => literal(text, 500);
 
 /**
  * An encrypted file could not be read because of OUR key set-up (issue 14): an operator problem, not the

@@ -3,7 +3,7 @@ import { approveRun, rejectRun, RunDecisionError } from '../pipeline.js';
 import { recordAudit } from '../store/console-audit.js';
 import { markApplied, needsApplying } from '../store/run-applied.js';
 import type { ConsoleContext } from './context.js';
-import { html } from './html.js';
+import { clip, html } from './html.js';
 import { loadConsoleRun, sendRunPage } from './run-page.js';
 import { notFound } from './security.js';
 
@@ -17,18 +17,24 @@ export function registerDecisions(app: FastifyInstance, ctx: ConsoleContext): vo
       if (!run) return notFound(request, reply, 'No such run here.');
       // Without the confirmation step's field: show the confirmation step.
       if (request.body?.confirm !== 'yes') return reply.redirect(`/runs/${run.id}?decide=${verb}`, 303);
-      const reason = typeof request.body.reason === 'string' ? request.body.reason.trim().slice(0, 500) : '';
+      const reason = typeof request.body.reason === 'string' ? clip(request.body.reason.trim(), 500) : '';
+      if (!reason) {
+        // The confirmation step asks for a reason (kept in the audit log and, for a rejection, with the
+        // run); the form's `required` is the browser's check only. The step again, nothing changed.
+        request.query = { decide: verb };
+        return sendRunPage(ctx, request, reply, run, html`<p class="notice error" role="alert">Not done: give a reason to ${verb} run ${run.id}.</p>`, 400);
+      }
       const by = request.user!.name;
       try {
         // The same functions, checks and effects as `hris-ingest runs approve|reject`.
         if (verb === 'approve') await approveRun({ db: ctx.db, logger: ctx.logger }, ctx.tenants, run.id, by, ctx.outDir ? { outDir: ctx.outDir } : {});
-        else await rejectRun({ db: ctx.db, logger: ctx.logger }, run.id, by, reason || undefined);
+        else await rejectRun({ db: ctx.db, logger: ctx.logger }, run.id, by, reason);
       } catch (error) {
         if (!(error instanceof RunDecisionError)) throw error;
         request.query = {};
         return sendRunPage(ctx, request, reply, run, html`<p class="notice error" role="alert">Not done: ${error.message}</p>`, 409);
       }
-      await recordAudit(ctx.db.pool, { actor: by, action: verb, detail: `run ${run.id} (${run.tenant_id})${reason ? `: ${reason}` : ''}` });
+      await recordAudit(ctx.db.pool, { actor: by, action: verb, detail: `run ${run.id} (${run.tenant_id}): ${reason}` });
       return reply.redirect(`/runs/${run.id}?done=${verb === 'approve' ? 'approved' : 'rejected'}`, 303);
     });
   }

@@ -1,3 +1,4 @@
+import { cut } from '../text/bounded.js';
 /**
  * The one place HTML is made: `html` escapes every interpolated value unless it is itself the result of
  * `html` (a fragment built here), so customer text can only reach a page escaped.
@@ -32,10 +33,12 @@ export function html(strings: TemplateStringsArray, ...values: Value[]): Html {
 
 /** Longest customer value shown in a cell; the files carry the full text. */
 export const CELL_MAX = 120;
+/** Longest file name in a row of a list (runs, tenants); a run's own page shows more. */
+export const FILE_NAME_CELL_MAX = 80;
 
-/** A value cut to MAX characters ("…" marks the cut). */
+/** A value cut to MAX characters ("…" marks the cut; text/bounded.ts `cut`, which splits no surrogate pair). */
 export function clip(text: string, max = CELL_MAX): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+  return cut(text, max);
 }
 
 /** A query string from parameters (empty ones dropped). */

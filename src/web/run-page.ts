@@ -1,10 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { maskValue } from '../notify/messages.js';
+import { maskError, maskValue } from '../notify/messages.js';
 import { OUTPUT_TITLES } from '../output/names.js';
 import { appliedMark, needsApplying, unappliedRuns } from '../store/run-applied.js';
 import { fullCounts, getRun, lastAcceptedRun, type RunRow } from '../store/runs.js';
+import { capList } from '../text/bounded.js';
 import { allows, type ConsoleContext } from './context.js';
-import { clip, html, query, type Html } from './html.js';
+import { CELL_MAX, clip, html, query, type Html } from './html.js';
 import { csrfField, page, pageNumber, pager, sendPage, when } from './layout.js';
 import { errorPage, updatePage, type UpdateRow } from './run-details.js';
 import { encryptionFacts, runStatus, supersededPanel } from './run-state.js';
@@ -37,6 +38,10 @@ export async function baseMoved(ctx: ConsoleContext, run: RunRow): Promise<strin
 }
 
 const COUNT_NAMES = ['invites', 'updates', 'deactivations', 'reactivations', 'deletions', 'unchanged'] as const;
+/** Most reasons and warnings listed; the rest are counted ("... and N more"). */
+const NOTES_SHOWN = 50;
+/** Most changed fields shown per update (a tenant may declare many custom segments); the rest are counted. */
+const FIELDS_SHOWN = 30;
 const KINDS = ['invites', 'updates', 'deletions', 'errors'] as const;
 
 interface RunPageQuery {
@@ -80,12 +85,13 @@ ${run.purged_at ? html`<dt>Retention</dt><dd>its changes and errors were removed
 </dl>`;
   const countTable = html`<h2>Counts</h2><table class="counts"><thead><tr>${COUNT_NAMES.map((n) => html`<th class="n">${n}</th>`)}<th class="n">invalid rows</th></tr></thead>
 <tbody><tr>${COUNT_NAMES.map((n) => html`<td class="n">${counts[n].toLocaleString('en-US')}</td>`)}<td class="n">${run.error_count.toLocaleString('en-US')}</td></tr></tbody></table>`;
-  const reasons = run.reasons.length > 0 ? html`<h2>${run.status === 'held' ? 'Why it was held' : 'Reasons'}</h2><ul>${run.reasons.slice(0, 50).map((r) => html`<li>${clip(r, 500)}</li>`)}</ul>` : null;
-  // Warnings quote header texts, which hold member data when a file lacks its header row: a viewer sees
-  // them as the Slack alert does, quotes and values masked.
+  // Reasons and warnings quote header texts, which hold member data when a file lacks its header row (a
+  // rejected file's reason quotes its first row): a viewer sees them as the Slack alert does, masked.
   const showValues = allows(user.role, 'csm');
+  const reasonText = (r: string) => (showValues ? r : maskError({ line: null, value: null, message: r }));
   const warningText = (w: string) => (showValues ? w : maskValue(w.replace(/"[^"]*"/g, '"…"'), null));
-  const warnings = run.warnings.length > 0 ? html`<h2>Warnings</h2><ul>${run.warnings.slice(0, 50).map((w) => html`<li>${clip(warningText(w), 500)}</li>`)}</ul>` : null;
+  const reasons = run.reasons.length > 0 ? html`<h2>${run.status === 'held' ? 'Why it was held' : 'Reasons'}</h2><ul>${capList(run.reasons, NOTES_SHOWN).map((r) => html`<li>${clip(reasonText(r), 500)}</li>`)}</ul>` : null;
+  const warnings = run.warnings.length > 0 ? html`<h2>Warnings</h2><ul>${capList(run.warnings, NOTES_SHOWN).map((w) => html`<li>${clip(warningText(w), 500)}</li>`)}</ul>` : null;
   const body = html`${notice}${done}${facts}${await appliedSection(ctx, request, reply, run)}${await decisionSection(ctx, request, reply, run)}
 ${countTable}${reasons}${warnings}${downloads(run, showValues)}
 ${await errorsSection(ctx, request, run)}${await updatesSection(ctx, request, run)}`;
@@ -144,14 +150,16 @@ async function errorsSection(ctx: ConsoleContext, request: FastifyRequest<{ Quer
   return html`<h2 id="errors">Validation errors (${run.error_count.toLocaleString('en-US')})</h2>
 <table><thead><tr><th class="n">line</th><th>column</th>${showValues ? html`<th>value</th>` : null}<th>message</th></tr></thead><tbody>
 ${rows.map((e) => html`<tr><td class="n">${e.line ?? '—'}</td><td>${clip(e.column_name ?? '')}</td>${showValues ? html`<td class="value">${clip(e.value ?? '')}</td>` : null}
-<td>${clip(showValues ? e.message : maskValue(e.message, e.value), 300)}</td></tr>`)}
+<td>${clip(showValues ? e.message : maskError(e), 300)}</td></tr>`)}
 </tbody></table>${pager(current, more, link, 'errors page')}`;
 }
 
+/** The first FIELDS_SHOWN changed fields of ROW, then "... and N more fields" (capList: the viewer's list counts the same way). */
 function changedCells(row: UpdateRow): Html[] {
-  return row.changed_fields.slice(0, 30).map((field) => {
+  return capList(row.changed_fields, FIELDS_SHOWN, { noun: 'fields' }).map((field, i) => {
+    if (i === FIELDS_SHOWN) return html`<div class="muted">${field}</div>`;
     const before = row.before ? (row.before[field] ?? '') : null;
-    return html`<div><strong>${field}</strong>: <span class="value">${before === null ? html`<span class="muted">(not kept)</span>` : clip(before)}</span><span class="arrow">→</span><span class="value">${clip(row.after?.[field] ?? '')}</span></div>`;
+    return html`<div><strong>${clip(field)}</strong>: <span class="value">${before === null ? html`<span class="muted">(not kept)</span>` : clip(before)}</span><span class="arrow">→</span><span class="value">${clip(row.after?.[field] ?? '')}</span></div>`;
   });
 }
 
@@ -164,6 +172,6 @@ async function updatesSection(ctx: ConsoleContext, request: FastifyRequest<{ Que
   return html`<h2 id="updates">Profile updates (${fullCounts(run.counts).updates.toLocaleString('en-US')})</h2>
 <table><thead><tr><th class="n">line</th>${showValues ? html`<th>member</th>` : null}<th>change</th><th>${showValues ? 'changed fields: before → after' : 'changed fields'}</th></tr></thead><tbody>
 ${rows.map((u) => html`<tr><td class="n">${u.line ?? '—'}</td>${showValues ? html`<td class="value">${clip(u.member_key, 80)}</td>` : null}<td>${u.change_type ?? 'update'}</td>
-<td>${showValues ? changedCells(u) : u.changed_fields.join(', ')}</td></tr>`)}
+<td>${showValues ? changedCells(u) : capList(u.changed_fields, FIELDS_SHOWN, { itemMax: CELL_MAX, noun: 'fields' }).join(', ')}</td></tr>`)}
 </tbody></table>${pager(current, more, link, 'updates page')}`;
 }

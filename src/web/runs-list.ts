@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ConsoleContext } from './context.js';
-import { clip, html, query } from './html.js';
+import { clip, FILE_NAME_CELL_MAX, html, query } from './html.js';
 import { page, pageNumber, pager, sendPage, when } from './layout.js';
 import { runStatus } from './run-state.js';
 
@@ -38,7 +38,7 @@ export function registerRunsList(app: FastifyInstance, ctx: ConsoleContext): voi
     const runs = result.rows.slice(0, PAGE_SIZE);
     const link = (n: number) => `/runs${query({ tenant, status, page: n > 1 ? n : undefined })}`;
     const rows = runs.map(
-      (r) => html`<tr><td class="n"><a href="/runs/${r.id}">${r.id}</a></td><td>${r.tenant_id}</td><td>${clip(r.file_name, 80)}</td>
+      (r) => html`<tr><td class="n"><a href="/runs/${r.id}">${r.id}</a></td><td>${r.tenant_id}</td><td>${clip(r.file_name, FILE_NAME_CELL_MAX)}</td>
   <td>${runStatus(r)}${r.applied ? html` <span class="muted">applied</span>` : null}</td>
   <td class="n">${r.rows}</td><td class="n">${r.counts.invites ?? 0}</td><td class="n">${r.counts.updates ?? 0}</td>
   <td class="n">${r.counts.deletions ?? 0}</td><td class="n">${r.error_count}</td><td>${when(r.created_at)}</td></tr>`,

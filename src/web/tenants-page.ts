@@ -3,7 +3,7 @@ import type { Queryable } from '../store/db.js';
 import { tenantWatchStatuses, type TenantWatchStatus } from '../store/late-watch.js';
 import { unappliedRuns } from '../store/run-applied.js';
 import type { ConsoleContext } from './context.js';
-import { html, query, type Html } from './html.js';
+import { clip, FILE_NAME_CELL_MAX, html, query, type Html } from './html.js';
 import { page, sendPage, statusBadge, when } from './layout.js';
 
 interface TenantFacts {
@@ -79,7 +79,7 @@ export function registerTenantsPage(app: FastifyInstance, ctx: ConsoleContext): 
     const rows = facts.map(
       (t) => html`<tr>
   <td><a href="/runs${query({ tenant: t.id })}">${t.name}</a><br><span class="muted">${t.id}</span></td>
-  <td>${t.lastRun ? html`<a href="/runs/${t.lastRun.id}">${t.lastRun.file}</a>` : html`<span class="empty">no file yet</span>`}</td>
+  <td>${t.lastRun ? html`<a href="/runs/${t.lastRun.id}">${clip(t.lastRun.file, FILE_NAME_CELL_MAX)}</a>` : html`<span class="empty">no file yet</span>`}</td>
   <td>${t.lastRun ? statusBadge(t.lastRun.status) : null}</td>
   <td>${t.lastRun ? when(t.lastRun.at) : '—'}</td>
   <td class="n">${t.onPlatform.toLocaleString('en-US')}</td>
