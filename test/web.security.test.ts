@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SIGN_IN_FAILED } from '../src/web/login.js';
-import { safeNext, SESSION_COOKIE } from '../src/web/security.js';
+import { CSRF_COOKIE, safeNext, SESSION_COOKIE } from '../src/web/security.js';
 import { client, csrfOf, PASSWORD, signIn, useConsole, USERS } from './web.support.js';
 
 describe('console security', () => {
@@ -75,12 +75,20 @@ describe('console security', () => {
   });
 
   it('sets the session cookie HttpOnly and SameSite=Strict, and strict security headers', async () => {
-    const response = await client(t.app).get('/login');
-    const cookie = ([] as string[]).concat(response.headers['set-cookie'] ?? []).find((c) => c.startsWith(`${SESSION_COOKIE}=`));
-    expect(cookie).toBeDefined();
-    expect(cookie).toMatch(/; HttpOnly/i);
-    expect(cookie).toMatch(/; SameSite=Strict/i);
-    expect(cookie).not.toMatch(/; Secure/i);
+    const c = client(t.app);
+    const response = await c.get('/login');
+    const cookies = (r: typeof response) => ([] as string[]).concat(r.headers['set-cookie'] ?? []);
+    // the sign-in page sets the CSRF secret's cookie (signed) and no session: nothing is stored for a visit
+    const csrf = cookies(response).find((c) => c.startsWith(`${CSRF_COOKIE}=`));
+    expect(csrf).toMatch(/^hris_csrf=[^;.]+\.[^;]+;/);
+    expect(cookies(response).some((c) => c.startsWith(`${SESSION_COOKIE}=`))).toBe(false);
+    const signedIn = await c.post('/login', { username: USERS.viewer, password: PASSWORD }, { tokenFrom: '/login' });
+    const cookie = cookies(signedIn).find((c) => c.startsWith(`${SESSION_COOKIE}=`));
+    for (const set of [csrf, cookie]) {
+      expect(set).toMatch(/; HttpOnly/i);
+      expect(set).toMatch(/; SameSite=Strict/i);
+      expect(set).not.toMatch(/; Secure/i);
+    }
     const csp = String(response.headers['content-security-policy']);
     expect(csp).toContain("script-src 'none'");
     expect(csp).toContain("default-src 'none'");
@@ -90,6 +98,18 @@ describe('console security', () => {
     expect(response.headers['x-frame-options']).toBe('SAMEORIGIN');
     expect(response.headers['referrer-policy']).toBe('no-referrer');
     expect(response.body).not.toMatch(/<script|style=/i);
+  });
+
+  it('an anonymous visit stores no session; a sign-in stores one, a sign-out removes it', async () => {
+    const sessions = async () => Number((await t.db.pool.query('select count(*) from console_sessions')).rows[0].count);
+    const before = await sessions();
+    for (let i = 0; i < 5; i++) expect((await client(t.app).get('/login')).statusCode).toBe(200);
+    expect(await client(t.app).get('/runs/1')).toMatchObject({ statusCode: 303 });
+    expect(await sessions()).toBe(before);
+    const viewer = await signIn(t.app, 'viewer');
+    expect(await sessions()).toBe(before + 1);
+    expect((await viewer.post('/logout', {})).statusCode).toBe(303);
+    expect(await sessions()).toBe(before);
   });
 
   it('a removed user is signed out at once', async () => {
@@ -103,11 +123,20 @@ describe('console security', () => {
 describe('console behind HTTPS', () => {
   const t = useConsole({ secureCookie: true, proxyAddresses: ['127.0.0.1'] });
 
-  it('marks the cookie Secure (the proxy says https)', async () => {
+  it('marks the cookies Secure (the proxy says https)', async () => {
     const response = await t.app.inject({ method: 'GET', url: '/login', headers: { 'x-forwarded-proto': 'https' } });
-    const cookie = ([] as string[]).concat(response.headers['set-cookie'] ?? []).find((c) => c.startsWith(`${SESSION_COOKIE}=`));
+    const cookie = ([] as string[]).concat(response.headers['set-cookie'] ?? []).find((c) => c.startsWith(`${CSRF_COOKIE}=`));
     expect(cookie).toMatch(/; Secure/i);
     expect(cookie).toMatch(/; SameSite=Strict/i);
+    const signedIn = await t.app.inject({
+      method: 'POST',
+      url: '/login',
+      headers: { 'x-forwarded-proto': 'https', 'content-type': 'application/x-www-form-urlencoded', cookie: cookie!.split(';')[0]! },
+      payload: new URLSearchParams({ username: USERS.viewer, password: PASSWORD, _csrf: csrfOf(response.body) }).toString(),
+    });
+    expect(signedIn.statusCode).toBe(303);
+    const session = ([] as string[]).concat(signedIn.headers['set-cookie'] ?? []).find((s) => s.startsWith(`${SESSION_COOKIE}=`));
+    expect(session).toMatch(/; Secure/i);
     expect(response.headers['strict-transport-security']).toContain('max-age=31536000');
   });
 });

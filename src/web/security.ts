@@ -14,6 +14,8 @@ import { page, sendPage } from './layout.js';
 import { LazySigner, PgSessionStore, sessionSecret } from './session-store.js';
 
 export const SESSION_COOKIE = 'hris_session';
+/** The CSRF secret's cookie (signed, HttpOnly, SameSite=Strict). */
+export const CSRF_COOKIE = 'hris_csrf';
 
 /** Secure cookies: as configured, else when the console's public URL is https. */
 export function secureCookies(ctx: ConsoleContext): boolean {
@@ -46,8 +48,8 @@ export async function registerSecurity(app: FastifyInstance, ctx: ConsoleContext
     referrerPolicy: { policy: 'no-referrer' },
     strictTransportSecurity: secure ? { maxAge: 31536000 } : false,
   });
-  await app.register(fastifyCookie);
   const signer = new LazySigner(() => sessionSecret(ctx.db.pool, settings.sessionSecret));
+  await app.register(fastifyCookie, { secret: signer });
   // Before the session plugin's own hook: the secret is read from the database on first use.
   app.addHook('onRequest', async (request) => {
     const url = request.routeOptions.url;
@@ -62,8 +64,13 @@ export async function registerSecurity(app: FastifyInstance, ctx: ConsoleContext
     rolling: false,
     cookie: { httpOnly: true, sameSite: 'strict', secure, path: '/', maxAge: maxAgeMs },
   });
+  // The CSRF secret lives in a signed cookie of its own, not in the session: a session row is written only
+  // at sign-in, where every anonymous GET /login (a probe, a crawler, a flood) wrote one that stayed for
+  // sessionHours. Signed with the session's key, so a cookie planted from a sibling domain is refused.
   await app.register(fastifyCsrf, {
-    sessionPlugin: '@fastify/session',
+    sessionPlugin: '@fastify/cookie',
+    cookieKey: CSRF_COOKIE,
+    cookieOpts: { path: '/', httpOnly: true, sameSite: 'strict', secure, signed: true },
     // Multipart uploads are streamed, so their token comes in the form's action URL (not member data).
     getToken: (request) => {
       const body = request.body as { _csrf?: unknown } | undefined;

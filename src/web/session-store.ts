@@ -1,4 +1,4 @@
-import { Signer } from '@fastify/cookie';
+import { Signer, type UnsignResult } from '@fastify/cookie';
 import { randomBytes } from 'node:crypto';
 import type {} from '@fastify/session';
 import type { Session } from 'fastify';
@@ -85,7 +85,7 @@ export class LazySigner {
     return (this.signer ?? this.unloaded).sign(value);
   }
 
-  unsign(signed: string): { valid: boolean; renew: boolean; value: string | null } {
+  unsign(signed: string): UnsignResult {
     if (!this.signer) return { valid: false, renew: false, value: null };
     return this.signer.unsign(signed);
   }
