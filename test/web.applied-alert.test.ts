@@ -34,12 +34,24 @@ describe('the alert of a newer run while an older accepted run is not marked app
   it('warns, naming the older run', async () => {
     const first = await ingestFile({ db }, tenant, fileOf('acme 01.13.2023.csv', csvOf(range(1, 30))));
     const second = await ingestFile({ db }, tenant, fileOf('acme 02.13.2023.csv', csvOf(range(3, 32))));
-    expect((await loadRunView(db.pool, first.runId!))!.view.unappliedEarlier).toEqual([]);
-    expect((await loadRunView(db.pool, second.runId!))!.view.unappliedEarlier).toEqual([first.runId]);
+    expect((await loadRunView(db.pool, first.runId!))!.view.unappliedEarlier).toEqual({ ids: [], total: 0 });
+    expect((await loadRunView(db.pool, second.runId!))!.view.unappliedEarlier).toEqual({ ids: [first.runId], total: 1 });
     const { text, blocks } = await deliveredText(second.runId!);
     expect(text).toContain(`Earlier accepted runs are not marked applied to the platform: run ${first.runId}.`);
     expect(blocks).toContain(`run ${first.runId}`);
     expect(blocks).toContain(':warning:');
+  });
+
+  it('names the 5 oldest earlier runs not marked applied, then how many more', async () => {
+    const first = await ingestFile({ db }, tenant, fileOf('acme 01.13.2023.csv', csvOf(range(1, 30))));
+    await db.pool.query(
+      `insert into runs (tenant_id, file_name, sha256, status, key_field, counts)
+       select 'acme', 'r' || g || '.csv', 'sha' || g, 'accepted', 'employee_id', '{"updates": 1}'::jsonb from generate_series(1, 30) g`,
+    );
+    const second = await ingestFile({ db }, tenant, fileOf('acme 02.13.2023.csv', csvOf(range(3, 32))));
+    const { text } = await deliveredText(second.runId!);
+    const ids = Array.from({ length: 5 }, (_, i) => `run ${first.runId! + i}`).join(', ');
+    expect(text).toContain(`Earlier accepted runs are not marked applied to the platform: ${ids}, ... and 26 more. Upload`);
   });
 
   it('says nothing once the older run is marked applied', async () => {

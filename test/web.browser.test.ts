@@ -79,7 +79,7 @@ describe.skipIf(missing)('web console in a real browser (headless Chromium)', ()
     await page.press('#password', 'Enter');
     await page.waitForURL(`${web.url}/tenants`);
     expect(await page.textContent('h1')).toBe('Tenants');
-    expect(await page.textContent('main')).toContain(`run ${runs.first.runId} was accepted but is not marked`);
+    expect(await page.textContent('main')).toContain(`runs ${runs.first.runId}, ${runs.second.runId} were accepted but are not marked`);
     await mkdir(SCREENSHOTS, { recursive: true });
     await page.screenshot({ path: path.join(SCREENSHOTS, 'tenants.png'), fullPage: true });
   });

@@ -304,6 +304,21 @@ describe('console pages', () => {
     expect((await csm.get('/tenants')).body).not.toContain('is not marked');
   });
 
+  it('lists at most 20 runs not marked applied and 5 overtaken ones, then "... and N more"', async () => {
+    const first = await accepted();
+    // 24 more accepted runs with changes (rows as the engine records them; only their ids and counts matter here)
+    await t.db.pool.query(
+      `insert into runs (tenant_id, file_name, sha256, status, counts) select 'acme', 'r' || g || '.csv', 'sha' || g, 'accepted', '{"invites": 1}'::jsonb
+       from generate_series(1, 24) g`,
+    );
+    const body = (await (await signIn(t.app, 'csm')).get('/tenants')).body;
+    expect(body).toContain(`<a href="/runs/${first.runId}">${first.runId}</a>, `);
+    expect(body.match(/<td class="n">(<a href="\/runs\/\d+">\d+<\/a>, )+\.\.\. and 5 more<\/td>/)?.[0].match(/<a /g)).toHaveLength(20);
+    const warning = body.match(/<p class="notice warn" role="alert">Acme: runs .*? exists\./s)?.[0] ?? '';
+    expect(warning.match(/<a href="\/runs\/\d+">\d+<\/a>, /g)).toHaveLength(5);
+    expect(warning).toContain('... and 19 more were accepted but');
+  });
+
   it('previews an uploaded sample against the tenant state, storing nothing; files downloadable by the same user', async () => {
     await accepted(range(1, 10));
     const runsBefore = (await t.db.pool.query('select count(*)::int as n from runs')).rows[0].n;

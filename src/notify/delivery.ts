@@ -444,7 +444,7 @@ export async function loadRunView(db: Queryable, runId: number, statusAtAlert?: 
       warnings: run.warnings,
       decidedBy: run.decided_by,
       duplicateOf: run.duplicate_of,
-      unappliedEarlier: await unappliedRuns(db, run.tenant_id, { before: run.id, limit: 20 }),
+      unappliedEarlier: await unappliedRuns(db, run.tenant_id, { before: run.id, limit: 5 }),
     },
   };
 }

@@ -44,8 +44,8 @@ export interface RunView {
   warnings: string[];
   decidedBy: string | null;
   duplicateOf: number | null;
-  /** Earlier accepted runs of the tenant not marked applied to the platform (console), oldest first. */
-  unappliedEarlier?: number[];
+  /** Earlier accepted runs of the tenant not marked applied to the platform (console): the oldest, and how many. */
+  unappliedEarlier?: { ids: number[]; total: number };
 }
 
 export interface MessageOptions {
@@ -338,11 +338,10 @@ export function duplicateMessage(run: RunView, options: MessageOptions = {}): Al
  * marked applied: uploading only this run's files would lose theirs (their deletions above all).
  */
 export function unappliedWarning(run: RunView): { block: Block; text: string } | null {
-  const earlier = run.unappliedEarlier ?? [];
-  if (earlier.length === 0 || (run.status !== 'accepted' && run.status !== 'held')) return null;
-  const shown = earlier.slice(0, 5).map((id) => `run ${id}`).join(', ');
-  const more = earlier.length > 5 ? ` and ${earlier.length - 5} more` : '';
-  const text = `Earlier accepted runs are not marked applied to the platform: ${shown}${more}. Upload their files first, in order, or their deletions and updates are lost; then mark them applied in the console.`;
+  const earlier = run.unappliedEarlier;
+  if (!earlier || earlier.total === 0 || (run.status !== 'accepted' && run.status !== 'held')) return null;
+  const shown = capList(earlier.ids.map((id) => `run ${id}`), 5, { total: earlier.total }).join(', ');
+  const text = `Earlier accepted runs are not marked applied to the platform: ${shown}. Upload their files first, in order, or their deletions and updates are lost; then mark them applied in the console.`;
   return { block: section(`:warning: ${text}`), text };
 }
 

@@ -30,18 +30,24 @@ export async function needsApplying(db: Queryable, runId: number): Promise<boole
   return (result.rowCount ?? 0) > 0;
 }
 
+/** Some run ids (oldest first) and how many there are in all: a list shows the ids and "... and N more". */
+export interface RunIds {
+  ids: number[];
+  total: number;
+}
+
 /**
  * The tenant's accepted runs older than RUN_ID (all of them without one) not marked applied, oldest first,
- * at most LIMIT. With a newer run, these are the runs whose files would be lost if only the newer one
- * were uploaded (its deletions above all).
+ * at most LIMIT, and their number. With a newer run, these are the runs whose files would be lost if only
+ * the newer one were uploaded (its deletions above all).
  */
-export async function unappliedRuns(db: Queryable, tenantId: string, options: { before?: number; limit?: number } = {}): Promise<number[]> {
-  const result = await db.query<{ id: number }>(
-    `select r.id::int as id from runs r
+export async function unappliedRuns(db: Queryable, tenantId: string, options: { before?: number; limit?: number } = {}): Promise<RunIds> {
+  const result = await db.query<{ id: number; total: number }>(
+    `select r.id::int as id, count(*) over ()::int as total from runs r
      where r.tenant_id = $1 and ($2::bigint is null or r.id < $2) and ${NEEDS_APPLYING}
        and not exists (select 1 from run_applied a where a.run_id = r.id)
      order by r.id limit $3`,
     [tenantId, options.before ?? null, options.limit ?? 20],
   );
-  return result.rows.map((row) => row.id);
+  return { ids: result.rows.map((row) => row.id), total: result.rows[0]?.total ?? 0 };
 }

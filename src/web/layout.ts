@@ -1,5 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { allows } from './context.js';
+import type { RunIds } from '../store/run-applied.js';
+import { andMore } from '../text/bounded.js';
 import { html, type Html } from './html.js';
 
 /** The CSRF token for this request's forms (creates the session's secret on first use). */
@@ -51,4 +53,10 @@ export function statusBadge(status: string): Html {
 
 export function when(date: Date | null | undefined): string {
   return date ? `${new Date(date).toISOString().slice(0, 16).replace('T', ' ')} UTC` : '—';
+}
+
+/** Links to the runs (PREFIX before each id), then "... and N more" when there are more than listed. */
+export function runLinks(runs: RunIds, prefix = ''): Html {
+  const rest = runs.total - runs.ids.length;
+  return html`${runs.ids.map((id, i) => html`${i > 0 ? ', ' : ''}<a href="/runs/${id}">${prefix}${id}</a>`)}${rest > 0 ? `, ${andMore(rest)}` : ''}`;
 }

@@ -6,7 +6,7 @@ import { fullCounts, getRun, lastAcceptedRun, type RunRow } from '../store/runs.
 import { capList } from '../text/bounded.js';
 import { allows, type ConsoleContext } from './context.js';
 import { CELL_MAX, clip, html, query, type Html } from './html.js';
-import { csrfField, page, pageNumber, pager, sendPage, when } from './layout.js';
+import { csrfField, page, pageNumber, pager, runLinks, sendPage, when } from './layout.js';
 import { errorPage, updatePage, type UpdateRow } from './run-details.js';
 import { encryptionFacts, runStatus, supersededPanel } from './run-state.js';
 import { notFound } from './security.js';
@@ -131,8 +131,8 @@ async function appliedSection(ctx: ConsoleContext, request: FastifyRequest, repl
   if (!(await needsApplying(ctx.db.pool, run.id))) return null;
   const mark = await appliedMark(ctx.db.pool, run.id);
   const earlier = await unappliedRuns(ctx.db.pool, run.tenant_id, { before: run.id, limit: 10 });
-  const warning = earlier.length > 0
-    ? html`<p class="notice warn" role="alert">Earlier accepted runs are not marked applied: ${earlier.map((id, i) => html`${i > 0 ? ', ' : ''}<a href="/runs/${id}">run ${id}</a>`)}. Upload their files to the platform first, in order.</p>`
+  const warning = earlier.total > 0
+    ? html`<p class="notice warn" role="alert">Earlier accepted runs are not marked applied: ${runLinks(earlier, 'run ')}. Upload their files to the platform first, in order.</p>`
     : null;
   if (mark) return html`${warning}<p class="notice ok">Applied to the platform by ${mark.by}, ${when(mark.at)}.</p>`;
   const form = allows(request.user!.role, 'csm')

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Queryable } from '../store/db.js';
 import { tenantWatchStatuses, type TenantWatchStatus } from '../store/late-watch.js';
-import { unappliedRuns } from '../store/run-applied.js';
+import { unappliedRuns, type RunIds } from '../store/run-applied.js';
 import type { ConsoleContext } from './context.js';
 import { clip, FILE_NAME_CELL_MAX, html, query, type Html } from './html.js';
-import { page, sendPage, statusBadge, when } from './layout.js';
+import { page, runLinks, sendPage, statusBadge, when } from './layout.js';
 
 interface TenantFacts {
   id: string;
@@ -12,9 +12,10 @@ interface TenantFacts {
   lastRun: { id: number; file: string; status: string; at: Date } | null;
   onPlatform: number;
   held: number;
-  unapplied: number[];
-  /** Unapplied runs with a newer run after them: their files would be lost. */
-  overtaken: { runId: number; newerRunId: number }[];
+  /** Accepted runs not marked applied (the oldest 20, and how many). */
+  unapplied: RunIds;
+  /** Unapplied runs with a newer run after them (the oldest 5, and how many): their files would be lost. */
+  overtaken: { runs: RunIds; newerRunId: number } | null;
 }
 
 async function tenantFacts(db: Queryable, tenant: { id: string; name: string }): Promise<TenantFacts> {
@@ -29,7 +30,8 @@ async function tenantFacts(db: Queryable, tenant: { id: string; name: string }):
     [tenant.id],
   );
   const { on_platform, held, newest } = counts.rows[0]!;
-  const unapplied = await unappliedRuns(db, tenant.id);
+  const unapplied = await unappliedRuns(db, tenant.id, { limit: 20 });
+  const overtaken = newest === null || unapplied.total === 0 ? null : { runs: await unappliedRuns(db, tenant.id, { before: newest, limit: 5 }), newerRunId: newest };
   const row = last.rows[0];
   return {
     ...tenant,
@@ -37,7 +39,7 @@ async function tenantFacts(db: Queryable, tenant: { id: string; name: string }):
     onPlatform: on_platform,
     held,
     unapplied,
-    overtaken: newest === null ? [] : unapplied.filter((id) => id < newest).map((runId) => ({ runId, newerRunId: newest })),
+    overtaken: overtaken && overtaken.runs.total > 0 ? overtaken : null,
   };
 }
 
@@ -69,13 +71,7 @@ export function registerTenantsPage(app: FastifyInstance, ctx: ConsoleContext): 
     for (const tenant of ctx.tenants.values()) facts.push(await tenantFacts(ctx.db.pool, tenant));
     const next = ctx.nextTick?.() ?? null;
     const watch = new Map((await tenantWatchStatuses(ctx.db.pool, ctx.tenants.values(), ctx.app.schedule.timezone, new Date())).map((w) => [w.id, w]));
-    const warnings = facts.flatMap((t) =>
-      t.overtaken.map(
-        (o) => html`<p class="notice warn" role="alert">${t.name}: run <a href="/runs/${o.runId}">${o.runId}</a> was accepted but is not marked
-          applied, and a newer run (<a href="/runs/${o.newerRunId}">${o.newerRunId}</a>) exists. Upload run ${o.runId}'s files to the platform
-          first, or its deletions and updates are lost; then mark it applied.</p>`,
-      ),
-    );
+    const warnings = facts.flatMap((t) => (t.overtaken ? [overtakenWarning(t.name, t.overtaken)] : []));
     const rows = facts.map(
       (t) => html`<tr>
   <td><a href="/runs${query({ tenant: t.id })}">${t.name}</a><br><span class="muted">${t.id}</span></td>
@@ -84,7 +80,7 @@ export function registerTenantsPage(app: FastifyInstance, ctx: ConsoleContext): 
   <td>${t.lastRun ? when(t.lastRun.at) : '—'}</td>
   <td class="n">${t.onPlatform.toLocaleString('en-US')}</td>
   <td class="n">${t.held > 0 ? html`<a href="/runs${query({ tenant: t.id, status: 'held' })}">${t.held}</a>` : '0'}</td>
-  <td class="n">${t.unapplied.length > 0 ? t.unapplied.map((id, i) => html`${i > 0 ? ', ' : ''}<a href="/runs/${id}">${id}</a>`) : '0'}</td>
+  <td class="n">${t.unapplied.total > 0 ? runLinks(t.unapplied) : '0'}</td>
   <td>${nextFile(watch.get(t.id))}</td>
 </tr>`,
     );
@@ -98,4 +94,14 @@ ${facts.length === 0
 <th class="n">waiting for a decision</th><th class="n">runs not marked applied</th><th>next file (expect:)</th></tr></thead><tbody>${rows}</tbody></table>`}`;
     return sendPage(reply, page(request, reply, 'Tenants', body));
   });
+}
+
+/** Accepted runs not marked applied while a newer run exists: uploading only the newer files loses theirs. */
+function overtakenWarning(tenant: string, overtaken: { runs: RunIds; newerRunId: number }): Html {
+  const { runs, newerRunId } = overtaken;
+  const one = runs.total === 1;
+  const [was, is, its, it] = one ? ['was', 'is', 'its', 'it'] : ['were', 'are', 'their', 'them'];
+  return html`<p class="notice warn" role="alert">${tenant}: ${one ? 'run' : 'runs'} ${runLinks(runs)} ${was} accepted but ${is} not marked applied,
+    and a newer run (<a href="/runs/${newerRunId}">${newerRunId}</a>) exists. Upload ${its} files to the platform first, in order,
+    or ${its} deletions and updates are lost; then mark ${it} applied.</p>`;
 }

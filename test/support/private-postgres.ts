@@ -1,7 +1,7 @@
-import { freePort } from './ports.js';
+import { stablePort } from './ports.js';
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -59,7 +59,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   await chmod(base, 0o777); // the postgres user writes its data folder, socket and log here
   const dataDir = path.join(base, 'data');
   const logFile = path.join(base, 'server.log');
-  const port = await freePort();
+  const port = await stablePort();
   const pgCtl = async (args: string[]) => {
     const [command, full] = asPostgres(path.join(bin, 'pg_ctl'), args);
     await run(command, full, { timeout: 60_000 });
@@ -69,7 +69,12 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   // fsync off: the machine does not crash under a test. synchronous_commit stays on: with it off, an
   // immediate stop (restart('immediate')) loses commits the clients were told had happened.
   const options = `-p ${port} -c listen_addresses=127.0.0.1 -k ${base} -c fsync=off -c full_page_writes=off -c max_connections=50`;
-  const start = () => pgCtl(['start', '-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', options]);
+  // A failed start says why: the server's log, not only pg_ctl's "could not start server".
+  const start = () =>
+    pgCtl(['start', '-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', options]).catch(async (error: unknown) => {
+      const log = await readFile(logFile, 'utf8').catch(() => '(no log)');
+      throw new Error(`${(error as Error).message}\nserver log:\n${log.slice(-2000)}`);
+    });
   await start();
   const url = (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`;
   return {
