@@ -106,7 +106,7 @@ describe('mapHeaders', () => {
   test('two headers mapping to one field are fatal', () => {
     const mapping = mapHeaders(['First Name', 'Last Name', 'Email', 'Email Address'], noTenant);
     expect(mapping.fatal).toEqual({
-      column: 'Email Address',
+      column: 'email',
       message: 'columns "Email" and "Email Address" both map to email: remove one of them or map one to another field in the tenant config',
     });
   });

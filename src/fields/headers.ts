@@ -90,8 +90,10 @@ export function mapHeaders(headers: readonly string[], tenant: TenantColumns): H
     }
     const earlier = headerOf.get(target);
     if (earlier !== undefined) {
+      // The column is the field both feed, as for missing columns: a header text may be member data (a
+      // file without its header row), shown unmasked as a column where the message's quotes are masked.
       fatal ??= {
-        column: header,
+        column: target,
         message: `columns "${cut(earlier, 60)}" and "${cut(header, 60)}" both map to ${target}: remove one of them or map one to another field in the tenant config`,
       };
       return;
