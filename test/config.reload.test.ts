@@ -100,4 +100,35 @@ describe('tenant config reload (issue 10 defect 6)', () => {
     const folder = configProblemMessage({ problem: 'unknown_drop_folder', folder: '/<@U123>', files: 3 });
     expect(folder.text).toContain('&lt;@U123&gt;');
   });
+
+  it('refuses two files of one tenant and tenants sharing an inbox, keeping the last good versions', async () => {
+    const registry = new TenantRegistry(dir);
+    await registry.reload();
+    expect(registry.tenants.get('acme')!.name).toBe('Acme');
+    // a stale copy beside the real file: which one would win was an accident of sorting
+    await writeFile(path.join(dir, 'tenants', 'acme.yml'), 'id: acme\nname: Acme OLD\nguardrails:\n  maxDeletePercent: 100\n');
+    const twins = await registry.reload();
+    expect(twins.broken.map((b) => [b.file, b.error, b.keptTenant])).toEqual([
+      ['acme.yaml', 'acme.yaml and acme.yml are both tenant "acme": remove the one not meant', 'acme'],
+      ['acme.yml', 'acme.yaml and acme.yml are both tenant "acme": remove the one not meant', 'acme'],
+    ]);
+    expect(registry.tenants.get('acme')!.name).toBe('Acme');
+    expect(registry.tenants.get('acme')!.guardrails.maxDeletePercent).not.toBe(100);
+    await unlink(path.join(dir, 'tenants', 'acme.yml'));
+
+    // a copied file whose inbox was not changed: one customer's file would be ingested into both tenants
+    await tenantFile('beta', 'id: beta\nname: Beta\ndrop:\n  inbox: /acme/inbox/\n');
+    const shared = await registry.reload();
+    expect(shared.broken.map((b) => [b.file, b.error, b.keptTenant ?? null])).toEqual([
+      ['acme.yaml', 'tenants acme and beta share the inbox /acme/inbox: each inbox belongs to one tenant (drop.inbox)', 'acme'],
+      ['beta.yaml', 'tenants acme and beta share the inbox /acme/inbox: each inbox belongs to one tenant (drop.inbox)', null],
+    ]);
+    expect([...registry.tenants.keys()]).toEqual(['acme']);
+    // at start nothing is kept: neither tenant runs, and every other one does
+    await tenantFile('gamma', 'id: gamma\nname: Gamma\n');
+    const fresh = new TenantRegistry(dir);
+    expect((await fresh.reload()).broken.map((b) => b.file)).toEqual(['acme.yaml', 'beta.yaml']);
+    expect([...fresh.tenants.keys()]).toEqual(['gamma']);
+  });
+
 });

@@ -78,10 +78,12 @@ describe('hris-ingest tenants and config check (late-file watch)', () => {
       expect(result.stdout).toContain(`tenant gamma: FAIL: ${file('gamma')}: expect.every: "fortnightly" is not a cadence: use an interval such as "1 month"`);
       expect(result.stdout).toContain(`tenant delta: FAIL: ${file('delta')}: expect.every: "0 25 * * *" is not a valid cron expression: hour: 25 is outside 0-23`);
       expect(result.stdout).toMatch(/^tenant acme: ok/m);
-      // The daemon and every other command refuse the file too.
+      // The daemon and every other command refuse the file too, and go on with the other tenants.
       const tenants = await sandbox.run('tenants');
-      expect(tenants.code).toBe(1);
-      expect(tenants.stderr).toContain(`invalid configuration in ${file('delta')}`);
+      expect(tenants.code).toBe(0);
+      expect(tenants.stderr).toContain('warning: tenants/delta.yaml is not used');
+      expect(tenants.stdout).toContain('acme (Acme Corp)');
+      expect(tenants.stdout).not.toContain('delta');
     } finally {
       await import('node:fs/promises').then((fs) => Promise.all(['gamma', 'delta'].map((id) => fs.rm(path.join(sandbox.configDir, 'tenants', `${id}.yaml`)))));
     }

@@ -162,6 +162,43 @@ describe('hris-ingest config check', () => {
       await broken.dispose();
     }
   });
+
+  it('a broken tenant file, a second file of one tenant and a shared inbox fail the check; other commands leave only those tenants out', async () => {
+    const mixed = await cliSandbox({ repoTenants: ['example'] });
+    try {
+      const tenants = path.join(mixed.configDir, 'tenants');
+      await writeFile(path.join(tenants, 'acme.yaml'), 'id: acme\nname: Acme\nkey: member_number\n');
+      await writeFile(path.join(tenants, 'gamma.yaml'), 'id: gamma\nname: Gamma\n');
+      await writeFile(path.join(tenants, 'gamma.yml'), 'id: gamma\nname: Gamma (old copy)\n');
+      await writeFile(path.join(tenants, 'delta.yaml'), 'id: delta\nname: Delta\n');
+      await writeFile(path.join(tenants, 'omega.yaml'), 'id: omega\nname: Omega\ndrop:\n  inbox: /delta/inbox\n');
+      const check = await runCheck(mixed, {});
+      expect(check.code).toBe(1);
+      const failed = failures(check.stdout).filter((line) => line.startsWith('tenant '));
+      expect(failed).toEqual([
+        expect.stringMatching(/^tenant acme: FAIL: .*tenants\/acme\.yaml: key: /),
+        expect.stringMatching(/^tenant delta: FAIL: .*share the inbox \/delta\/inbox/),
+        'tenant gamma: FAIL: ' + path.join(tenants, 'gamma.yaml') + ': gamma.yaml and gamma.yml are both tenant "gamma": remove the one not meant',
+        'tenant gamma: FAIL: ' + path.join(tenants, 'gamma.yml') + ': gamma.yaml and gamma.yml are both tenant "gamma": remove the one not meant',
+        expect.stringMatching(/^tenant omega: FAIL: .*tenants delta and omega share the inbox \/delta\/inbox/),
+      ]);
+      expect(lines(check.stdout)).toContain('tenant example: ok (' + path.join(tenants, 'example.yaml') + ' (inbox /example/inbox))');
+
+      // one broken file stopped every command (start and poll --once with them): now only its tenant is out
+      const { runCli } = await import('./support/cli.js');
+      const sample = path.resolve('fixtures', '10KC Membership File - Your Organization Name - All Active Personnel - 01.13.2023.csv');
+      const preview = await runCli(['preview', sample, '--tenant', 'example', '--json'], { cwd: mixed.dir, env: mixed.env });
+      expect(preview.code, preview.stderr).toBe(0);
+      expect(preview.json().status).toBe('accepted');
+      expect(preview.stderr).toContain('warning: tenants/acme.yaml is not used');
+      expect(preview.stderr).toContain('warning: tenants/gamma.yml is not used');
+      const refused = await runCli(['preview', sample, '--tenant', 'acme'], { cwd: mixed.dir, env: mixed.env });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/tenant "acme" is not usable: .*acme\.yaml: key: /);
+    } finally {
+      await mixed.dispose();
+    }
+  });
 });
 
 async function runCheck(sandbox: CliSandbox, extra: NodeJS.ProcessEnv) {

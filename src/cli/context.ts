@@ -1,11 +1,12 @@
 import { InvalidArgumentError } from 'commander';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { loadAppConfig, configDir, type AppConfig } from '../config/app.js';
-import { loadTenants, type TenantConfig } from '../config/tenant.js';
+import { TenantRegistry, type BrokenTenantFile } from '../config/reload.js';
+import type { TenantConfig } from '../config/tenant.js';
 import { createLogger, type Logger } from '../log.js';
 import type { Database } from '../store/db.js';
 
@@ -21,17 +22,32 @@ export interface CliContext {
   configDir: string;
   app: AppConfig;
   tenants: Map<string, TenantConfig>;
+  /** Tenant files refused (TenantRegistry): their tenants are left out, the others work. */
+  refused: BrokenTenantFile[];
 }
 
+/**
+ * The configuration, read as the service reads it: a tenant file that is broken (or a second file of one
+ * tenant, or an inbox shared with another) leaves its tenant out with a warning on stderr, and every other
+ * tenant works; one broken file stopped every command, and `start` and `poll --once` with them.
+ * `config check` fails on it.
+ */
 export async function loadCliContext(env: NodeJS.ProcessEnv = process.env): Promise<CliContext> {
   const dir = configDir(env);
   const app = await loadAppConfig(dir, env);
-  const tenants = await loadTenants(dir);
-  return { configDir: dir, app, tenants };
+  const registry = new TenantRegistry(dir);
+  // No tenants/ folder at all is no tenant (a first start), not an unreadable folder.
+  const refused = existsSync(path.join(dir, 'tenants')) ? (await registry.reload()).broken : [];
+  for (const file of refused) {
+    process.stderr.write(`warning: ${path.join('tenants', file.file)} is not used (fix it; \`config check\` shows every problem): ${file.error}\n`);
+  }
+  return { configDir: dir, app, tenants: registry.tenants, refused };
 }
 
 export function tenantOrFail(ctx: CliContext, id: string): TenantConfig {
   const tenant = ctx.tenants.get(id);
+  const refused = ctx.refused.find((file) => file.file.replace(/\.ya?ml$/i, '') === id);
+  if (!tenant && refused) throw new UsageError(`tenant "${id}" is not usable: ${path.join(ctx.configDir, 'tenants', refused.file)}: ${refused.error}`);
   if (!tenant) {
     const known = [...ctx.tenants.keys()].join(', ') || 'none';
     throw new UsageError(`unknown tenant "${id}": add ${path.join(ctx.configDir, 'tenants', `${id}.yaml`)} (configured: ${known})`);

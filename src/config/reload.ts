@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from './errors.js';
-import { loadTenantFile, type TenantConfig } from './tenant.js';
+import { loadTenantFile, tenantInbox, type TenantConfig } from './tenant.js';
 
 /** A tenant file that could not be used: its last good version (if any) stays in use. */
 export interface BrokenTenantFile {
@@ -24,16 +24,20 @@ export interface ReloadResult {
 
 const TENANT_FILE = /\.ya?ml$/i;
 
+/** One line (a YAML error quotes the file's lines): for logs, alerts, /healthz and `config check`. */
 function describe(error: unknown): string {
-  if (error instanceof ConfigError) return error.problems.map((p) => `${p.path || '(top level)'}: ${p.message}`).join('; ');
-  return (error as Error).message.replace(/\s*\n\s*/g, '; ');
+  const text = error instanceof ConfigError ? error.problems.map((p) => `${p.path || '(top level)'}: ${p.message}`).join('; ') : (error as Error).message;
+  return text.replace(/\s*\n\s*/g, '; ');
 }
 
 /**
- * The tenants in effect, re-read from DIR/tenants/ on demand (each poll tick, SIGHUP). TENANTS is one live
- * Map, changed in place, so whoever holds it (poller, alert delivery) sees the reload without being told.
- * Every file is validated before it replaces anything; a broken file keeps its tenant's last good
- * version; a removed file removes its tenant.
+ * The tenants in effect, read from DIR/tenants/ at start and on demand (each poll tick, SIGHUP). TENANTS
+ * is one live Map, changed in place, so whoever holds it (poller, alert delivery) sees the reload without
+ * being told. Every file is validated before it replaces anything; a broken file keeps its tenant's last
+ * good version (none at start: the tenant is left out, the others run); a removed file removes its tenant.
+ * Refused as broken too: two files for one tenant id (acme.yaml and a stale acme.yml: which one would win
+ * is an accident of sorting), and tenants sharing an inbox (one customer's file would be ingested into
+ * both, the other tenant's members then deleted).
  */
 export class TenantRegistry {
   readonly tenants: Map<string, TenantConfig>;
@@ -58,20 +62,36 @@ export class TenantRegistry {
       return result;
     }
     const seen = new Set<string>();
+    const refuse = async (name: string, id: string, error: string) => {
+      const sha256 = await readFile(path.join(this.dir, name)).then(
+        (bytes) => createHash('sha256').update(bytes).digest('hex'),
+        () => 'unreadable',
+      );
+      result.broken.push({ file: name, sha256, error, ...(this.tenants.has(id) ? { keptTenant: id } : {}) });
+    };
+    const idOf = (name: string) => name.replace(TENANT_FILE, '');
+    const loaded = new Map<string, { name: string; tenant: TenantConfig }>();
     for (const name of names) {
-      const id = name.replace(TENANT_FILE, '');
+      const id = idOf(name);
       seen.add(id);
-      let tenant: TenantConfig;
-      try {
-        tenant = await loadTenantFile(path.join(this.dir, name));
-      } catch (error) {
-        const sha256 = await readFile(path.join(this.dir, name)).then(
-          (bytes) => createHash('sha256').update(bytes).digest('hex'),
-          () => 'unreadable',
-        );
-        result.broken.push({ file: name, sha256, error: describe(error), ...(this.tenants.has(id) ? { keptTenant: id } : {}) });
+      const twins = names.filter((other) => idOf(other) === id);
+      if (twins.length > 1) {
+        await refuse(name, id, `${twins.join(' and ')} are both tenant "${id}": remove the one not meant`);
         continue;
       }
+      try {
+        loaded.set(id, { name, tenant: await loadTenantFile(path.join(this.dir, name)) });
+      } catch (error) {
+        await refuse(name, id, describe(error));
+      }
+    }
+    for (const [inbox, ids] of sharedInboxes(loaded)) {
+      for (const id of ids) {
+        await refuse(loaded.get(id)!.name, id, `tenants ${ids.join(' and ')} share the inbox ${inbox}: each inbox belongs to one tenant (drop.inbox)`);
+        loaded.delete(id);
+      }
+    }
+    for (const [id, { tenant }] of loaded) {
       const current = this.tenants.get(id);
       if (!current) result.added.push(id);
       else if (JSON.stringify(current) !== JSON.stringify(tenant)) result.changed.push(id);
@@ -87,4 +107,11 @@ export class TenantRegistry {
     this.broken = result.broken;
     return result;
   }
+}
+
+/** Inboxes named by more than one of the TENANTS, with their ids. */
+function sharedInboxes(tenants: Map<string, { tenant: TenantConfig }>): Map<string, string[]> {
+  const byInbox = new Map<string, string[]>();
+  for (const [id, { tenant }] of tenants) byInbox.set(tenantInbox(tenant), [...(byInbox.get(tenantInbox(tenant)) ?? []), id]);
+  return new Map([...byInbox].filter(([, ids]) => ids.length > 1));
 }

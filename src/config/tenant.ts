@@ -96,6 +96,11 @@ export async function loadTenantFile(file: string): Promise<TenantConfig> {
   return tenant;
 }
 
+/** A tenant's inbox on the drop, normalised: its drop.inbox, default /<tenant id>/inbox. */
+export function tenantInbox(tenant: TenantConfig): string {
+  return path.posix.normalize(tenant.drop.inbox ?? `/${tenant.id}/inbox`).replace(/(.)\/$/, '$1');
+}
+
 /** Every tenant under DIR/tenants/*.yaml, keyed by id. */
 export async function loadTenants(configDir: string): Promise<Map<string, TenantConfig>> {
   const dir = path.join(configDir, 'tenants');

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { TenantConfig } from '../config/tenant.js';
+import { tenantInbox, type TenantConfig } from '../config/tenant.js';
 
 /** Where a tenant's files live on the drop. */
 export interface TenantLayout {
@@ -10,7 +10,7 @@ export interface TenantLayout {
 
 /** Inbox default /<tenant>/inbox; processed/ and rejected/ beside it unless configured. */
 export function tenantLayout(tenant: TenantConfig): TenantLayout {
-  const inbox = path.posix.normalize(tenant.drop.inbox ?? `/${tenant.id}/inbox`).replace(/(.)\/$/, '$1');
+  const inbox = tenantInbox(tenant);
   const parent = path.posix.dirname(inbox);
   return {
     inbox,

@@ -4,7 +4,8 @@ import pg from 'pg';
 import { loadAppConfig, type AppConfig } from '../config/app.js';
 import { ConfigError } from '../config/errors.js';
 import { checkTenantKeys } from '../config/pgp-keys.js';
-import { loadTenantFile, type TenantConfig } from '../config/tenant.js';
+import { TenantRegistry } from '../config/reload.js';
+import type { TenantConfig } from '../config/tenant.js';
 import { connectDrop, HostKeyError, resolveDropConnection } from '../drop/client.js';
 import { tenantLayout } from '../drop/layout.js';
 import { findUnconfiguredFolders } from '../drop/unconfigured.js';
@@ -40,31 +41,36 @@ function configProblems(error: unknown): string {
   return oneLine((error as Error).message);
 }
 
-/** Every tenant file on its own, so each broken one gets its own line. */
+/**
+ * Every tenant file, one line each, read as the service reads them (TenantRegistry): a file the service
+ * would refuse (broken, a second file of one tenant, an inbox shared with another tenant) fails here.
+ */
 async function checkTenants(configDir: string, env: NodeJS.ProcessEnv = process.env): Promise<{ results: CheckResult[]; tenants: Map<string, TenantConfig> }> {
   const dir = path.join(configDir, 'tenants');
-  const tenants = new Map<string, TenantConfig>();
   let names: string[];
   try {
     names = (await readdir(dir)).filter((n) => /\.ya?ml$/i.test(n)).sort();
   } catch {
-    return { results: [fail('tenants', `no folder ${dir}: add tenants/<id>.yaml beside app.yaml (HRIS_CONFIG_DIR=${configDir})`)], tenants };
+    return { results: [fail('tenants', `no folder ${dir}: add tenants/<id>.yaml beside app.yaml (HRIS_CONFIG_DIR=${configDir})`)], tenants: new Map() };
   }
-  if (names.length === 0) return { results: [fail('tenants', `no tenant files in ${dir}: add tenants/<id>.yaml`)], tenants };
+  if (names.length === 0) return { results: [fail('tenants', `no tenant files in ${dir}: add tenants/<id>.yaml`)], tenants: new Map() };
+  const registry = new TenantRegistry(configDir);
+  const { broken } = await registry.reload();
   const results: CheckResult[] = [];
   for (const name of names) {
-    try {
-      const tenant = await loadTenantFile(path.join(dir, name));
-      tenants.set(tenant.id, tenant);
-      results.push(ok(`tenant ${tenant.id}`, `${path.join(dir, name)} (inbox ${tenantLayout(tenant).inbox})`));
-      if (tenant.pgp) {
-        results.push(await checkTenantKeys(tenant.id, tenant.pgp, env).then((detail) => ok(`tenant ${tenant.id} pgp`, detail), (error: Error) => fail(`tenant ${tenant.id} pgp`, oneLine(error.message))));
-      }
-    } catch (error) {
-      results.push(fail(`tenant ${name.replace(/\.ya?ml$/i, '')}`, configProblems(error)));
+    const id = name.replace(/\.ya?ml$/i, '');
+    const refused = broken.find((b) => b.file === name);
+    const tenant = registry.tenants.get(id);
+    if (refused || !tenant) {
+      results.push(fail(`tenant ${id}`, `${path.join(dir, name)}: ${oneLine(refused?.error ?? 'not loaded')}`));
+      continue;
+    }
+    results.push(ok(`tenant ${id}`, `${path.join(dir, name)} (inbox ${tenantLayout(tenant).inbox})`));
+    if (tenant.pgp) {
+      results.push(await checkTenantKeys(tenant.id, tenant.pgp, env).then((detail) => ok(`tenant ${tenant.id} pgp`, detail), (error: Error) => fail(`tenant ${tenant.id} pgp`, oneLine(error.message))));
     }
   }
-  return { results, tenants };
+  return { results, tenants: registry.tenants };
 }
 
 async function checkDatabase(app: AppConfig): Promise<CheckResult> {
