@@ -158,6 +158,15 @@ describe('hris-ingest config check', () => {
       expect(appLine).toMatch(/app\.yaml \(or its environment variables\): .*http\.port: /);
       expect(appLine).toMatch(/unknownSetting/);
       expect(lines(bad.stdout)).toContainEqual(expect.stringMatching(/^database, drop, slack: skipped \(not tried: fix the app config first\)/));
+
+      // a time zone or a poller cron that `start` would refuse (the late-file watch failed quietly on each tick)
+      await writeFile(path.join(broken.configDir, 'app.yaml'), 'schedule:\n  cron: "*/5 * * * *"\n');
+      const zone = await runCheck(broken, { SCHEDULE_TIMEZONE: 'America/New York', DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' });
+      expect(zone.code).toBe(1);
+      expect(failures(zone.stdout)[0]).toMatch(/^app config: FAIL: .*schedule\.timezone: "America\/New York" is not a time zone; use an IANA name/);
+      const cron = await runCheck(broken, { SCHEDULE_CRON: '61 * * * *', DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' });
+      expect(cron.code).toBe(1);
+      expect(failures(cron.stdout)[0]).toMatch(/^app config: FAIL: schedule\.cron "61 \* \* \* \*" is not a valid cron expression/);
     } finally {
       await broken.dispose();
     }

@@ -31,11 +31,8 @@ export function startPollerScheduler(
 ): PollerScheduler {
   const { cron: expression, timezone } = ctx.app.schedule;
   const logger = ctx.logger ?? silentLogger;
-  const validation = cron.validateDetailed(expression);
-  if (!validation.valid) {
-    const problems = validation.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
-    throw new Error(`schedule.cron "${expression}" is not a valid cron expression (${problems}); e.g. "*/5 * * * *" for every 5 minutes`);
-  }
+  const problem = scheduleCronProblem(expression);
+  if (problem) throw new Error(problem);
   if (!isTimeZone(timezone)) {
     throw new Error(`schedule.timezone "${timezone}" is not a time zone; use an IANA name such as "UTC" or "America/New_York"`);
   }
@@ -95,4 +92,12 @@ function isTimeZone(name: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Why EXPRESSION cannot be the poller's schedule.cron (node-cron's own check), or null. */
+export function scheduleCronProblem(expression: string): string | null {
+  const validation = cron.validateDetailed(expression);
+  if (validation.valid) return null;
+  const problems = validation.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+  return `schedule.cron "${expression}" is not a valid cron expression (${problems}); e.g. "*/5 * * * *" for every 5 minutes`;
 }

@@ -8,6 +8,7 @@ import { TenantRegistry } from '../config/reload.js';
 import type { TenantConfig } from '../config/tenant.js';
 import { connectDrop, HostKeyError, resolveDropConnection } from '../drop/client.js';
 import { tenantLayout } from '../drop/layout.js';
+import { scheduleCronProblem } from '../drop/scheduler.js';
 import { findUnconfiguredFolders } from '../drop/unconfigured.js';
 import { silentLogger } from '../log.js';
 import { alertsDir } from '../notify/create.js';
@@ -216,7 +217,9 @@ export async function runConfigCheck(configDir: string, env: NodeJS.ProcessEnv =
   let app: AppConfig | undefined;
   try {
     app = await loadAppConfig(configDir, env);
-    results.push(ok('app config', `${path.join(configDir, 'app.yaml')} and environment`));
+    // The poller's cron is node-cron's to read (it may have a seconds field): checked by node-cron, as `start` does.
+    const cronProblem = scheduleCronProblem(app.schedule.cron);
+    results.push(cronProblem ? fail('app config', cronProblem) : ok('app config', `${path.join(configDir, 'app.yaml')} and environment`));
   } catch (error) {
     results.push(fail('app config', configProblems(error)));
   }
