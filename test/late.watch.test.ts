@@ -192,6 +192,21 @@ describe('late-file watch (injected clock, real PostgreSQL)', () => {
     expect(slack.messages[2]!.text).toContain('(4 windows missed)');
   });
 
+  it('a cadence changed while late: reminders follow the new windows (window numbers restart, due times do not)', async () => {
+    const t0 = new Date('2026-01-05T09:00:00Z');
+    await check(db, tenantsOf(weekly('acme')), t0);
+    expect((await check(db, tenantsOf(weekly('acme')), new Date(t0.getTime() + 9 * DAY))).alerts).toEqual([{ tenant: 'acme', kind: 'late', window: 1 }]);
+    expect((await check(db, tenantsOf(weekly('acme')), new Date(t0.getTime() + 30 * DAY))).alerts).toEqual([{ tenant: 'acme', kind: 'still_late', window: 4 }]);
+    // monthly from now on, still no file: its window 1 (due Feb 5) comes after the last alerted one (weekly's
+    // window 4, due Feb 2), then windows 2 and 3; by number they were all taken, and nothing was sent until June
+    const monthly = tenantsOf(weekly('acme', { every: '1 month' }));
+    expect((await check(db, monthly, new Date('2026-02-10T09:00:00Z'))).alerts).toEqual([{ tenant: 'acme', kind: 'still_late', window: 1 }]);
+    expect((await check(db, monthly, new Date('2026-02-11T09:00:00Z'))).alerts).toEqual([]);
+    expect((await check(db, monthly, new Date('2026-03-08T09:00:00Z'))).alerts).toEqual([{ tenant: 'acme', kind: 'still_late', window: 2 }]);
+    expect((await check(db, monthly, new Date('2026-03-09T09:00:00Z'))).alerts).toEqual([]);
+    expect((await check(db, monthly, new Date('2026-04-08T09:00:00Z'))).alerts).toEqual([{ tenant: 'acme', kind: 'still_late', window: 3 }]);
+  });
+
   it('a rejected file does not reset the watch; a late file says "late by ..." and the watch starts over', async () => {
     const tenant = weekly();
     const tenants = tenantsOf(tenant);

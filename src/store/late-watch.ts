@@ -89,21 +89,23 @@ export async function tenantWatchStatuses(db: Queryable, tenants: Iterable<Tenan
 export type LateAlertKind = 'late' | 'still_late';
 
 /**
- * Claims the alert of missed window WINDOW_NO after ANCHOR_AT, inside the caller's transaction: the first
- * alert of an anchor is 'late'; later windows are 'still_late' when REMIND is on. Null when there is
- * nothing to alert (already alerted, by this or another replica). Concurrent claims meet on the unique
- * keys (one 'late' per anchor, one row per window): the loser inserts nothing.
+ * Claims the alert of the missed window due at DUE_AT (number WINDOW_NO) after ANCHOR_AT, inside the
+ * caller's transaction: the first alert of an anchor is 'late'; a window due later than any alerted one
+ * is 'still_late' when REMIND is on. Null when there is nothing to alert (already alerted, by this or
+ * another replica). Concurrent claims meet on the unique keys (one 'late' per anchor, one row per due
+ * time): the loser inserts nothing.
  */
 export async function claimLateWindow(
   client: Queryable,
   claim: { tenantId: string; anchorAt: Date; windowNo: number; dueAt: Date; remind: boolean },
 ): Promise<{ id: number; kind: LateAlertKind } | null> {
-  const prior = await client.query<{ last: number | null }>(
-    'select max(window_no) as last from late_alerts where tenant_id = $1 and anchor_at = $2',
+  // The last alerted window by due time: window numbers restart when the cadence changes (migration 111).
+  const prior = await client.query<{ last: Date | null }>(
+    'select max(due_at) as last from late_alerts where tenant_id = $1 and anchor_at = $2',
     [claim.tenantId, claim.anchorAt.toISOString()],
   );
   const last = prior.rows[0]?.last ?? null;
-  const kind: LateAlertKind | null = last === null ? 'late' : claim.remind && claim.windowNo > last ? 'still_late' : null;
+  const kind: LateAlertKind | null = last === null ? 'late' : claim.remind && claim.dueAt.getTime() > last.getTime() ? 'still_late' : null;
   if (!kind) return null;
   const inserted = await client.query<{ id: number }>(
     `insert into late_alerts (tenant_id, anchor_at, window_no, due_at, kind) values ($1, $2, $3, $4, $5)

@@ -8,6 +8,7 @@ import { sql as runChangesLine } from './061_run_changes_line.js';
 import { sql as runChangesEmail } from './062_run_changes_email.js';
 import { sql as drop } from './100_drop.js';
 import { sql as lateWatch } from './110_late_watch.js';
+import { sql as lateAlertsDue } from './111_late_alerts_due.js';
 import { sql as notify } from './200_notify.js';
 import { sql as notifyFailed } from './210_notify_failed.js';
 import { sql as console_ } from './300_console.js';
@@ -33,6 +34,7 @@ export const MIGRATIONS: Migration[] = [
   { name: '062_run_changes_email', sql: runChangesEmail },
   { name: '100_drop', sql: drop },
   { name: '110_late_watch', sql: lateWatch },
+  { name: '111_late_alerts_due', sql: lateAlertsDue },
   { name: '200_notify', sql: notify },
   { name: '210_notify_failed', sql: notifyFailed },
   { name: '220_config_problems', sql: configProblems },
