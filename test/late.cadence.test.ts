@@ -22,6 +22,11 @@ describe('cadence parsing', () => {
     expect(() => parseCadence('0 25 * * *')).toThrow(/not a valid cron expression: hour: 25 is outside 0-23/);
     expect(() => parseCadence('0 9 30 2 *')).toThrow(/never fires/);
     expect(() => parseCadence('0 9 * * funday')).toThrow(/day of week: "funday" is not a number/);
+    // more often than hourly: a reminder on every tick, and each check counted windows minute by minute
+    expect(() => parseCadence('* * * * *')).toThrow('"* * * * *" fires 1 minute(s) apart: a file cadence is an hour apart at least');
+    expect(() => parseCadence('0,30 9 * * 1')).toThrow(/fires 30 minute\(s\) apart/);
+    expect(parseCadence('0 * * * *')).toMatchObject({ kind: 'cron' }); // hourly is the shortest
+    expect(parseCadence('30 23 * * *')).toMatchObject({ kind: 'cron' });
   });
 });
 

@@ -27,6 +27,21 @@ export type Cadence =
 const ALIASES: Record<string, string> = { hourly: '1 hour', daily: '1 day', weekly: '1 week', monthly: '1 month' };
 const INTERVAL = /^(\d+)\s*(hour|day|week|month)s?$/i;
 
+/**
+ * The closest two fires of an `expect.every` cron may be: an hour (as the shortest interval, "1 hour"). A
+ * cron firing every minute sent a "still late" reminder on every tick and made each watch check count
+ * up to a thousand windows through minute-by-minute searches (~15 s of blocked event loop a tenant).
+ */
+const MIN_CRON_GAP_MINUTES = 60;
+
+/** The fewest minutes between two fires of CRON on one day, or across midnight (its times of day). */
+function closestFiresMinutes(cron: CronCadence): number {
+  const times = cron.hours.flatMap((hour) => cron.minutes.map((minute) => hour * 60 + minute)).sort((a, b) => a - b);
+  let closest = 24 * 60 - times[times.length - 1]! + times[0]!;
+  for (let i = 1; i < times.length; i++) closest = Math.min(closest, times[i]! - times[i - 1]!);
+  return closest;
+}
+
 /** Parses `expect.every`; throws an Error whose message says what is expected. */
 export function parseCadence(text: string): Cadence {
   const trimmed = text.trim();
@@ -37,11 +52,17 @@ export function parseCadence(text: string): Cadence {
     return { kind: 'interval', text: trimmed, amount, unit: interval[2]!.toLowerCase() as 'hour' | 'day' | 'week' | 'month' };
   }
   if (/^\S+(\s+\S+){4}$/.test(trimmed)) {
+    let cron: CronCadence;
     try {
-      return { kind: 'cron', text: trimmed, cron: parseCron(trimmed) };
+      cron = parseCron(trimmed);
     } catch (error) {
       throw new Error(`"${text}" is not a valid cron expression: ${(error as Error).message}`);
     }
+    const closest = closestFiresMinutes(cron);
+    if (closest < MIN_CRON_GAP_MINUTES) {
+      throw new Error(`"${text}" fires ${closest} minute(s) apart: a file cadence is an hour apart at least, e.g. "0 9 * * 1" (Mondays 09:00)`);
+    }
+    return { kind: 'cron', text: trimmed, cron };
   }
   throw new Error(
     `"${text}" is not a cadence: use an interval such as "1 month", "2 weeks", "7 days" (or monthly, weekly, daily), ` +
