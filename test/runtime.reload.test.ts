@@ -119,3 +119,42 @@ describe('hris-ingest start: tenant config reload', () => {
     service = undefined;
   });
 });
+
+describe('hris-ingest poll (on schedule.cron): tenant config reload', () => {
+  it('re-reads tenants/ before each tick and on SIGHUP, as start does (SIGHUP ended it; added files were never polled)', { timeout: 120_000 }, async () => {
+    const db = await freshDatabase();
+    const dir = await mkdtemp(path.join(tmpdir(), 'hris-poll-reload-'));
+    let service: Service | undefined;
+    try {
+      await mkdir(path.join(dir, 'config', 'tenants'), { recursive: true });
+      await writeFile(path.join(dir, 'config', 'tenants', 'example.yaml'), TENANT(['Technology']));
+      const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+      for (const name of Object.keys(ENV_VARS)) delete env[name];
+      Object.assign(env, {
+        HRIS_CONFIG_DIR: path.join(dir, 'config'),
+        HRIS_DATA_DIR: path.join(dir, 'data'),
+        DATABASE_URL: db.url,
+        DROP_PORT: String(await freePort()), // nothing listens: each tick finds the drop unreachable, after its reload
+        SCHEDULE_CRON: '*/2 * * * * *',
+        LOG_FORMAT: 'json',
+        LOG_LEVEL: 'debug',
+      });
+      service = startService({ cwd: dir, env, command: 'poll' });
+      const reloads = () => logLines(service!.stderr()).filter((l) => typeof l === 'object' && l.msg === 'tenant config reloaded') as Array<Record<string, unknown>>;
+      await service.waitFor(({ stderr }) => stderr.includes('drop poller scheduled'), 'the poller to start', 60_000);
+      await writeFile(path.join(dir, 'config', 'tenants', 'globex.yaml'), 'id: globex\nname: Globex\n');
+      await service.waitFor(() => reloads().some((l) => JSON.stringify(l.added) === '["globex"]'), 'the added tenant file to be read', 60_000);
+      await writeFile(path.join(dir, 'config', 'tenants', 'globex.yaml'), 'id: globex\nname: Globex\nkey: nope\n');
+      await service.waitFor(({ stderr }) => stderr.includes('tenant config file refused'), 'the broken file report', 60_000);
+      service.child.kill('SIGHUP');
+      await service.waitFor(() => reloads().some((l) => l.trigger === 'SIGHUP'), 'the SIGHUP reload', 30_000);
+      expect(service.child.exitCode).toBeNull();
+      expect(await service.stop('SIGTERM')).toBe(0);
+      service = undefined;
+    } finally {
+      if (service) await service.stop('SIGKILL');
+      await db.dispose();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

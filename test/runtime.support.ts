@@ -22,8 +22,8 @@ export interface Service {
   exited: Promise<number | null>;
 }
 
-export function startService(options: { cwd: string; env: NodeJS.ProcessEnv; args?: string[] }): Service {
-  const child = spawn(process.execPath, [CLI, 'start', ...(options.args ?? [])], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startService(options: { cwd: string; env: NodeJS.ProcessEnv; args?: string[]; command?: string }): Service {
+  const child = spawn(process.execPath, [CLI, options.command ?? 'start', ...(options.args ?? [])], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   const waiters = new Set<() => void>();

@@ -8,6 +8,7 @@ import { deliveryContext } from '../notify/create.js';
 import { deliverPending, outboxBacklog, type DeliveryReport } from '../notify/delivery.js';
 import type { Database } from '../store/db.js';
 import { openConfiguredDatabase } from '../store/connect.js';
+import { watchTenantConfig } from '../runtime/daemon-steps.js';
 import { EXIT, loadCliContext, type CliContext } from './context.js';
 import { deliveryLine } from './summary.js';
 
@@ -35,12 +36,20 @@ export function register(program: Command): void {
           process.exitCode = result.reachable ? EXIT.ok : EXIT.failure;
           return;
         }
-        const scheduler = startPollerScheduler(ctx, { onTick: (result) => options.json && printTick(result, true) });
+        // As `start` does: tenants/ re-read before each tick and on SIGHUP (which ended the process here,
+        // and a tenant file added while it ran was never polled), broken files reported once.
+        const closers: Array<() => Promise<void>> = [];
+        const config = watchTenantConfig({ ...ctx, closers }, db, cli.configDir, { startedAt: new Date() });
+        const scheduler = startPollerScheduler(ctx, {
+          onTick: (result) => options.json && printTick(result, true),
+          beforeTick: async () => void (await config.reload('tick')),
+        });
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);
           process.once('SIGTERM', resolve);
         });
         await scheduler.stop();
+        for (const close of closers) await close();
       } finally {
         await db.close();
       }
