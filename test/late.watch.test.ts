@@ -207,6 +207,17 @@ describe('late-file watch (injected clock, real PostgreSQL)', () => {
     expect((await check(db, monthly, new Date('2026-04-08T09:00:00Z'))).alerts).toEqual([{ tenant: 'acme', kind: 'still_late', window: 3 }]);
   });
 
+  it('a watch removed and added again starts when it is added again, not when it was first seen', async () => {
+    const t0 = new Date('2026-01-05T09:00:00Z');
+    await check(db, tenantsOf(weekly('acme')), t0);
+    const unwatched = tenantsOf(tenantConfigSchema.parse({ id: 'acme', name: 'acme Corp' }));
+    await check(db, unwatched, new Date(t0.getTime() + 2 * DAY));
+    const again = new Date(t0.getTime() + 60 * DAY);
+    expect((await check(db, tenantsOf(weekly('acme')), again)).alerts).toEqual([]);
+    expect((await check(db, tenantsOf(weekly('acme')), new Date(again.getTime() + 8 * DAY))).alerts).toEqual([]);
+    expect((await check(db, tenantsOf(weekly('acme')), new Date(again.getTime() + 9 * DAY))).alerts).toEqual([{ tenant: 'acme', kind: 'late', window: 1 }]);
+  });
+
   it('a rejected file does not reset the watch; a late file says "late by ..." and the watch starts over', async () => {
     const tenant = weekly();
     const tenants = tenantsOf(tenant);

@@ -18,6 +18,7 @@ import {
   anchorOf,
   claimLateWindow,
   filesWaitingInInbox,
+  forgetFirstSeen,
   loadWatchInputs,
   readDropHealth,
   recordFirstSeen,
@@ -49,6 +50,7 @@ export async function checkLateFiles(ctx: LateCheckContext): Promise<LateCheckRe
   const now = ctx.clock?.() ?? new Date();
   const watched = [...ctx.tenants.values()].filter((tenant) => tenant.expect);
   const result: LateCheckResult = { late: [], alerts: [] };
+  await forgetFirstSeen(ctx.db.pool, [...ctx.tenants.values()].filter((tenant) => !tenant.expect).map((tenant) => tenant.id));
   if (watched.length === 0) return result;
   const ids = watched.map((tenant) => tenant.id);
   await recordFirstSeen(ctx.db.pool, ids, now);

@@ -33,6 +33,14 @@ export async function recordFirstSeen(db: Queryable, tenantIds: string[], now: D
   );
 }
 
+/**
+ * Forgets when the TENANT_IDS (configured, without `expect:`) were first watched: a watch added again later
+ * starts then, not from the first time ever (a tenant with no file was late at once, by every window since).
+ */
+export async function forgetFirstSeen(db: Queryable, tenantIds: string[]): Promise<void> {
+  if (tenantIds.length > 0) await db.query('delete from late_watch_tenants where tenant_id = any($1::text[])', [tenantIds]);
+}
+
 /** Per tenant: when it was first watched and its last file that counts. */
 export async function loadWatchInputs(db: Queryable, tenantIds: string[]): Promise<Map<string, WatchInputs>> {
   const result = await db.query<{ tenant_id: string; first_seen_at: Date | null; run_id: number | null; file_name: string | null; created_at: Date | null }>(
