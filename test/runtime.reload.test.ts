@@ -121,7 +121,7 @@ describe('hris-ingest start: tenant config reload', () => {
 });
 
 describe('hris-ingest poll (on schedule.cron): tenant config reload', () => {
-  it('re-reads tenants/ before each tick and on SIGHUP, as start does (SIGHUP ended it; added files were never polled)', { timeout: 120_000 }, async () => {
+  it('re-reads tenants/ before each tick and on SIGHUP, as start does (SIGHUP ended it; added files were never polled); poll --once reports a broken file once', { timeout: 120_000 }, async () => {
     const db = await freshDatabase();
     const dir = await mkdtemp(path.join(tmpdir(), 'hris-poll-reload-'));
     let service: Service | undefined;
@@ -151,6 +151,20 @@ describe('hris-ingest poll (on schedule.cron): tenant config reload', () => {
       expect(service.child.exitCode).toBeNull();
       expect(await service.stop('SIGTERM')).toBe(0);
       service = undefined;
+
+      // poll --once (a cron deployment) reports the broken file as the daemon does: one alert per broken version
+      const { runCli } = await import('./support/cli.js');
+      await writeFile(path.join(dir, 'config', 'tenants', 'globex.yaml'), 'id: globex\nname: Globex\nkey: other\n');
+      for (let run = 0; run < 2; run++) {
+        const once = await runCli(['poll', '--once'], { cwd: dir, env });
+        expect(once.code).toBe(1); // the drop is unreachable
+        expect(once.stderr).toContain('warning: tenants/globex.yaml is not used');
+      }
+      const problems = await db.pool.query<{ payload: { problem: string; file: string } }>("select payload from outbox where kind = 'config_problem' order by id");
+      expect(problems.rows.map((r) => [r.payload.problem, r.payload.file])).toEqual([
+        ['tenant_file_broken', 'globex.yaml'],
+        ['tenant_file_broken', 'globex.yaml'],
+      ]);
     } finally {
       if (service) await service.stop('SIGKILL');
       await db.dispose();
