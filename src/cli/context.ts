@@ -5,7 +5,7 @@ import { userInfo } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { loadAppConfig, configDir, type AppConfig } from '../config/app.js';
-import { TenantRegistry, type BrokenTenantFile } from '../config/reload.js';
+import { TenantRegistry, tenantIdOfFile, type BrokenTenantFile } from '../config/reload.js';
 import type { TenantConfig } from '../config/tenant.js';
 import { createLogger, type Logger } from '../log.js';
 import type { Database } from '../store/db.js';
@@ -46,7 +46,7 @@ export async function loadCliContext(env: NodeJS.ProcessEnv = process.env): Prom
 
 export function tenantOrFail(ctx: CliContext, id: string): TenantConfig {
   const tenant = ctx.tenants.get(id);
-  const refused = ctx.refused.find((file) => file.file.replace(/\.ya?ml$/i, '') === id);
+  const refused = ctx.refused.find((file) => tenantIdOfFile(file.file) === id);
   if (!tenant && refused) throw new UsageError(`tenant "${id}" is not usable: ${path.join(ctx.configDir, 'tenants', refused.file)}: ${refused.error}`);
   if (!tenant) {
     const known = [...ctx.tenants.keys()].join(', ') || 'none';

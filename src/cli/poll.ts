@@ -8,8 +8,7 @@ import { deliveryContext } from '../notify/create.js';
 import { deliverPending, outboxBacklog, type DeliveryReport } from '../notify/delivery.js';
 import type { Database } from '../store/db.js';
 import { openConfiguredDatabase } from '../store/connect.js';
-import { TenantRegistry } from '../config/reload.js';
-import { reloadTenants } from '../runtime/config-reload.js';
+import { reportBrokenTenantFiles } from '../runtime/config-reload.js';
 import { watchTenantConfig } from '../runtime/daemon-steps.js';
 import { EXIT, loadCliContext, type CliContext } from './context.js';
 import { deliveryLine } from './summary.js';
@@ -33,7 +32,7 @@ export function register(program: Command): void {
         if (options.once) {
           // A refused tenant file (left out by loadCliContext) is reported as `start` reports it: an error
           // log and one config-problem alert per broken version, delivered below with the tick's alerts.
-          await reloadTenants(new TenantRegistry(cli.configDir, cli.tenants), db, logger, 'tick');
+          await reportBrokenTenantFiles(cli.refused, db, logger, 'tick');
           const result = await pollOnce(ctx);
           await checkLateFilesAfterTick(ctx);
           const alerts = await deliverAfterTick(cli, db, logger);

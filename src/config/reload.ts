@@ -24,6 +24,11 @@ export interface ReloadResult {
 
 const TENANT_FILE = /\.ya?ml$/i;
 
+/** The tenant id a file under tenants/ names ("acme.yaml", "acme.yml" -> "acme"). */
+export function tenantIdOfFile(name: string): string {
+  return name.replace(TENANT_FILE, '');
+}
+
 /** One line (a YAML error quotes the file's lines): for logs, alerts, /healthz and `config check`. */
 function describe(error: unknown): string {
   const text = error instanceof ConfigError ? error.problems.map((p) => `${p.path || '(top level)'}: ${p.message}`).join('; ') : (error as Error).message;
@@ -69,12 +74,11 @@ export class TenantRegistry {
       );
       result.broken.push({ file: name, sha256, error, ...(this.tenants.has(id) ? { keptTenant: id } : {}) });
     };
-    const idOf = (name: string) => name.replace(TENANT_FILE, '');
     const loaded = new Map<string, { name: string; tenant: TenantConfig }>();
     for (const name of names) {
-      const id = idOf(name);
+      const id = tenantIdOfFile(name);
       seen.add(id);
-      const twins = names.filter((other) => idOf(other) === id);
+      const twins = names.filter((other) => tenantIdOfFile(other) === id);
       if (twins.length > 1) {
         await refuse(name, id, `${twins.join(' and ')} are both tenant "${id}": remove the one not meant`);
         continue;
@@ -112,6 +116,9 @@ export class TenantRegistry {
 /** Inboxes named by more than one of the TENANTS, with their ids. */
 function sharedInboxes(tenants: Map<string, { tenant: TenantConfig }>): Map<string, string[]> {
   const byInbox = new Map<string, string[]>();
-  for (const [id, { tenant }] of tenants) byInbox.set(tenantInbox(tenant), [...(byInbox.get(tenantInbox(tenant)) ?? []), id]);
+  for (const [id, { tenant }] of tenants) {
+    const inbox = tenantInbox(tenant);
+    byInbox.set(inbox, [...(byInbox.get(inbox) ?? []), id]);
+  }
   return new Map([...byInbox].filter(([, ids]) => ids.length > 1));
 }

@@ -33,9 +33,6 @@ export function startPollerScheduler(
   const logger = ctx.logger ?? silentLogger;
   const problem = scheduleCronProblem(expression);
   if (problem) throw new Error(problem);
-  if (!isTimeZone(timezone)) {
-    throw new Error(`schedule.timezone "${timezone}" is not a time zone; use an IANA name such as "UTC" or "America/New_York"`);
-  }
   const status: PollerStatus = { running: false, lastTickStartedAt: null, lastTickFinishedAt: null, lastResult: null, skippedTicks: 0 };
   let inFlight: Promise<TickResult | null> | null = null;
 
@@ -83,15 +80,6 @@ export function startPollerScheduler(
       await inFlight;
     },
   };
-}
-
-function isTimeZone(name: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: name });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Why EXPRESSION cannot be the poller's schedule.cron (node-cron's own check), or null. */

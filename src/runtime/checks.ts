@@ -4,7 +4,7 @@ import pg from 'pg';
 import { loadAppConfig, type AppConfig } from '../config/app.js';
 import { ConfigError } from '../config/errors.js';
 import { checkTenantKeys } from '../config/pgp-keys.js';
-import { TenantRegistry } from '../config/reload.js';
+import { TenantRegistry, tenantIdOfFile } from '../config/reload.js';
 import type { TenantConfig } from '../config/tenant.js';
 import { connectDrop, HostKeyError, resolveDropConnection } from '../drop/client.js';
 import { tenantLayout } from '../drop/layout.js';
@@ -59,11 +59,11 @@ async function checkTenants(configDir: string, env: NodeJS.ProcessEnv = process.
   const { broken } = await registry.reload();
   const results: CheckResult[] = [];
   for (const name of names) {
-    const id = name.replace(/\.ya?ml$/i, '');
+    const id = tenantIdOfFile(name);
     const refused = broken.find((b) => b.file === name);
     const tenant = registry.tenants.get(id);
     if (refused || !tenant) {
-      results.push(fail(`tenant ${id}`, `${path.join(dir, name)}: ${oneLine(refused?.error ?? 'not loaded')}`));
+      results.push(fail(`tenant ${id}`, `${path.join(dir, name)}: ${refused?.error ?? 'not loaded'}`));
       continue;
     }
     results.push(ok(`tenant ${id}`, `${path.join(dir, name)} (inbox ${tenantLayout(tenant).inbox})`));

@@ -1,4 +1,5 @@
-import type { ReloadResult, TenantRegistry } from '../config/reload.js';
+import type { BrokenTenantFile, ReloadResult, TenantRegistry } from '../config/reload.js';
+import { cut } from '../text/bounded.js';
 import type { Logger } from '../log.js';
 import { forgetResolvedProblems, reportConfigProblemOnce } from '../store/config-problems.js';
 import type { Database } from '../store/db.js';
@@ -17,18 +18,27 @@ export async function reloadTenants(registry: TenantRegistry, db: Database, logg
   if (added.length + changed.length + removed.length > 0 || trigger === 'SIGHUP') {
     logger.info({ stage: 'config', trigger, added, changed, removed, tenants: registry.tenants.size }, 'tenant config reloaded');
   }
+  await reportBrokenTenantFiles(result.broken, db, logger, trigger);
+  return result;
+}
+
+/**
+ * Each refused tenant file version once across replicas and runs (error log + 'config_problem' alert);
+ * the problems of files no longer refused are forgotten. Also for `poll --once`, with what its
+ * configuration load refused (the files are not read again).
+ */
+export async function reportBrokenTenantFiles(brokenFiles: BrokenTenantFile[], db: Database, logger: Logger, trigger: 'tick' | 'SIGHUP'): Promise<void> {
   const keys: string[] = [];
-  for (const broken of result.broken) {
+  for (const broken of brokenFiles) {
     const key = `tenant_file:${broken.file}:${broken.sha256}`;
     keys.push(key);
-    const error = broken.error.length > MAX_ERROR ? `${broken.error.slice(0, MAX_ERROR - 1)}…` : broken.error;
+    const error = cut(broken.error, MAX_ERROR);
     const payload = { problem: 'tenant_file_broken', file: broken.file, error, ...(broken.keptTenant ? { keptTenant: broken.keptTenant } : {}) };
     if (await reportConfigProblemOnce(db, key, payload)) {
       logger.error({ stage: 'config', trigger, file: broken.file, error, keptTenant: broken.keptTenant ?? null }, 'tenant config file refused; the last good version stays in use');
     }
   }
   await forgetResolvedProblems(db, 'tenant_file:', keys);
-  return result;
 }
 
 /** One line per current problem, for /healthz details. */
