@@ -3,6 +3,7 @@ import { tenantConfigSchema, type TenantConfig } from '../src/config/tenant.js';
 import { processFile, type ProcessOptions } from '../src/diff/run.js';
 import type { MembershipSource, ReadBatch } from '../src/diff/source.js';
 import { transaction } from '../src/store/db.js';
+import { storedRowSql } from '../src/store/member-rows.js';
 import { loadRunSummary } from '../src/store/runs.js';
 import { freshDatabase, type TestDatabase } from './support/db.js';
 
@@ -66,8 +67,8 @@ describe('leaving unchanged rows out of the database changes nothing in the resu
       [runId],
     );
     const members = await db.pool.query(
-      `select m.member_key, m.email, m.employee_id, m.row_hash, m.on_platform, r.data
-       from members m join member_rows r using (tenant_id, member_key) where m.tenant_id = $1 order by m.member_key`,
+      `select m.member_key, m.email, m.employee_id, m.row_hash, m.on_platform, ${storedRowSql('m')} as data
+       from members m where m.tenant_id = $1 order by m.member_key`,
       [tenantId],
     );
     return {

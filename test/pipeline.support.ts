@@ -6,6 +6,7 @@ import { afterEach, beforeEach, type TestContext } from 'vitest';
 import { tenantConfigSchema, type TenantConfig } from '../src/config/tenant.js';
 import type { FileInput, PipelineContext } from '../src/pipeline.js';
 import type { Database } from '../src/store/db.js';
+import { storedRowSql } from '../src/store/member-rows.js';
 import { freshDatabase, type TestDatabase } from './support/db.js';
 import { serviceMissing } from './support/services.js';
 
@@ -98,12 +99,11 @@ export interface StoredMember {
 
 export async function membersOf(db: Database, tenantId = 'acme'): Promise<Map<string, StoredMember>> {
   const result = await db.pool.query<StoredMember>(
-    `select m.member_key, m.email, m.on_platform, r.data
-     from members m left join member_rows r on r.tenant_id = m.tenant_id and r.member_key = m.member_key
-     where m.tenant_id = $1 order by m.member_key`,
+    `select m.member_key, m.email, m.on_platform, ${storedRowSql('m')} as data
+     from members m where m.tenant_id = $1 order by m.member_key`,
     [tenantId],
   );
-  // every member has its row, and no row is left without its member
+  // every member has its row (in member_rows or its run's change), and no row is left without its member
   const orphans = await db.pool.query<{ n: number }>(
     `select count(*)::int as n from member_rows r
      where r.tenant_id = $1 and not exists (select 1 from members m where m.tenant_id = r.tenant_id and m.member_key = r.member_key)`,

@@ -1,4 +1,5 @@
 import type { Queryable } from '../store/db.js';
+import { materializeMemberRows, storedRowSql } from '../store/member-rows.js';
 import type { KeyField } from './types.js';
 
 /** The key the stored members are matched by (the base run's), and the one the run's changes are keyed by. */
@@ -10,7 +11,8 @@ export interface RunKeys {
 /**
  * Moves the tenant's snapshot by a run's changes, set-based: only what changed is written.
  * Invites put the member on the platform; updates and silent stores keep its flag; the stored row
- * (member_rows) keeps fields the file no longer carries (the file's columns overwrite theirs).
+ * (member_rows, or for a fresh tenant the run's change itself: src/store/member-rows.ts) keeps fields the
+ * file no longer carries (the file's columns overwrite theirs).
  * A run diffed under another key than the store's (the tenant's key setting changed) re-keys the store
  * first: here, when the run is applied, and never before, so that a run rejected or left held changes
  * nothing (a held run approved later is then applied to the store it was compared with).
@@ -29,6 +31,18 @@ export async function applyRunChanges(client: Queryable, tenantId: string, runId
   const withId = fresh || (await fileCarriesEmployeeId(client, runId));
   // The upserts read the run's changes once each: one statement reading them once for both (a materialised
   // CTE) spilled every changed row's jsonb to a temporary file first (57 MB per 100k rows of a first file).
+  // A fresh tenant's rows stay in the run's changes (src/store/member-rows.ts). Otherwise member_rows first,
+  // while members.updated_run_id still tells where a row not yet in member_rows is, to merge it.
+  if (!fresh) {
+    await client.query(
+      `insert into member_rows as r (tenant_id, member_key, data)
+       select $1, c.member_key, coalesce(${storedRowSql('m')}, '{}'::jsonb) || c.data
+       from run_changes c left join members m on m.tenant_id = $1 and m.member_key = c.member_key
+       where c.run_id = $2 and c.kind in ('invite', 'update', 'store')
+       on conflict (tenant_id, member_key) do update set data = excluded.data`,
+      [tenantId, runId],
+    );
+  }
   await client.query(
     `insert into members as mm (tenant_id, member_key, email, employee_id, row_hash, on_platform, updated_run_id)
      select $1, c.member_key, coalesce(c.email, lower(coalesce(c.data->>'email', ''))), nullif(c.data->>'employee_id', ''), c.row_hash,
@@ -43,14 +57,6 @@ export async function applyRunChanges(client: Queryable, tenantId: string, runId
        row_hash = excluded.row_hash,
        on_platform = mm.on_platform or excluded.on_platform,
        updated_run_id = excluded.updated_run_id`
-     }`,
-    [tenantId, runId],
-  );
-  await client.query(
-    `insert into member_rows as r (tenant_id, member_key, data)
-     select $1, c.member_key, c.data from run_changes c where c.run_id = $2 and c.kind in ('invite', 'update', 'store')${
-       fresh ? '' : `
-     on conflict (tenant_id, member_key) do update set data = r.data || excluded.data`
      }`,
     [tenantId, runId],
   );
@@ -91,6 +97,8 @@ export async function requireRekeyable(client: Queryable, tenantId: string, key:
 /** Stored members keyed by one field are re-keyed by the other (the tenant's key setting changed). */
 async function rekeyMembers(client: Queryable, tenantId: string, key: KeyField): Promise<void> {
   await requireRekeyable(client, tenantId, key);
+  // A row still in a run's changes is found by the member's old key: copied first.
+  await materializeMemberRows(client, { tenantId });
   const expression = key;
   // member_rows first, while members still carries the old keys to join on
   await client.query(

@@ -19,7 +19,8 @@ export async function checkDuplicates(client: Queryable, layout: StageLayout, ru
   for (const field of ['email', 'employee_id'] as const) {
     const index = field === 'email' ? layout.email : layout.employeeId;
     if (index < 0) continue;
-    const valueExpr = `coalesce(s.${stageColumn(index)}, s.${field})`;
+    // The value as in the file: its cell (with stored members), or its row's jsonb (a first file); an invalid row keeps only the key.
+    const valueExpr = `coalesce(s.${stageColumn(index)}, s.data->>'${field}', s.${field})`;
     const inserted = await client.query(
       `with repeated as (
          select ${field} as k from ${layout.table} where ${field} is not null group by ${field} having count(*) > 1

@@ -22,7 +22,7 @@ import { isoDay } from '../text/dates.js';
 import type { FileHeader, MembershipSource, ReadTotals } from './source.js';
 import { RowFilter, type KnownIndex } from './filter.js';
 import { KnownMembers } from './known.js';
-import { createStage, stageRowJson, StageWriter } from './stage.js';
+import { createStage, StageWriter } from './stage.js';
 import { UnusableFileError, type KeyField, type StageLayout } from './types.js';
 
 export { UnusableFileError } from './types.js';
@@ -327,7 +327,7 @@ export async function takeFileAsState(run: RunContext, staged: StagedFile, check
   );
   await client.query(
     `insert into member_rows (tenant_id, member_key, data)
-     select $1, s.${key}, ${stageRowJson(layout, 's')} from ${layout.table} s where s.valid`,
+     select $1, s.${key}, s.data from ${layout.table} s where s.valid`,
     [tenant.id],
   );
   const onPlatformCount = inserted.rows.find((r) => r.on_platform)?.n ?? 0;

@@ -1,5 +1,6 @@
 import { keyValueTrusted } from '../fields/row.js';
 import type { Queryable } from '../store/db.js';
+import { storedRowSql } from '../store/member-rows.js';
 import type { RowFilter } from './filter.js';
 import { RowHasher } from './row-hash.js';
 import type { ReadBatch } from './source.js';
@@ -42,8 +43,8 @@ export async function createStage(client: Queryable, columns: string[]): Promise
     // m_on_platform: null = no stored member with the row's key, else the member's flag; m_same: the
     // row hash equals the stored one (both filled in by the filter while reading); invitable: valid rows;
     // m_data, changed: for a valid row of a member on the platform whose hash differs, the stored row and
-    // the fields that differ from it; data: a valid row as jsonb (the last three filled in while staging
-    // with stored members to match, else null).
+    // the fields that differ from it (filled in while staging with stored members to match); data: a valid
+    // row as jsonb; c0 .. cN: the row's cells (staged only with stored members to compare with).
     `create temp table ${table} (${STAGE_COLUMNS.join(' ')}${
       valueColumns ? `, ${valueColumns}` : ''
     }) on commit drop`,
@@ -95,7 +96,10 @@ export class StageWriter {
       const state = filter ? filter.takeValid(row.line, email, employeeId, hasher, invitable) : 0;
       if (state === LEFT_OUT) continue;
       const record: unknown[] = [row.line, 1, email, employeeId, hasher.hex(), state, invitable ? 1 : 0];
-      for (const column of columns) record.push(row.values[column] ?? '');
+      // Without stored members the row goes as its object, which the server stores as the row's jsonb
+      // as it parses the batch (see stageInsertSql); with them, as cells to compare with stored rows.
+      if (filter) for (const column of columns) record.push(row.values[column] ?? '');
+      else record.push(row.values);
       records.push(record);
     }
     const errorLines: number[] = [];
@@ -160,7 +164,7 @@ export class StageWriter {
        select r.line, true, m.email, m.employee_id, m.row_hash, m.on_platform, true, r.invitable${cells.map((c) => `, ${c}`).join('')}
        from unnest($1::int[], $2::text[], $3::boolean[]) r(line, k, invitable)
        join members m on m.tenant_id = $4 and m.${filter.keyColumn} = r.k
-       join member_rows d on d.tenant_id = $4 and d.member_key = m.member_key`,
+       cross join lateral (select ${storedRowSql('m')} as data) d`,
       [recalled.map((r) => r.line), recalled.map((r) => r.key), recalled.map((r) => r.invitable), tenantId, ...columns],
     );
   }
@@ -222,12 +226,23 @@ const COMPARE = KNOWN | ON_PLATFORM;
 
 /**
  * The staging insert of one batch (a jsonb array of row arrays, $1). Row array: [line, valid (0/1), email,
- * employee_id, row hash, member state (filter bits), invitable (0/1), c0 .. cN]. With a filter ($2: the
- * tenant), the rows to compare with their member's stored row fetch it and list the fields that differ,
- * and every valid row gets its jsonb form: the database does this while the file is still being read,
- * instead of after.
+ * employee_id, row hash, member state (filter bits), invitable (0/1), then the row's values].
+ *
+ * Without stored members (a first file) the values are the row's object, kept as the row's jsonb: the
+ * server builds it while parsing the batch, where building it from text cells took jsonb_object 6-13 s
+ * more per million rows in the diff (docs/bench.md). Nothing is compared, so no cells are staged.
+ *
+ * With a filter ($2: the tenant) the values are cells c0 .. cN: the rows to compare with their member's
+ * stored row fetch it and list the fields that differ, and every valid row gets its jsonb form, while the
+ * file is still being read, instead of after.
  */
 function stageInsertSql(layout: StageLayout, filter: StageFilter | null): string {
+  if (!filter) {
+    return (
+      `insert into ${layout.table} (line, valid, email, employee_id, row_hash, m_on_platform, m_same, invitable, data) ` +
+      `select (e->>0)::int, (e->>1) = '1', e->>2, e->>3, e->>4, null, null, (e->>6) = '1', e->7 from jsonb_array_elements($1::jsonb) e`
+    );
+  }
   const columns = layout.columns.map((_, i) => stageColumn(i));
   const cells = layout.columns.map((_, i) => `(e->>${i + 7}) as ${stageColumn(i)}`);
   const state = `(e->>5)::int`;
@@ -237,26 +252,19 @@ function stageInsertSql(layout: StageLayout, filter: StageFilter | null): string
     `case when ${state} & ${KNOWN} <> 0 then ${state} & ${SAME} <> 0 end as m_same, (e->>6) = '1' as invitable, ` +
     `(e->>1) = '1' and ${state} & ${KNOWN | ON_PLATFORM | SAME} = ${COMPARE} as compare` +
     `${cells.map((c) => `, ${c}`).join('')} from jsonb_array_elements($1::jsonb) e`;
-  // Without stored members to match (a first file) there is nothing to compare, and the diff builds the rows.
-  const compared = filter
-    ? {
-        mData: 'd.data',
-        changed: `case when r.compare then ${changedFieldsSql(layout, (i) => `r.${stageColumn(i)}`, 'd.data')} end`,
-        data: `case when r.valid then ${stageRowJson(layout, 'r')} end`,
-        // limit 1: one staged row per file row, whatever the store holds (a pending re-key by email may find
-        // several members; the re-key itself then fails). '{}' || data: detoasted once, not once per field.
-        join:
-          ` left join lateral (select '{}'::jsonb || d.data as data from members m ` +
-          `join member_rows d on d.tenant_id = m.tenant_id and d.member_key = m.member_key ` +
-          `where r.compare and m.tenant_id = $2 and m.${filter.filter.keyColumn} = r.${filter.filter.key} limit 1) d on true`,
-      }
-    : { mData: 'null', changed: 'null', data: 'null', join: '' };
+  const changed = `case when r.compare then ${changedFieldsSql(layout, (i) => `r.${stageColumn(i)}`, 'd.data')} end`;
+  const data = `case when r.valid then ${stageRowJson(layout, 'r')} end`;
+  // limit 1: one staged row per file row, whatever the store holds (a pending re-key by email may find
+  // several members; the re-key itself then fails). '{}' || data: detoasted once, not once per field.
+  const join =
+    ` left join lateral (select '{}'::jsonb || ${storedRowSql('m')} as data from members m ` +
+    `where r.compare and m.tenant_id = $2 and m.${filter.filter.keyColumn} = r.${filter.filter.key} limit 1) d on true`;
   const names = ['line', 'valid', 'email', 'employee_id', 'row_hash', 'm_on_platform', 'm_same', 'invitable', 'm_data', 'changed', 'data', ...columns];
   return (
     `insert into ${layout.table} (${names.join(', ')}) ` +
     `select r.line, r.valid, r.email, r.employee_id, r.row_hash, r.m_on_platform, r.m_same, r.invitable, ` +
-    `${compared.mData}, ${compared.changed}, ${compared.data}${columns.map((c) => `, r.${c}`).join('')} ` +
-    `from (${rows}) r${compared.join}`
+    `d.data, ${changed}, ${data}${columns.map((c) => `, r.${c}`).join('')} ` +
+    `from (${rows}) r${join}`
   );
 }
 

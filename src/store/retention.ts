@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import type { Database } from './db.js';
 import { transaction } from './db.js';
+import { materializeMemberRows } from './member-rows.js';
 
 export interface PurgeResult {
   runs: number;
@@ -25,6 +26,8 @@ export async function purgeOldRuns(db: Database, days = 90): Promise<PurgeResult
     );
     const ids = old.rows.map((r) => r.id);
     if (ids.length === 0) return { result: { runs: 0, changes: 0, errors: 0, files: 0 }, paths: [] as string[] };
+    // Rows of members still kept in these runs' changes move to member_rows first (src/store/member-rows.ts).
+    await materializeMemberRows(client, { runIds: ids });
     const changes = await client.query('delete from run_changes where run_id = any($1::bigint[])', [ids]);
     const errors = await client.query('delete from run_errors where run_id = any($1::bigint[])', [ids]);
     const files = await client.query<{ file_name: string }>('delete from run_files where run_id = any($1::bigint[]) returning file_name', [ids]);

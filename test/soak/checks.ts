@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
+import { storedRowSql } from '../../src/store/member-rows.js';
 import type { FakeSlack, RecordedRequest } from '../support/fake-slack.js';
 import type { SoakFile } from './files.js';
 import type { KillRecord } from './harness.js';
@@ -67,9 +68,8 @@ async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>)
 
 const RUNS = `select id::int as id, tenant_id, file_name, to_char(file_date, 'YYYY-MM-DD') as file_date, sha256, status, rows, error_count, counts
               from runs order by id`;
-const MEMBERS = `select m.tenant_id, m.member_key, m.email, m.employee_id, m.row_hash, m.on_platform, r.data
-                 from members m left join member_rows r using (tenant_id, member_key)
-                 order by m.tenant_id, m.member_key`;
+const MEMBERS = `select m.tenant_id, m.member_key, m.email, m.employee_id, m.row_hash, m.on_platform, ${storedRowSql('m')} as data
+                 from members m order by m.tenant_id, m.member_key`;
 
 const sortedKeys = (value: unknown): unknown =>
   Array.isArray(value)

@@ -1,0 +1,39 @@
+import type { Queryable } from './db.js';
+
+/**
+ * Where a member's stored row is. A run applied to a tenant with no stored member (its first file) writes
+ * no member_rows: each member's row is its change in that run (run_changes of members.updated_run_id),
+ * and a second logged copy of a million rows as keyed jsonb cost 5-6 s of the first file here
+ * (docs/bench.md). Every later apply writes member_rows for the members it changes, so a member has a
+ * member_rows row, or its row is the change of its updated_run_id. Before those changes go (retention) or
+ * their key stops matching (a re-key), materializeMemberRows copies them into member_rows.
+ */
+
+/** The kinds of change whose row is the member's new row. */
+const ROW_KINDS = `('invite', 'update', 'store')`;
+
+/** SQL: the stored row (jsonb) of the member M (an alias of `members`). */
+export function storedRowSql(m: string): string {
+  return (
+    `coalesce((select d.data from member_rows d where d.tenant_id = ${m}.tenant_id and d.member_key = ${m}.member_key), ` +
+    `(select c.data from run_changes c where c.run_id = ${m}.updated_run_id and c.kind in ${ROW_KINDS} and c.member_key = ${m}.member_key))`
+  );
+}
+
+/**
+ * Copies into member_rows the rows of the members whose row is still their change in a run: a tenant's
+ * (before its members are re-keyed), or those of runs whose changes are about to be removed (retention).
+ * Returns how many rows it copied.
+ */
+export async function materializeMemberRows(client: Queryable, scope: { tenantId: string } | { runIds: number[] }): Promise<number> {
+  const where = 'tenantId' in scope ? 'm.tenant_id = $1' : 'm.updated_run_id = any($1::bigint[])';
+  const result = await client.query(
+    `insert into member_rows (tenant_id, member_key, data)
+     select m.tenant_id, m.member_key, c.data
+     from members m join run_changes c on c.run_id = m.updated_run_id and c.kind in ${ROW_KINDS} and c.member_key = m.member_key
+     where ${where} and not exists (select 1 from member_rows d where d.tenant_id = m.tenant_id and d.member_key = m.member_key)
+     on conflict (tenant_id, member_key) do nothing`,
+    ['tenantId' in scope ? scope.tenantId : scope.runIds],
+  );
+  return result.rowCount ?? 0;
+}
