@@ -1,5 +1,5 @@
 import type { Queryable } from '../store/db.js';
-import { materializeMemberRows, storedRowSql } from '../store/member-rows.js';
+import { materializeMemberRows, ROW_KINDS } from '../store/member-rows.js';
 import type { KeyField } from './types.js';
 
 /** The key the stored members are matched by (the base run's), and the one the run's changes are keyed by. */
@@ -31,23 +31,25 @@ export async function applyRunChanges(client: Queryable, tenantId: string, runId
   const withId = fresh || (await fileCarriesEmployeeId(client, runId));
   // The upserts read the run's changes once each: one statement reading them once for both (a materialised
   // CTE) spilled every changed row's jsonb to a temporary file first (57 MB per 100k rows of a first file).
-  // A fresh tenant's rows stay in the run's changes (src/store/member-rows.ts). Otherwise member_rows first,
-  // while members.updated_run_id still tells where a row not yet in member_rows is, to merge it.
+  // A fresh tenant's rows stay in the run's changes (src/store/member-rows.ts). Otherwise member_rows
+  // first, while members.updated_run_id still tells where a row not yet in member_rows is, to merge it.
   if (!fresh) {
     await client.query(
       `insert into member_rows as r (tenant_id, member_key, data)
-       select $1, c.member_key, coalesce(${storedRowSql('m')}, '{}'::jsonb) || c.data
-       from run_changes c left join members m on m.tenant_id = $1 and m.member_key = c.member_key
-       where c.run_id = $2 and c.kind in ('invite', 'update', 'store')
-       on conflict (tenant_id, member_key) do update set data = excluded.data`,
+       select $1, c.member_key, coalesce(o.data, '{}'::jsonb) || c.data
+       from run_changes c
+       left join members m on m.tenant_id = $1 and m.member_key = c.member_key and m.row_in_changes
+       left join run_changes o on o.run_id = m.updated_run_id and o.kind in ${ROW_KINDS} and o.member_key = m.member_key
+       where c.run_id = $2 and c.kind in ${ROW_KINDS}
+       on conflict (tenant_id, member_key) do update set data = r.data || excluded.data`,
       [tenantId, runId],
     );
   }
   await client.query(
-    `insert into members as mm (tenant_id, member_key, email, employee_id, row_hash, on_platform, updated_run_id)
+    `insert into members as mm (tenant_id, member_key, email, employee_id, row_hash, on_platform, updated_run_id, row_in_changes)
      select $1, c.member_key, coalesce(c.email, lower(coalesce(c.data->>'email', ''))), nullif(c.data->>'employee_id', ''), c.row_hash,
-            c.kind = 'invite', $2
-     from run_changes c where c.run_id = $2 and c.kind in ('invite', 'update', 'store')${
+            c.kind = 'invite', $2, ${fresh}
+     from run_changes c where c.run_id = $2 and c.kind in ${ROW_KINDS}${
        fresh
          ? ''
          : `
@@ -56,7 +58,8 @@ export async function applyRunChanges(client: Queryable, tenantId: string, runId
        employee_id = ${withId ? 'excluded.employee_id' : 'mm.employee_id'},
        row_hash = excluded.row_hash,
        on_platform = mm.on_platform or excluded.on_platform,
-       updated_run_id = excluded.updated_run_id`
+       updated_run_id = excluded.updated_run_id,
+       row_in_changes = false`
      }`,
     [tenantId, runId],
   );

@@ -3,20 +3,25 @@ import type { Queryable } from './db.js';
 /**
  * Where a member's stored row is. A run applied to a tenant with no stored member (its first file) writes
  * no member_rows: each member's row is its change in that run (run_changes of members.updated_run_id),
- * and a second logged copy of a million rows as keyed jsonb cost 5-6 s of the first file here
- * (docs/bench.md). Every later apply writes member_rows for the members it changes, so a member has a
- * member_rows row, or its row is the change of its updated_run_id. Before those changes go (retention) or
- * their key stops matching (a re-key), materializeMemberRows copies them into member_rows.
+ * marked by members.row_in_changes. A second logged copy of a million rows as keyed jsonb cost 5-6 s of
+ * the first file here (docs/bench.md). Every later apply writes member_rows for the members it changes
+ * and clears the mark; before the marked rows' changes go (retention) or their key stops matching (a
+ * re-key), materializeMemberRows copies them into member_rows.
+ *
+ * No statement that inserts into member_rows reads member_rows but through its conflict check: a scan
+ * planned while the table was empty (right after a first file) ran once per inserted row over the rows
+ * inserted so far, and the next file's apply took 130-220 s instead of 3 s.
  */
 
 /** The kinds of change whose row is the member's new row. */
-const ROW_KINDS = `('invite', 'update', 'store')`;
+export const ROW_KINDS = `('invite', 'update', 'store')`;
 
 /** SQL: the stored row (jsonb) of the member M (an alias of `members`). */
 export function storedRowSql(m: string): string {
   return (
-    `coalesce((select d.data from member_rows d where d.tenant_id = ${m}.tenant_id and d.member_key = ${m}.member_key), ` +
-    `(select c.data from run_changes c where c.run_id = ${m}.updated_run_id and c.kind in ${ROW_KINDS} and c.member_key = ${m}.member_key))`
+    `case when ${m}.row_in_changes ` +
+    `then (select c.data from run_changes c where c.run_id = ${m}.updated_run_id and c.kind in ${ROW_KINDS} and c.member_key = ${m}.member_key) ` +
+    `else (select d.data from member_rows d where d.tenant_id = ${m}.tenant_id and d.member_key = ${m}.member_key) end`
   );
 }
 
@@ -27,13 +32,15 @@ export function storedRowSql(m: string): string {
  */
 export async function materializeMemberRows(client: Queryable, scope: { tenantId: string } | { runIds: number[] }): Promise<number> {
   const where = 'tenantId' in scope ? 'm.tenant_id = $1' : 'm.updated_run_id = any($1::bigint[])';
-  const result = await client.query(
+  const params = ['tenantId' in scope ? scope.tenantId : scope.runIds];
+  const copied = await client.query(
     `insert into member_rows (tenant_id, member_key, data)
      select m.tenant_id, m.member_key, c.data
      from members m join run_changes c on c.run_id = m.updated_run_id and c.kind in ${ROW_KINDS} and c.member_key = m.member_key
-     where ${where} and not exists (select 1 from member_rows d where d.tenant_id = m.tenant_id and d.member_key = m.member_key)
-     on conflict (tenant_id, member_key) do nothing`,
-    ['tenantId' in scope ? scope.tenantId : scope.runIds],
+     where ${where} and m.row_in_changes
+     on conflict (tenant_id, member_key) do nothing`, // a run of the tenant applied meanwhile wrote it: its row is newer
+    params,
   );
-  return result.rowCount ?? 0;
+  await client.query(`update members m set row_in_changes = false where ${where} and m.row_in_changes`, params);
+  return copied.rowCount ?? 0;
 }

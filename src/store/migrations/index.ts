@@ -6,6 +6,7 @@ import { sql as runSuperseded } from './050_run_superseded.js';
 import { sql as membersNoFk } from './060_members_no_fk.js';
 import { sql as runChangesLine } from './061_run_changes_line.js';
 import { sql as runChangesEmail } from './062_run_changes_email.js';
+import { sql as membersRowInChanges } from './063_members_row_in_changes.js';
 import { sql as drop } from './100_drop.js';
 import { sql as lateWatch } from './110_late_watch.js';
 import { sql as lateAlertsDue } from './111_late_alerts_due.js';
@@ -32,6 +33,7 @@ export const MIGRATIONS: Migration[] = [
   { name: '060_members_no_fk', sql: membersNoFk },
   { name: '061_run_changes_line', sql: runChangesLine },
   { name: '062_run_changes_email', sql: runChangesEmail },
+  { name: '063_members_row_in_changes', sql: membersRowInChanges },
   { name: '100_drop', sql: drop },
   { name: '110_late_watch', sql: lateWatch },
   { name: '111_late_alerts_due', sql: lateAlertsDue },
