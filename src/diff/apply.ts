@@ -20,8 +20,8 @@ export interface RunKeys {
 export async function applyRunChanges(client: Queryable, tenantId: string, runId: number, keys: RunKeys): Promise<void> {
   if (keys.stored && keys.run && keys.stored !== keys.run) await rekeyMembers(client, tenantId, keys.run);
   // A tenant with no stored member (its first file) takes plain inserts: ON CONFLICT's speculative
-  // insertion cost 2.4 s (members) and 3.0 s (member_rows) of a 1M-row first file on PostgreSQL 15 here
-  // (docs/bench.md). The caller holds the tenant's lock, so nothing can add a member in between; were one
+  // insertion cost 2.4 s (members) of a 1M-row first file on PostgreSQL 15 here (docs/bench.md), and its
+  // rows stay in the run's changes. The caller holds the tenant's lock, so nothing can add a member in between; were one
   // there after all, the primary key would fail the run, never merge it wrongly.
   const stored = await client.query<{ any: boolean }>('select exists (select 1 from members where tenant_id = $1) as any', [tenantId]);
   const fresh = !stored.rows[0]!.any;
