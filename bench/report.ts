@@ -92,7 +92,17 @@ export function markdownTable(sizes: SizeResult[]): string {
 
 export const TARGETS = { ingestToParse: 2.0, peakRssMiB: 300, rssGrowth: 1.5 } as const;
 
-/** The issue's targets: ingest <= 2.0x bare parse, ingest peak RSS < 300 MB, RSS(largest) <= 1.5x RSS(smallest). */
+/**
+ * Issue 10's targets, each checked when its step ran at its size: a first file of 1M rows <= 3x the bare
+ * parse; a 1M-row preview --against (no database) <= 300 MB; a 1,000-row preview (the work, and the whole
+ * CLI process) <= 0.5 s and <= 150 MB.
+ */
+export const ISSUE_10 = { firstFileToParse: 3.0, bigPreviewRssMiB: 300, smallPreviewMs: 500, smallPreviewRssMiB: 150 } as const;
+
+/**
+ * The targets: issue 2's (ingest <= 2.0x bare parse, ingest peak RSS < 300 MB, RSS(largest) <= 1.5x
+ * RSS(smallest)), then issue 10's (ISSUE_10).
+ */
 export function checkTargets(sizes: SizeResult[]): TargetCheck[] {
   const checks: TargetCheck[] = [];
   for (const size of sizes) {
@@ -128,6 +138,45 @@ export function checkTargets(sizes: SizeResult[]): TargetCheck[] {
       checks.push({ target, measured: `${fixed(mib(largeRss), 0)} MB / ${fixed(mib(smallRss), 0)} MB = ${fixed(growth, 2)}x`, pass: growth <= TARGETS.rssGrowth });
     } else {
       checks.push({ target, measured: 'not measured', pass: false });
+    }
+  }
+  for (const size of sizes) checks.push(...issue10Checks(size));
+  return checks;
+}
+
+function issue10Checks(size: SizeResult): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const label = `${size.rows.toLocaleString('en-US')} rows`;
+  const ran = (id: string) => size.steps.some((step) => step.id === id);
+  const notMeasured = (target: string) => checks.push({ target, measured: 'not measured', pass: false });
+  if (size.rows >= 1_000_000 && ran('ingest-previous')) {
+    const target = `${label}: first file (ingest previous) <= ${ISSUE_10.firstFileToParse}x bare parse`;
+    const parse = stepById(size, 'parse')?.wallMs;
+    const first = stepById(size, 'ingest-previous')?.wallMs;
+    if (parse && first !== undefined) {
+      const ratio = first / parse;
+      checks.push({ target, measured: `${fixed(first / 1000, 1)} s / ${fixed(parse / 1000, 1)} s = ${fixed(ratio, 2)}x`, pass: ratio <= ISSUE_10.firstFileToParse });
+    } else notMeasured(target);
+  }
+  if (size.rows >= 1_000_000 && ran('preview-embedded')) {
+    const target = `${label}: preview --against (no DB) peak RSS <= ${ISSUE_10.bigPreviewRssMiB} MB`;
+    const rss = stepById(size, 'preview-embedded')?.maxRssKiB;
+    if (rss !== undefined) checks.push({ target, measured: `${fixed(mib(rss), 0)} MB`, pass: mib(rss) <= ISSUE_10.bigPreviewRssMiB });
+    else notMeasured(target);
+  }
+  if (size.rows <= 1_000) {
+    for (const id of ['preview-embedded', 'preview-cli']) {
+      if (!ran(id)) continue;
+      const what = id === 'preview-cli' ? 'CLI preview process' : 'preview --against (no DB)';
+      const target = `${label}: ${what} <= ${ISSUE_10.smallPreviewMs / 1000} s and <= ${ISSUE_10.smallPreviewRssMiB} MB`;
+      const step = stepById(size, id);
+      if (step?.wallMs !== undefined && step.maxRssKiB !== undefined) {
+        checks.push({
+          target,
+          measured: `${fixed(step.wallMs / 1000, 2)} s, ${fixed(mib(step.maxRssKiB), 0)} MB`,
+          pass: step.wallMs <= ISSUE_10.smallPreviewMs && mib(step.maxRssKiB) <= ISSUE_10.smallPreviewRssMiB,
+        });
+      } else notMeasured(target);
     }
   }
   return checks;

@@ -43,6 +43,42 @@ describe('benchmark targets', () => {
   });
 });
 
+describe('issue 10 targets', () => {
+  const step = (id: string, wallMs: number | undefined, rssMiB: number | undefined, failure?: string) => ({
+    id, label: id, rows: 0, wallMs, maxRssKiB: rssMiB === undefined ? undefined : rssMiB * 1024, ...(failure ? { failure } : {}),
+  });
+  const issue10 = (rows: number, steps: ReturnType<typeof step>[]) =>
+    checkTargets([{ rows, fileBytes: rows * 164, steps: [step('parse', 8000, 60), ...steps] }]).filter((c) => !/ingest (<=|peak)/.test(c.target));
+
+  it('a 1M first file passes at 3x the bare parse of the same run and misses above; the no-database preview at 300 MB', () => {
+    expect(issue10(1_000_000, [step('ingest-previous', 24_000, 118), step('preview-embedded', 20_000, 300)])).toEqual([
+      { target: '1,000,000 rows: first file (ingest previous) <= 3x bare parse', measured: '24.0 s / 8.0 s = 3.00x', pass: true },
+      { target: '1,000,000 rows: preview --against (no DB) peak RSS <= 300 MB', measured: '300 MB', pass: true },
+    ]);
+    expect(issue10(1_000_000, [step('ingest-previous', 40_600, 118), step('preview-embedded', 20_000, 301)]).map((c) => [c.pass, c.measured])).toEqual([
+      [false, '40.6 s / 8.0 s = 5.08x'],
+      [false, '301 MB'],
+    ]);
+  });
+
+  it('a 1,000-row preview, the work and the whole CLI process, against 0.5 s and 150 MB each', () => {
+    const checks = issue10(1_000, [step('preview-embedded', 90, 88), step('preview-cli', 510, 72)]);
+    expect(checks.map((c) => [c.target, c.pass])).toEqual([
+      ['1,000 rows: preview --against (no DB) <= 0.5 s and <= 150 MB', true],
+      ['1,000 rows: CLI preview process <= 0.5 s and <= 150 MB', false],
+    ]);
+    expect(issue10(1_000, [step('preview-cli', 480, 151)])[0]).toMatchObject({ pass: false, measured: '0.48 s, 151 MB' });
+  });
+
+  it('a step that did not run is not a target of the run; one that crashed is a MISS', () => {
+    expect(issue10(1_000_000, [])).toEqual([]);
+    expect(issue10(100_000, [step('ingest-previous', 4000, 100)])).toEqual([]); // the 3x target is the 1M file's
+    expect(issue10(1_000_000, [step('ingest-previous', undefined, undefined, 'exit 1: boom')])).toEqual([
+      { target: '1,000,000 rows: first file (ingest previous) <= 3x bare parse', measured: 'not measured', pass: false },
+    ]);
+  });
+});
+
 describe('engine phases', () => {
   const phases = { applyMs: 3500, readMs: 6300, knownMs: 2900, diffMs: 1400, analyzeMs: 300, stageWaitMs: 450, totalMs: 14_700 };
 
