@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TenantRegistry } from '../src/config/reload.js';
-import { loadTenants } from '../src/config/tenant.js';
+import { loadTenantFile, loadTenants } from '../src/config/tenant.js';
 import { createLogger } from '../src/log.js';
 import { configProblemMessage } from '../src/notify/engine-messages.js';
 import { configProblemLines, reloadTenants } from '../src/runtime/config-reload.js';
@@ -99,6 +99,35 @@ describe('tenant config reload (issue 10 defect 6)', () => {
     for (const block of message.blocks) expect(JSON.stringify(block).length).toBeLessThan(3000);
     const folder = configProblemMessage({ problem: 'unknown_drop_folder', folder: '/<@U123>', files: 3 });
     expect(folder.text).toContain('&lt;@U123&gt;');
+  });
+
+  it('parses a file again only when its bytes or its allowedValuesFile changed', async () => {
+    const parsed: string[] = [];
+    const registry = new TenantRegistry(dir, new Map(), (file) => {
+      parsed.push(path.basename(file));
+      return loadTenantFile(file);
+    });
+    await writeFile(path.join(dir, 'tenants', 'segments.csv'), 'field,value\nsegment,East\n');
+    await tenantFile('globex', 'id: globex\nname: Globex\nallowedValuesFile: segments.csv\n');
+    await registry.reload();
+    expect(parsed.sort()).toEqual(['acme.yaml', 'globex.yaml']);
+    expect(await registry.reload()).toEqual({ added: [], changed: [], removed: [], broken: [] });
+    expect(parsed).toHaveLength(2); // nothing changed: nothing parsed
+
+    await writeFile(path.join(dir, 'tenants', 'segments.csv'), 'field,value\nsegment,East\nsegment,West\n');
+    expect((await registry.reload()).changed).toEqual(['globex']);
+    expect(registry.tenants.get('globex')!.allowedValues.segment).toEqual(['East', 'West']);
+    await tenantFile('acme', 'id: acme\nname: Acme Corp\nallowedValues:\n  segment: [North]\n');
+    expect((await registry.reload()).changed).toEqual(['acme']);
+    expect(parsed.slice(2)).toEqual(['globex.yaml', 'acme.yaml']);
+
+    // a broken edit, then the last good bytes again: back to the version in use, without a parse
+    await tenantFile('acme', 'id: acme\nname: [\n');
+    expect((await registry.reload()).broken.map((b) => b.file)).toEqual(['acme.yaml']);
+    await tenantFile('acme', 'id: acme\nname: Acme Corp\nallowedValues:\n  segment: [North]\n');
+    expect(await registry.reload()).toEqual({ added: [], changed: [], removed: [], broken: [] });
+    expect(parsed.slice(4)).toEqual(['acme.yaml']); // the broken version only
+    expect(registry.tenants.get('acme')!.name).toBe('Acme Corp');
   });
 
   it('refuses two files of one tenant and tenants sharing an inbox, keeping the last good versions', async () => {

@@ -49,10 +49,34 @@ export class TenantRegistry {
   /** The broken files as of the last reload. */
   broken: BrokenTenantFile[] = [];
   private readonly dir: string;
+  /**
+   * The last version of each file that loaded, by file name, with the bytes it was loaded from: a file
+   * whose bytes (and allowedValuesFile's) are unchanged is not parsed again. A reload runs on every poll
+   * tick, and parsing a 4.9 MB tenant file with 200k allowed values took about 3 s, blocking the process.
+   */
+  private readonly parsed = new Map<string, { sha256: string; valuesFile: { file: string; sha256: string } | null; tenant: TenantConfig }>();
 
-  constructor(configDir: string, initial: Map<string, TenantConfig> = new Map()) {
+  constructor(
+    configDir: string,
+    initial: Map<string, TenantConfig> = new Map(),
+    private readonly loadFile: (file: string) => Promise<TenantConfig> = loadTenantFile,
+  ) {
     this.dir = path.join(configDir, 'tenants');
     this.tenants = initial;
+  }
+
+  /** NAME's tenant: the version loaded last when its bytes are the same, else parsed and validated. */
+  private async load(name: string): Promise<TenantConfig> {
+    const file = path.join(this.dir, name);
+    const sha256 = await sha256Of(file);
+    const last = this.parsed.get(name);
+    if (last && last.sha256 === sha256 && (!last.valuesFile || (await sha256Of(last.valuesFile.file).catch(() => '')) === last.valuesFile.sha256)) {
+      return last.tenant;
+    }
+    const tenant = await this.loadFile(file);
+    const values = tenant.allowedValuesFile ? path.resolve(this.dir, tenant.allowedValuesFile) : null;
+    this.parsed.set(name, { sha256, valuesFile: values ? { file: values, sha256: await sha256Of(values) } : null, tenant });
+    return tenant;
   }
 
   async reload(): Promise<ReloadResult> {
@@ -67,11 +91,9 @@ export class TenantRegistry {
       return result;
     }
     const seen = new Set<string>();
+    for (const name of this.parsed.keys()) if (!names.includes(name)) this.parsed.delete(name);
     const refuse = async (name: string, id: string, error: string) => {
-      const sha256 = await readFile(path.join(this.dir, name)).then(
-        (bytes) => createHash('sha256').update(bytes).digest('hex'),
-        () => 'unreadable',
-      );
+      const sha256 = await sha256Of(path.join(this.dir, name)).catch(() => 'unreadable');
       result.broken.push({ file: name, sha256, error, ...(this.tenants.has(id) ? { keptTenant: id } : {}) });
     };
     const loaded = new Map<string, { name: string; tenant: TenantConfig }>();
@@ -84,7 +106,7 @@ export class TenantRegistry {
         continue;
       }
       try {
-        loaded.set(id, { name, tenant: await loadTenantFile(path.join(this.dir, name)) });
+        loaded.set(id, { name, tenant: await this.load(name) });
       } catch (error) {
         await refuse(name, id, describe(error));
       }
@@ -98,7 +120,7 @@ export class TenantRegistry {
     for (const [id, { tenant }] of loaded) {
       const current = this.tenants.get(id);
       if (!current) result.added.push(id);
-      else if (JSON.stringify(current) !== JSON.stringify(tenant)) result.changed.push(id);
+      else if (current !== tenant && JSON.stringify(current) !== JSON.stringify(tenant)) result.changed.push(id);
       else continue;
       this.tenants.set(id, tenant);
     }
@@ -111,6 +133,10 @@ export class TenantRegistry {
     this.broken = result.broken;
     return result;
   }
+}
+
+async function sha256Of(file: string): Promise<string> {
+  return createHash('sha256').update(await readFile(file)).digest('hex');
 }
 
 /** Inboxes named by more than one of the TENANTS, with their ids. */
