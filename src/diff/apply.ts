@@ -1,5 +1,5 @@
 import type { Queryable } from '../store/db.js';
-import { materializeMemberRows, ROW_KINDS } from '../store/member-rows.js';
+import { materializeMemberRows, memberChangeSql, ROW_KINDS } from '../store/member-rows.js';
 import type { KeyField } from './types.js';
 
 /** The key the stored members are matched by (the base run's), and the one the run's changes are keyed by. */
@@ -21,8 +21,8 @@ export async function applyRunChanges(client: Queryable, tenantId: string, runId
   if (keys.stored && keys.run && keys.stored !== keys.run) await rekeyMembers(client, tenantId, keys.run);
   // A tenant with no stored member (its first file) takes plain inserts: ON CONFLICT's speculative
   // insertion cost 2.4 s (members) of a 1M-row first file on PostgreSQL 15 here (docs/bench.md), and its
-  // rows stay in the run's changes. The caller holds the tenant's lock, so nothing can add a member in between; were one
-  // there after all, the primary key would fail the run, never merge it wrongly.
+  // rows stay in the run's changes. The caller holds the tenant's lock, so nothing can add a member in
+  // between; were one there after all, the primary key would fail the run, never merge it wrongly.
   const stored = await client.query<{ any: boolean }>('select exists (select 1 from members where tenant_id = $1) as any', [tenantId]);
   const fresh = !stored.rows[0]!.any;
   // A file without an employee_id column leaves the stored one as it was, as member_rows keeps the field
@@ -39,7 +39,7 @@ export async function applyRunChanges(client: Queryable, tenantId: string, runId
        select $1, c.member_key, coalesce(o.data, '{}'::jsonb) || c.data
        from run_changes c
        left join members m on m.tenant_id = $1 and m.member_key = c.member_key and m.row_in_changes
-       left join run_changes o on o.run_id = m.updated_run_id and o.kind in ${ROW_KINDS} and o.member_key = m.member_key
+       left join run_changes o on ${memberChangeSql('o', 'm')}
        where c.run_id = $2 and c.kind in ${ROW_KINDS}
        on conflict (tenant_id, member_key) do update set data = r.data || excluded.data`,
       [tenantId, runId],
@@ -117,7 +117,7 @@ async function rekeyMembers(client: Queryable, tenantId: string, key: KeyField):
 /** Whether the file of run RUN_ID had an employee_id column: its changes' rows carry the file's columns. */
 async function fileCarriesEmployeeId(client: Queryable, runId: number): Promise<boolean> {
   const found = await client.query<{ has: boolean }>(
-    `select data ? 'employee_id' as has from run_changes where run_id = $1 and kind in ('invite', 'update', 'store') limit 1`,
+    `select data ? 'employee_id' as has from run_changes where run_id = $1 and kind in ${ROW_KINDS} limit 1`,
     [runId],
   );
   return found.rows[0]?.has ?? true;

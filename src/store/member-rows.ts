@@ -16,12 +16,20 @@ import type { Queryable } from './db.js';
 /** The kinds of change whose row is the member's new row. */
 export const ROW_KINDS = `('invite', 'update', 'store')`;
 
+/**
+ * SQL condition: C (an alias of `run_changes`) is the change that holds the row of member M (an alias of
+ * `members`) while M.row_in_changes is set. Every reader and writer of such rows joins by this one condition.
+ */
+export function memberChangeSql(c: string, m: string): string {
+  return `${c}.run_id = ${m}.updated_run_id and ${c}.kind in ${ROW_KINDS} and ${c}.member_key = ${m}.member_key`;
+}
+
 /** SQL: the stored row (jsonb) of the member M (an alias of `members`). */
 export function storedRowSql(m: string): string {
   return (
     `case when ${m}.row_in_changes ` +
-    `then (select c.data from run_changes c where c.run_id = ${m}.updated_run_id and c.kind in ${ROW_KINDS} and c.member_key = ${m}.member_key) ` +
-    `else (select d.data from member_rows d where d.tenant_id = ${m}.tenant_id and d.member_key = ${m}.member_key) end`
+    `then (select sc.data from run_changes sc where ${memberChangeSql('sc', m)}) ` +
+    `else (select sr.data from member_rows sr where sr.tenant_id = ${m}.tenant_id and sr.member_key = ${m}.member_key) end`
   );
 }
 
@@ -36,7 +44,7 @@ export async function materializeMemberRows(client: Queryable, scope: { tenantId
   const copied = await client.query(
     `insert into member_rows (tenant_id, member_key, data)
      select m.tenant_id, m.member_key, c.data
-     from members m join run_changes c on c.run_id = m.updated_run_id and c.kind in ${ROW_KINDS} and c.member_key = m.member_key
+     from members m join run_changes c on ${memberChangeSql('c', 'm')}
      where ${where} and m.row_in_changes
      on conflict (tenant_id, member_key) do nothing`, // a run of the tenant applied meanwhile wrote it: its row is newer
     params,
