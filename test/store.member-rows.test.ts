@@ -1,7 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { ingestFile, purgeOldRuns } from '../src/pipeline.js';
-import { countRows, csvOf, fileOf, membersOf, person, range, tenantOf, useEngine, type Person } from './pipeline.support.js';
+import type { Database } from '../src/store/db.js';
+import { countRows, csvOf, fileOf, membersOf, person, range, skipOnEmbedded, tenantOf, useEngine, type Person } from './pipeline.support.js';
+
+/** Resolves once another session of DB's database waits for a lock (fails after 10 s). */
+async function someoneWaitsForALock(db: Database): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const waiting = await db.pool.query<{ n: number }>(
+      `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+    );
+    if (waiting.rows[0]!.n > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('no session waited for a lock');
+}
 
 /**
  * A fresh tenant's first file writes its rows once, as the run's changes; member_rows takes a member's row
@@ -42,6 +55,28 @@ describe('stored rows kept in a first run\'s changes', () => {
     // the next diff compares with the moved rows exactly as before
     const third = await ingest([person(1), person(2, { city: 'Lyon' }), person(3, { last: 'Other' }), ...range(5, 41)]);
     expect(third).toMatchObject({ status: 'accepted', counts: { updates: 1, deletions: 0, invites: 0 } });
+  });
+
+  it('retention waits for a run of the tenant in progress: a member the run deletes is not copied back into member_rows', async (test) => {
+    skipOnEmbedded(test, engine.db, 'needs a second session waiting for the tenant lock');
+    const first = await ingest(range(1, 40));
+    await engine.db.pool.query(`update runs set created_at = now() - interval '100 days' where id = $1`, [first.runId]);
+    let purging: ReturnType<typeof purgeOldRuns> | undefined;
+    // member 4 leaves; retention starts while the run is about to commit
+    const second = await ingestFile(engine.ctx, tenantOf(), fileOf('members - 02.01.2023.csv', csvOf([...range(1, 3), ...range(5, 40)])), {
+      outDir: engine.out,
+      beforeCommit: async () => {
+        purging = purgeOldRuns(engine.db, 90);
+        purging.catch(() => undefined);
+        await someoneWaitsForALock(engine.db);
+      },
+    });
+    expect(second).toMatchObject({ status: 'accepted', counts: { deletions: 1, updates: 0, invites: 0 } });
+    expect(await purging).toMatchObject({ runs: 1 });
+    expect(await countRows(engine.db, 'member_rows', "tenant_id = 'acme' and member_key = 'E4'")).toBe(0);
+    expect(await storedRows()).toBe(39);
+    const members = await membersOf(engine.db);
+    expect([...members.keys()].sort()).toEqual(range(1, 40).map((p) => p.id!).filter((id) => id !== 'E4').sort());
   });
 
   it('a re-key after a first file moves the rows into member_rows under the new key', async () => {

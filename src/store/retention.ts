@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import type { Database } from './db.js';
 import { transaction } from './db.js';
 import { materializeMemberRows } from './member-rows.js';
+import { lockTenant } from './runs.js';
 
 export interface PurgeResult {
   runs: number;
@@ -10,20 +11,40 @@ export interface PurgeResult {
   files: number;
 }
 
+/** Runs retention removes: older than $1 days, not purged yet, and not awaiting a decision. */
+const OLD_RUNS = `created_at < now() - make_interval(days => $1) and (status <> 'held' or superseded_by is not null) and purged_at is null`;
+
 /**
  * Retention: the changes, errors and rendered files of runs older than DAYS are removed; the run
  * rows stay as history (marked purged_at). Held runs are kept whole while they await a decision; one
  * superseded (a later accepted run moved its base on) can no longer be decided, and goes like the others.
+ *
+ * One transaction per tenant, under the tenant's lock: retention writes the tenant's members (the rows
+ * still kept in a first run's changes move to member_rows), and a run reads the members over several
+ * statements and applies to them under that lock (src/diff/known.ts). Without it, a member updated by
+ * retention in between was loaded twice or not at all, and a member deleted by a run meanwhile was copied
+ * back into member_rows.
  */
 export async function purgeOldRuns(db: Database, days = 90): Promise<PurgeResult> {
   if (!Number.isFinite(days) || days < 0) throw new Error(`retention days must be a number >= 0, got ${days}`);
+  const age = Math.floor(days);
+  const tenants = await db.pool.query<{ tenant_id: string }>(`select distinct tenant_id from runs where ${OLD_RUNS} order by tenant_id`, [age]);
+  const total: PurgeResult = { runs: 0, changes: 0, errors: 0, files: 0 };
+  for (const { tenant_id: tenantId } of tenants.rows) {
+    const purged = await purgeTenant(db, tenantId, age);
+    total.runs += purged.runs;
+    total.changes += purged.changes;
+    total.errors += purged.errors;
+    total.files += purged.files;
+  }
+  return total;
+}
+
+/** One tenant's old runs, in a transaction of its own under the tenant's lock. */
+async function purgeTenant(db: Database, tenantId: string, days: number): Promise<PurgeResult> {
   const { result, paths } = await transaction(db.pool, async (client) => {
-    const old = await client.query<{ id: number }>(
-      `select id::int as id from runs
-       where created_at < now() - make_interval(days => $1) and (status <> 'held' or superseded_by is not null) and purged_at is null
-       for update`,
-      [Math.floor(days)],
-    );
+    await lockTenant(client, tenantId);
+    const old = await client.query<{ id: number }>(`select id::int as id from runs where tenant_id = $2 and ${OLD_RUNS} for update`, [days, tenantId]);
     const ids = old.rows.map((r) => r.id);
     if (ids.length === 0) return { result: { runs: 0, changes: 0, errors: 0, files: 0 }, paths: [] as string[] };
     // Rows of members still kept in these runs' changes move to member_rows first (src/store/member-rows.ts).
