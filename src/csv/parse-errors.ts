@@ -1,8 +1,9 @@
+import { quoted } from '../fields/bounded.js';
 import type { CsvSyntaxError } from './records.js';
 
 /** Syntax errors in words a customer's ETL engineer can act on (no cell values: they may be logged). */
 export function parseErrorMessage(error: CsvSyntaxError, line: number, column: string, maxRecordBytes: number): string {
-  const where = `in the record starting on line ${line}${column ? `, column "${column}"` : ''}`;
+  const where = `in the record starting on line ${line}${column ? `, column ${quoted(column, 60)}` : ''}`;
   switch (error.code) {
     case 'CSV_QUOTE_NOT_CLOSED':
       return `broken quoting: a quoted value ${where} is never closed; close the quote and write quotes inside a quoted value as ""`;

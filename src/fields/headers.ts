@@ -1,4 +1,4 @@
-import { boundedWarnings, cut, listed } from './bounded.js';
+import { boundedWarnings, cut, listed, quoted } from './bounded.js';
 import { FIELDS, FIELD_BY_NAME, REQUIRED_FIELDS } from './fields.js';
 
 /** Header normalisation: case-insensitive, ignoring spaces, underscores and punctuation. */
@@ -81,11 +81,11 @@ export function mapHeaders(headers: readonly string[], tenant: TenantColumns): H
     }
     if (target === '') return; // the tenant ignores this column on purpose
     if (target === undefined) {
-      warnings.push(`unknown column "${cut(header, 60)}" (column ${index + 1}, ignored): map it in the tenant's columns or declare it as a custom segment`);
+      warnings.push(`unknown column ${quoted(header, 60)} (column ${index + 1}, ignored): map it in the tenant's columns or declare it as a custom segment`);
       return;
     }
     if (!explicit && explicitHeader.has(target)) {
-      warnings.push(`column ${index + 1} "${header}" (ignored): the tenant config maps "${explicitHeader.get(target)}" to ${target}`);
+      warnings.push(`column ${index + 1} ${quoted(header, 60)} (ignored): the tenant config maps ${quoted(explicitHeader.get(target) ?? '', 60)} to ${target}`);
       return;
     }
     const earlier = headerOf.get(target);
@@ -94,12 +94,12 @@ export function mapHeaders(headers: readonly string[], tenant: TenantColumns): H
       // file without its header row), shown unmasked as a column where the message's quotes are masked.
       fatal ??= {
         column: target,
-        message: `columns "${cut(earlier, 60)}" and "${cut(header, 60)}" both map to ${target}: remove one of them or map one to another field in the tenant config`,
+        message: `columns ${quoted(earlier, 60)} and ${quoted(header, 60)} both map to ${target}: remove one of them or map one to another field in the tenant config`,
       };
       return;
     }
     if (explicit && !FIELD_BY_NAME.has(target) && !tenant.customSegments.includes(target)) {
-      warnings.push(`column ${index + 1} "${header}" is mapped to "${target}", which is neither a field of the spec nor a declared custom segment: read as a custom segment`);
+      warnings.push(`column ${index + 1} ${quoted(header, 60)} is mapped to "${target}", which is neither a field of the spec nor a declared custom segment: read as a custom segment`);
     }
     headerOf.set(target, header);
     fields[index] = target;
@@ -109,7 +109,7 @@ export function mapHeaders(headers: readonly string[], tenant: TenantColumns): H
   if (!fatal) {
     const missing = REQUIRED_FIELDS.filter((name) => !headerOf.has(name));
     if (missing.length > 0) {
-      const found = listed(headers.map((h) => `"${cut(h.trim())}"`));
+      const found = listed(headers.map((h) => quoted(h.trim())));
       const names = missing.map((name) => `${name} ("${FIELD_BY_NAME.get(name)?.display ?? name}")`).join(', ');
       fatal = {
         column: missing.join(', '),
