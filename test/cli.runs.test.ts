@@ -144,6 +144,24 @@ describe('runs list / show, preview against stored state, purge', { timeout: 120
     expect(missing.stderr).toContain('run 9999 not found');
   });
 
+  it('a file name with escape sequences and a line break prints as escapes in ingest and runs list, one line each', async () => {
+    const { sandbox } = await withDb();
+    const [first] = sequence('updates-deletions');
+    const hostile = path.join(sandbox.dir, 'x\u001b[2J\nACCEPTED\u001b]8;;http:evil\u0007 - 01.13.2023.csv');
+    writeFileSync(hostile, readFileSync(first!));
+    const ingested = await sandbox.run('ingest', hostile, '--tenant', 'seq');
+    expect(ingested.code, ingested.stderr).toBe(0);
+    const listed = await sandbox.run('runs', 'list');
+    expect(listed.code).toBe(0);
+    for (const out of [ingested.stdout, listed.stdout]) {
+      expect(out).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+      expect(out).toContain('x\\x1b[2J\\nACCEPTED\\x1b]8;;http:evil\\x07 - 01.13.2023.csv');
+    }
+    expect(listed.stdout.trimEnd().split('\n')).toHaveLength(2); // the header and the run
+    // --json keeps the name as it is
+    expect((await sandbox.run('runs', 'list', '--json')).json().runs[0].file).toBe(path.basename(hostile));
+  });
+
   it('purge removes the change records of runs older than --days, keeping the run history', async () => {
     const { sandbox, db } = await withDb();
     const [first] = sequence('updates-deletions');

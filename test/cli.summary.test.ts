@@ -110,3 +110,26 @@ describe('human summary of special cases', () => {
     expect(text).not.toContain('x'.repeat(61));
   });
 });
+
+describe('customer text in the human summary', () => {
+  it('a file name, a value or a header with escape sequences or line breaks prints as escapes, one line each', () => {
+    const hostile = 'x\u001b[2J\nACCEPTED\u001b]8;;http://evil\u0007.csv';
+    const plain = formatHumanSummary(summary({ errors: [], errorCount: 0 }));
+    const text = formatHumanSummary(
+      summary({
+        file: hostile,
+        status: 'rejected',
+        errorCount: 1,
+        errors: [{ line: 2, column: 'city\nACCEPTED', value: 'v\u001b[31m', message: 'bad value "\u001b[0m"' }],
+        warnings: ['unknown column "a\rb"'],
+      }),
+    );
+    expect(text).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+    expect(text.split('\n').filter((line) => line.includes('ACCEPTED'))).toEqual([
+      'acme: x\\x1b[2J\\nACCEPTED\\x1b]8;;http://evil\\x07.csv',
+      '    line 2, column city\\nACCEPTED, value "v\\u001b[31m": bad value "\\x1b[0m"',
+    ]);
+    expect(plain.split('\n')[0]).toBe('acme: members - 01.13.2023.csv');
+  });
+});
+

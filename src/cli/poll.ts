@@ -1,3 +1,4 @@
+import { terminalName, terminalText } from '../text/terminal.js';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { createLogger, type Logger } from '../log.js';
@@ -89,10 +90,10 @@ function printTick(result: TickResult & { alerts?: TickAlerts }, json: boolean):
     return;
   }
   for (const file of result.files) {
-    const parts = [file.tenant, file.file, file.outcome];
+    const parts = [file.tenant, terminalName(file.file), file.outcome];
     if (file.runId !== undefined) parts.push(`run ${file.runId}`);
     if (file.movedTo) parts.push(`-> ${file.movedTo}`);
-    if (file.error) parts.push(`(${file.error})`);
+    if (file.error) parts.push(`(${terminalText(file.error, 1000)})`);
     process.stdout.write(`${parts.join('  ')}\n`);
   }
   if (result.files.length === 0) process.stdout.write('nothing to do\n');

@@ -1,3 +1,4 @@
+import { terminalName } from '../text/terminal.js';
 import type { Command } from 'commander';
 import { runAlerts } from '../notify/status.js';
 import { approveRun, rejectRun } from '../pipeline.js';
@@ -139,7 +140,7 @@ function formatRunList(list: ListedRun[]): string {
     String(r.counts.updates ?? 0),
     String(r.counts.deletions ?? 0),
     String(r.errorCount),
-    r.file,
+    terminalName(r.file),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');

@@ -1,3 +1,4 @@
+import { terminalName } from '../text/terminal.js';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { createLogger } from '../log.js';
@@ -96,5 +97,5 @@ function printFile(report: FileReport): void {
   const run = report.runId !== undefined ? ` (run ${report.runId})` : '';
   const files = Object.values(report.files);
   const where = files.length > 0 ? `:\n${files.map((file) => `    ${displayPath(file)}`).join('\n')}` : '';
-  process.stdout.write(`${report.tenant}: ${report.file} -> ${report.outcome}${run}${where}\n`);
+  process.stdout.write(`${report.tenant}: ${terminalName(report.file)} -> ${report.outcome}${run}${where}\n`);
 }

@@ -1,4 +1,5 @@
 import { EXIT } from './context.js';
+import { terminalName, terminalText } from '../text/terminal.js';
 import type { DeliveryReport } from '../notify/delivery.js';
 import type { RunStatus, RunSummary } from '../store/runs.js';
 
@@ -93,7 +94,7 @@ export interface HumanOptions {
 export function formatHumanSummary(summary: PrintableSummary, options: HumanOptions = {}): string {
   const lines: string[] = [];
   const run = summary.runId !== undefined ? ` (run ${summary.runId})` : '';
-  lines.push(`${options.heading ?? summary.tenant}: ${summary.file}${run}`);
+  lines.push(`${options.heading ?? summary.tenant}: ${terminalName(summary.file)}${run}`);
   lines.push(options.preview ? `  status (preview, nothing stored): ${summary.status.toUpperCase()}` : `  status: ${STATUS_TEXT[summary.status]}`);
   if (summary.status === 'held' && summary.supersededBy != null) {
     lines.push(`  SUPERSEDED by run ${summary.supersededBy}: the tenant's state moved on, this run can no longer be approved or rejected`);
@@ -126,7 +127,8 @@ export function formatHumanSummary(summary: PrintableSummary, options: HumanOpti
     lines.push('  files:');
     for (const [, file] of files) lines.push(`    ${file}`);
   }
-  return lines.join('\n');
+  // Each entry is one line: a line break or escape sequence inside one is the customer's (a value, a header).
+  return lines.map((line) => terminalText(line)).join('\n');
 }
 
 /** Prints SUMMARY (human text, or one JSON line) and returns the exit code of its status. */

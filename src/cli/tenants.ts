@@ -1,3 +1,4 @@
+import { terminalName } from '../text/terminal.js';
 import type { Command } from 'commander';
 import { tenantWatchStatuses, type TenantWatchStatus } from '../store/late-watch.js';
 import { EXIT, loadCliContext, withDatabase } from './context.js';
@@ -45,7 +46,7 @@ function formatTenants(list: TenantStatusJson[]): string {
       const status = t.cadence === null ? 'not watched (no expect:)' : t.late ? `LATE by ${hours(t.lateBySeconds)}` : 'on time';
       return [
         `${t.id} (${t.name}): ${status}`,
-        `  every: ${t.cadence ?? '-'}   last file: ${t.lastFile ? `"${t.lastFile}" at ${minute(t.lastFileAt)}` : 'none'}   next expected: ${minute(t.nextExpectedAt)}`,
+        `  every: ${t.cadence ?? '-'}   last file: ${t.lastFile ? `"${terminalName(t.lastFile)}" at ${minute(t.lastFileAt)}` : 'none'}   next expected: ${minute(t.nextExpectedAt)}`,
       ].join('\n');
     })
     .join('\n');

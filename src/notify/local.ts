@@ -1,3 +1,4 @@
+import { terminalText } from '../text/terminal.js';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
@@ -31,7 +32,7 @@ export class LocalNotifier implements Notifier {
     await writeFile(path.join(folder, 'message.json'), `${JSON.stringify({ kind: message.kind, text: message.text, blocks: message.blocks, channel: message.channel ?? null }, null, 2)}\n`);
     // message.txt is read by a person: the entities Slack needs (&lt; &gt; &amp;) are decoded back.
     await writeFile(path.join(folder, 'message.txt'), `${message.text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')}\n`);
-    this.options.logger.info({ alert: message.kind, tenant: message.tenantId, runId: message.runId, folder }, `alert (Slack not configured): ${message.text}`);
+    this.options.logger.info({ alert: message.kind, tenant: message.tenantId, runId: message.runId, folder }, `alert (Slack not configured): ${terminalText(message.text)}`);
     return { channel: 'local', ts: folder };
   }
 
