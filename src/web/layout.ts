@@ -4,6 +4,9 @@ import type { RunIds } from '../store/run-applied.js';
 import { andMore } from '../text/bounded.js';
 import { html, type Html } from './html.js';
 
+/** Most reasons and warnings a page lists; the rest are counted ("... and N more"). */
+export const NOTES_SHOWN = 50;
+
 /** The CSRF token for this request's forms (creates the session's secret on first use). */
 export function csrfField(reply: FastifyReply): Html {
   return html`<input type="hidden" name="_csrf" value="${reply.generateCsrf()}">`;

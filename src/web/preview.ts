@@ -10,7 +10,8 @@ import { recordAudit } from '../store/console-audit.js';
 import type { ConsoleContext } from './context.js';
 import { sendCsv } from './downloads.js';
 import { clip, html, type Html } from './html.js';
-import { csrfField, page, sendPage, statusBadge, when } from './layout.js';
+import { capList } from '../text/bounded.js';
+import { csrfField, NOTES_SHOWN, page, sendPage, statusBadge, when } from './layout.js';
 import { notFound } from './security.js';
 
 interface KeptPreview {
@@ -149,15 +150,15 @@ ${csrfField(reply)}
   );
 }
 
-function previewResult(summary: RunSummary, token: string, expiresAt: Date): Html {
+export function previewResult(summary: RunSummary, token: string, expiresAt: Date): Html {
   const c = summary.counts;
   const files = Object.keys(summary.files) as (keyof RunSummary['files'])[];
   return html`<dl class="facts"><dt>File</dt><dd>${clip(summary.file, 200)}</dd><dt>Outcome</dt><dd>${statusBadge(summary.status)} (as ingest would decide; nothing stored)</dd>
 <dt>Rows</dt><dd>${summary.rows.toLocaleString('en-US')}</dd></dl>
 <h2>Counts</h2><table class="counts"><thead><tr><th class="n">invites</th><th class="n">updates</th><th class="n">deactivations</th><th class="n">reactivations</th><th class="n">deletions</th><th class="n">unchanged</th><th class="n">invalid rows</th></tr></thead>
 <tbody><tr id="preview-counts"><td class="n">${c.invites}</td><td class="n">${c.updates}</td><td class="n">${c.deactivations}</td><td class="n">${c.reactivations}</td><td class="n">${c.deletions}</td><td class="n">${c.unchanged}</td><td class="n">${summary.errorCount}</td></tr></tbody></table>
-${summary.reasons.length > 0 ? html`<h2>Reasons</h2><ul>${summary.reasons.slice(0, 50).map((r) => html`<li>${clip(r, 500)}</li>`)}</ul>` : null}
-${summary.warnings.length > 0 ? html`<h2>Warnings</h2><ul>${summary.warnings.slice(0, 50).map((w) => html`<li>${clip(w, 500)}</li>`)}</ul>` : null}
+${summary.reasons.length > 0 ? html`<h2>Reasons</h2><ul>${capList(summary.reasons, NOTES_SHOWN).map((r) => html`<li>${clip(r, 500)}</li>`)}</ul>` : null}
+${summary.warnings.length > 0 ? html`<h2>Warnings</h2><ul>${capList(summary.warnings, NOTES_SHOWN).map((w) => html`<li>${clip(w, 500)}</li>`)}</ul>` : null}
 ${files.length > 0 ? html`<h2>Files</h2><p class="muted">Available until ${when(expiresAt)}.</p><ul>${files.map((kind) => html`<li><a href="/preview/${token}/${kind}" download>${OUTPUT_TITLES[kind]}</a></li>`)}</ul>` : null}
 ${summary.errors.length > 0 ? html`<h2>Validation errors (first ${summary.errors.length} of ${summary.errorCount})</h2><table><thead><tr><th class="n">line</th><th>column</th><th>value</th><th>message</th></tr></thead><tbody>
 ${summary.errors.map((e) => html`<tr><td class="n">${e.line}</td><td>${clip(e.column)}</td><td class="value">${clip(e.value)}</td><td>${clip(e.message, 300)}</td></tr>`)}</tbody></table>` : null}

@@ -6,7 +6,7 @@ import { fullCounts, getRun, lastAcceptedRun, type RunRow } from '../store/runs.
 import { capList } from '../text/bounded.js';
 import { allows, type ConsoleContext } from './context.js';
 import { CELL_MAX, clip, html, query, type Html } from './html.js';
-import { csrfField, page, pageNumber, pager, runLinks, sendPage, when } from './layout.js';
+import { csrfField, NOTES_SHOWN, page, pageNumber, pager, runLinks, sendPage, when } from './layout.js';
 import { errorPage, updatePage, type UpdateRow } from './run-details.js';
 import { encryptionFacts, runStatus, supersededPanel } from './run-state.js';
 import { notFound } from './security.js';
@@ -38,8 +38,6 @@ export async function baseMoved(ctx: ConsoleContext, run: RunRow): Promise<strin
 }
 
 const COUNT_NAMES = ['invites', 'updates', 'deactivations', 'reactivations', 'deletions', 'unchanged'] as const;
-/** Most reasons and warnings listed; the rest are counted ("... and N more"). */
-const NOTES_SHOWN = 50;
 /** Most changed fields shown per update (a tenant may declare many custom segments); the rest are counted. */
 const FIELDS_SHOWN = 30;
 const KINDS = ['invites', 'updates', 'deletions', 'errors'] as const;
