@@ -55,6 +55,16 @@ describe('loadTenantFile', () => {
     expect(error.problems.find((p) => p.path === '')!.message).toContain('slackChanel');
   });
 
+  test('an id over 64 characters and a name over 120 are refused (they name folders and files, and show in Slack and the console)', async () => {
+    const id = 'a'.repeat(65);
+    const error = await configError(tenantFile(`${id}.yaml`, `id: ${id}\nname: ${'N'.repeat(121)}\n`));
+    expect(error.problems.map((p) => p.path).sort()).toEqual(['id', 'name']);
+    expect(error.problems.find((p) => p.path === 'id')!.message).toContain('at most 64 characters');
+    expect(error.problems.find((p) => p.path === 'name')!.message).toContain('at most 120 characters');
+    const ok = await loadTenantFile(tenantFile(`${'a'.repeat(64)}.yaml`, `id: ${'a'.repeat(64)}\nname: ${'N'.repeat(120)}\n`));
+    expect(ok.name).toHaveLength(120);
+  });
+
   test('the id must equal the file name', async () => {
     const error = await configError(tenantFile('gamma.yaml', 'id: delta\nname: Gamma\n'));
     expect(error.problems).toEqual([{ path: 'id', message: 'must equal the file name "gamma"' }]);

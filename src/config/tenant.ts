@@ -34,10 +34,12 @@ const dropLayoutSchema = z
 
 export const tenantConfigSchema = z
   .object({
+    // Bounded like any text shown in Slack and the console; the id also names folders and output files.
     id: z
       .string()
+      .max(64, 'at most 64 characters')
       .regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, "-" or "_", e.g. "acme"'),
-    name: z.string().min(1),
+    name: z.string().min(1).max(120, 'at most 120 characters'),
     /** Customer header -> canonical field (or custom segment column). */
     columns: z.record(z.string(), z.string()).default({}),
     /** Extra segment columns this tenant declares (canonical names, lower snake case). */
