@@ -329,6 +329,10 @@ export function dropSuite(label: string, skip: boolean, start: () => Promise<Dro
       // then why the file was rejected, after the row errors
       expect(errors.trimEnd().split('\n').at(-1)).toMatch(/^,,,"1 invalid row\(s\), 1 error\(s\): the file is rejected as a whole/);
       expect(await runs()).toMatchObject([{ status: 'rejected' }]);
+      // the run's recorded errors file is still there (the drop's copy was made in the poll's work folder, since removed)
+      const recorded = await db.pool.query<{ file_name: string }>(`select file_name from run_files where kind = 'errors'`);
+      expect(recorded.rows).toHaveLength(1);
+      expect(existsSync(recorded.rows[0]!.file_name)).toBe(true);
     });
 
     it('rejects a file over the size limit with the reason, without reading it', async () => {

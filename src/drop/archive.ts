@@ -47,11 +47,14 @@ async function errorsFile(db: Database, row: DropFileRow, workDir: string): Prom
   if (reasons.length === 0 && row.reason) reasons = [row.reason];
   const reasonRows = stringify(reasons.map((r) => ['', '', '', r]), { escape_formulas: true });
   if (row.runId !== null) {
-    const { renderRunFiles } = await import('../output/render.js');
-    const files = await renderRunFiles(db, row.runId, path.join(workDir, 'errors'));
+    // Rendered without recording it in run_files: this copy lives in the poll's work folder, deleted
+    // when the tenant's poll ends, and the run's recorded errors file must stay the one in the outputs.
+    const { renderRunFilesWith } = await import('../output/render.js');
+    const client = await db.pool.connect();
+    const files = await renderRunFilesWith(client, row.runId, path.join(workDir, 'errors'), { only: 'errors' }).finally(() => client.release());
     if (files.errors) {
-      await appendFile(files.errors, reasonRows);
-      return files.errors;
+      await appendFile(files.errors.path, reasonRows);
+      return files.errors.path;
     }
   }
   const file = path.join(workDir, 'reasons.errors.csv');
