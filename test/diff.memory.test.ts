@@ -132,11 +132,16 @@ describe('in-memory preview = the engine on a database', { timeout: 300_000 }, (
     const mistyped = fileOf('mistyped - 02.13.2023.csv', csvOf([...range(1, 8), person(9, { email: 'm9@example' })]));
     const shifted = fileOf('shifted - 02.13.2023.csv', csvOf(range(1, 9)).replace('First9,Last9,', 'Last9,'));
     const newcomer = fileOf('newcomer - 02.13.2023.csv', csvOf([...range(1, 9), person(12, { status: 'bad' })]));
+    // member 10's row carries member 1's id / email: both rows are duplicates, member 1 is carried, 10 deleted
+    const sharedId = fileOf('shared id - 02.13.2023.csv', csvOf([...range(1, 9), person(10, { id: 'E1' })]));
+    const sharedEmail = fileOf('shared email - 02.13.2023.csv', csvOf([...range(1, 9), person(10, { email: 'M1@example.com' })]));
     const skip = tenantOf({ invalidRows: 'skip' });
     for (const [tenant, file, status] of [
       [tenantOf({ key: 'email', invalidRows: 'skip' }), mistyped, 'held'],
       [skip, shifted, 'held'],
       [skip, newcomer, 'accepted'],
+      [skip, sharedId, 'held'],
+      [tenantOf({ key: 'email', invalidRows: 'skip' }), sharedEmail, 'held'],
     ] as const) {
       const outcome = await expectSame(tenant, file, before);
       expect('summary' in outcome && outcome.summary.status).toBe(status);

@@ -76,7 +76,7 @@ describe('processFile, step by step', () => {
       expect(staged.writer.stats.validRows).toBe(2);
       expect(staged.filter?.skipped).toBe(1); // member 3, unchanged, left out of the database work
       const checked = await checkFile(run, staged);
-      expect(checked).toEqual({ key: 'employee_id', rows: { valid: 2, invalid: 0, invalidWithoutKey: 0, invalidUnmatched: 0 }, warnings: [] });
+      expect(checked).toEqual({ key: 'employee_id', rows: { valid: 2, invalid: 0, invalidWithoutKey: 0, invalidUnmatched: 0, invalidSharedKey: 0 }, warnings: [] });
       const diff = await diffFile(run, staged, checked);
       expect(diff.counts).toMatchObject({ updates: 1, deletions: 2, unchanged: 1 });
       const verdict = applyGuardrails(run, staged, checked, diff);

@@ -239,6 +239,23 @@ describe('runs: guardrails, approve / reject, duplicates, invalid rows, atomicit
     expect((await membersOf(engine.db)).size).toBe(10);
   });
 
+  it('policy skip: a row carrying another member\'s key holds a run that would delete: the deleted member may be that row\'s', async () => {
+    const tenant = tenantOf({ invalidRows: 'skip' });
+    await ingest(range(1, 10), tenant);
+    // member 10's row carries member 1's id: both rows are duplicates, member 1 is carried forward, 10 looks absent
+    const next = await ingest([...range(1, 9), person(10, { id: 'E1' })], tenant);
+    expect(next.status).toBe('held');
+    expect(next.counts).toMatchObject({ deletions: 1 });
+    expect(next.reasons).toEqual([
+      "2 invalid row(s) share their employee_id with another row, so at most one row of each is that employee_id's member and the " +
+        'others cannot be told apart from the 1 deletion(s): fix the rows, or approve if the deletions are right',
+    ]);
+    expect((await membersOf(engine.db)).has('E10')).toBe(true);
+    // a shared email under the employee_id key names nobody wrongly: each row's own id carries its member
+    const byId = await ingest([...range(1, 9), person(10, { email: 'm1@example.com' })], tenantOf({ id: 'acme', invalidRows: 'skip' }));
+    expect(byId).toMatchObject({ status: 'accepted', reasons: [], counts: { deletions: 0 } });
+  });
+
   it('policy skip: a row whose cells are shifted by a missing separator holds a run that would delete; a bad value beside a good key does not', async () => {
     const tenant = tenantOf({ id: 'shifted', invalidRows: 'skip' });
     const ingestFor = (text: string) => ingestFile(engine.ctx, tenant, fileOf(`shifted - 01.${String(++fileNo).padStart(2, '0')}.2023.csv`, text));

@@ -9,6 +9,8 @@ export interface CheckResult {
   invalidated: number;
 }
 
+
+
 /**
  * Rows sharing an email (case-insensitive) or an employee_id: every row involved gets an error naming
  * the other lines, and becomes invalid. Set-based, so memory stays bounded whatever the file: a hash
@@ -51,6 +53,24 @@ export async function checkDuplicates(client: Queryable, layout: StageLayout, ru
     }
   }
   return result;
+}
+
+/**
+ * Rows (valid or not) whose KEY value other rows have too, in groups whose rows do not all carry one same
+ * other identifier (email under the employee_id key and back), or without one the same content (row hash;
+ * an invalid row has none and counts as different). Such a
+ * group is not one person listed twice: at most one row is the key's member, and the others' members,
+ * whoever they are, look absent (src/diff/guardrails.ts skippedRowReasons).
+ */
+export async function rowsSharingKey(client: Queryable, layout: StageLayout, key: KeyField): Promise<number> {
+  const other = key === 'email' ? 'employee_id' : 'email';
+  const result = await client.query<{ n: number }>(
+    `select coalesce(sum(n), 0)::int as n from (
+       select count(*) as n from ${layout.table} where ${key} is not null group by ${key}
+       having count(*) > 1 and count(distinct coalesce(${other}, row_hash, chr(1) || line)) > 1
+     ) g`,
+  );
+  return result.rows[0]!.n;
 }
 
 /** Key selection: the tenant's setting; auto keeps the tenant's established key, else employee_id when every row has one. */

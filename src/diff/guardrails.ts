@@ -73,6 +73,8 @@ export interface SkippedRows {
   withoutKey: number;
   /** Invalid rows whose key value no stored member has. */
   unmatched: number;
+  /** Rows whose key value another row of the file has too (all of them invalid as duplicates). */
+  sharedKey: number;
   deletions: number;
 }
 
@@ -92,6 +94,14 @@ export function skippedRowReasons(rows: SkippedRows): string[] {
     reasons.push(
       `${number(rows.unmatched)} invalid row(s) have an ${rows.key} that no stored member has (a damaged row can carry the wrong value), ` +
         `so their members cannot be told apart from ${deletions}`,
+    );
+  }
+  if (rows.sharedKey > 0) {
+    // A key two rows claim names at most one of them: the others are other people (an id copied onto the
+    // wrong row), whose own member would be deleted as absent while the key's member is carried forward.
+    reasons.push(
+      `${number(rows.sharedKey)} invalid row(s) share their ${rows.key} with another row, so at most one row of each is that ` +
+        `${rows.key}'s member and the others cannot be told apart from ${deletions}`,
     );
   }
   return reasons;

@@ -14,7 +14,7 @@ import {
 } from '../store/runs.js';
 import { applyRunChanges, requireRekeyable } from './apply.js';
 import type { DiffCounts } from '../types.js';
-import { checkDuplicates, chooseKey, requireKey } from './checks.js';
+import { checkDuplicates, chooseKey, requireKey, rowsSharingKey } from './checks.js';
 import { diffAgainstMembers, emptyCounts, type DiffResult } from './diff.js';
 import { guardrailReasons, skippedRowReasons } from './guardrails.js';
 import { fileNameDateWarning } from './file-name-date.js';
@@ -112,6 +112,8 @@ export interface CheckedFile {
     invalidWithoutKey: number;
     /** Invalid rows whose key value cannot be trusted and names no stored member (StageStats). */
     invalidUnmatched: number;
+    /** Rows invalid because another row has the same key value (checkDuplicates). */
+    invalidSharedKey: number;
   };
   warnings: string[];
 }
@@ -281,6 +283,7 @@ export async function checkFile(run: RunContext, staged: StagedFile): Promise<Ch
     // rows without a value for the key: the reader's invalid ones, and those requireKey just invalidated
     invalidWithoutKey: key === 'email' ? stats.invalidWithoutEmail : stats.invalidWithoutEmployeeId + missingKey.invalidated,
     invalidUnmatched: stats.invalidUnmatched,
+    invalidSharedKey: duplicates.errors > 0 ? await rowsSharingKey(client, layout, key) : 0,
   };
   clock.mark('checkMs');
   return { key, rows, warnings };
@@ -393,7 +396,13 @@ export function applyGuardrails(
         `${diff.carried.toLocaleString('en-US')} stored member(s) carried forward unchanged`,
     );
     reasons.push(
-      ...skippedRowReasons({ key, withoutKey: rows.invalidWithoutKey, unmatched: rows.invalidUnmatched, deletions: diff.counts.deletions }),
+      ...skippedRowReasons({
+        key,
+        withoutKey: rows.invalidWithoutKey,
+        unmatched: rows.invalidUnmatched,
+        sharedKey: rows.invalidSharedKey,
+        deletions: diff.counts.deletions,
+      }),
     );
   }
   const status: RunStatus = reasons.length > 0 && !run.options.force ? 'held' : 'accepted';

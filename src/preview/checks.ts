@@ -24,6 +24,10 @@ export interface CheckOutcome {
 export interface Group {
   n: number;
   lines: number[];
+  /** Its first row's other identifier (employee_id for an email group, email for an employee_id one), else its content. */
+  other?: string | null;
+  /** Its rows do not all carry one same other identifier (or, without one, the same content): not one person twice. */
+  mixed: boolean;
 }
 
 interface Repeated {
@@ -54,14 +58,16 @@ export async function checkFile(file: MemoryFile, tenant: TenantConfig, scan: Fi
     const email = rawEmail ? withoutNul(rawEmail.toLowerCase()) : null;
     const employeeId = row.values.employee_id ? withoutNul(row.values.employee_id) : null;
     const found: Repeated = {};
+    // A row's identity besides the repeated value: the other identifier, else (a valid row) its whole content.
+    const content = 'issues' in row ? null : JSON.stringify(row.values);
     if (columns.email && email !== null && occurrences(email, 'email', scan.emails) > 1) {
       found.email = { key: email, shown: 'issues' in row ? email : withoutNul(rawEmail!) };
-      join(outcome.groups.email, email, scan.line[i]!);
+      join(outcome.groups.email, email, scan.line[i]!, employeeId ?? content);
       scan.flags[i]! |= DUP_EMAIL;
     }
     if (columns.employeeId && employeeId !== null && occurrences(employeeId, 'employee_id', scan.employeeIds) > 1) {
       found.employeeId = employeeId;
-      join(outcome.groups.employee_id, employeeId, scan.line[i]!);
+      join(outcome.groups.employee_id, employeeId, scan.line[i]!, email ?? content);
       scan.flags[i]! |= DUP_EMPLOYEE_ID;
     }
     if (!found.email && !found.employeeId) return;
@@ -78,9 +84,10 @@ export async function checkFile(file: MemoryFile, tenant: TenantConfig, scan: Fi
   return outcome;
 }
 
-function join(groups: Map<string, Group>, value: string, line: number): void {
+function join(groups: Map<string, Group>, value: string, line: number, other: string | null): void {
   let group = groups.get(value);
-  if (!group) groups.set(value, (group = { n: 0, lines: [] }));
+  if (!group) groups.set(value, (group = { n: 0, lines: [], other, mixed: false }));
+  else if (other === null || group.other === null || other !== group.other) group.mixed = true;
   group.n++;
   if (group.lines.length < 7) group.lines.push(line);
 }

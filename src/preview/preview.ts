@@ -139,5 +139,7 @@ function skipWarnings(
     `${invalid.toLocaleString('en-US')} invalid row(s) skipped (invalid-row policy "skip"); ` +
       `${diff.carried.toLocaleString('en-US')} stored member(s) carried forward unchanged`,
   );
-  reasons.push(...skippedRowReasons({ key, withoutKey, unmatched: scan.stats.invalidUnmatched, deletions: diff.counts.deletions }));
+  let sharedKey = 0;
+  for (const group of checks.groups[key].values()) if (group.mixed) sharedKey += group.n;
+  reasons.push(...skippedRowReasons({ key, withoutKey, unmatched: scan.stats.invalidUnmatched, sharedKey, deletions: diff.counts.deletions }));
 }
