@@ -69,6 +69,8 @@ export const appConfigSchema = z
         maxFileBytes: z.number().int().positive().default(2 * 1024 ** 3),
         connectTimeoutMs: z.number().int().positive().default(20_000),
         keepaliveIntervalMs: z.number().int().positive().default(10_000),
+        /** An SFTP operation (a listing, a stat, a move, a download's next bytes) unanswered this long drops the connection. */
+        stallTimeoutMs: z.number().int().positive().default(120_000),
         /** Seconds a claim on a file is valid; a crashed poller's claim expires after this. */
         claimSeconds: z.number().int().positive().default(900),
         /** Failed ticks in a row before "drop unreachable" is reported. */

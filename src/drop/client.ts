@@ -4,7 +4,7 @@ import SftpClient from 'ssh2-sftp-client';
 import type { AppConfig } from '../config/app.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import type { DropConnection } from './connection.js';
+import { STALL_TIMEOUT_MS, type DropConnection } from './connection.js';
 import { sameFingerprint, sha256Fingerprint } from './fingerprint.js';
 
 export type { DropConnection } from './connection.js';
@@ -60,6 +60,7 @@ export async function resolveDropConnection(app: AppConfig): Promise<DropConnect
     hostKeySha256: drop.hostKeySha256 ?? '',
     connectTimeoutMs: drop.connectTimeoutMs,
     keepaliveIntervalMs: drop.keepaliveIntervalMs,
+    stallTimeoutMs: drop.stallTimeoutMs,
   };
 }
 
@@ -105,7 +106,7 @@ export async function connectDrop(connection: DropConnection, logger: Logger = s
   }
   logger.debug({ drop: where }, 'drop connected');
   return {
-    sftp,
+    sftp: withStallTimeout(sftp, connection.stallTimeoutMs ?? STALL_TIMEOUT_MS, where),
     where,
     async close() {
       await sftp.end().catch(() => undefined);
@@ -117,4 +118,52 @@ function describe(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   // ssh2 messages never carry the key, but keep them to one line.
   return message.replace(/\s+/g, ' ').slice(0, 300);
+}
+
+/** An SFTP operation that got no answer (or, a download, no bytes) for the stall timeout. */
+export class DropStalledError extends Error {
+  override name = 'DropStalledError';
+}
+
+/** The operations a poll makes, each watched for a stall. */
+const WATCHED = new Set<PropertyKey>(['list', 'stat', 'exists', 'fastGet', 'get', 'put', 'rename', 'mkdir', 'delete', 'rmdir', 'realPath']);
+
+/**
+ * SFTP with every operation watched: one that makes no progress for STALL_MS (a download: no bytes) drops
+ * the connection and fails, so the tick ends and the next one reconnects. SSH keepalives only prove the
+ * connection: a server whose file-transfer process hung (stuck storage) still answers them, and the
+ * tick, with the tenant's claim renewed by its heartbeat and its run's lock held, waited forever.
+ */
+function withStallTimeout(sftp: SftpClient, stallMs: number, where: string): SftpClient {
+  const drop = () => (sftp as unknown as { client?: { destroy?: () => void } }).client?.destroy?.();
+  return new Proxy(sftp, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function' || !WATCHED.has(property)) return value;
+      return (...args: unknown[]) => {
+        let timer: NodeJS.Timeout | undefined;
+        let fail: (error: Error) => void = () => undefined;
+        const stalled = new Promise<never>((_resolve, reject) => (fail = reject));
+        const arm = () => {
+          clearTimeout(timer);
+          timer = setTimeout(() => {
+            fail(new DropStalledError(`drop ${where}: ${String(property)} got no answer for ${Math.round(stallMs / 1000)} s (drop.stallTimeoutMs); connection dropped`));
+            drop();
+          }, stallMs);
+        };
+        if (property === 'fastGet') {
+          // each chunk written is progress
+          const options = { ...((args[2] as Record<string, unknown> | undefined) ?? {}) };
+          const step = options.step as ((...s: unknown[]) => void) | undefined;
+          options.step = (...s: unknown[]) => {
+            arm();
+            step?.(...s);
+          };
+          args[2] = options;
+        }
+        arm();
+        return Promise.race([(value as (...a: unknown[]) => Promise<unknown>).apply(target, args), stalled]).finally(() => clearTimeout(timer));
+      };
+    },
+  });
 }

@@ -10,4 +10,9 @@ export interface DropConnection {
   hostKeySha256: string;
   connectTimeoutMs: number;
   keepaliveIntervalMs: number;
+  /** An SFTP operation with no progress for this long drops the connection (default STALL_TIMEOUT_MS). */
+  stallTimeoutMs?: number;
 }
+
+/** drop.stallTimeoutMs's default: two minutes without an answer, or without a byte of a download. */
+export const STALL_TIMEOUT_MS = 120_000;

@@ -100,5 +100,6 @@ export async function devDropClientConnection(app: AppConfig): Promise<DropConne
     hostKeySha256: keys.host.fingerprint,
     connectTimeoutMs: app.drop.connectTimeoutMs,
     keepaliveIntervalMs: app.drop.keepaliveIntervalMs,
+    stallTimeoutMs: app.drop.stallTimeoutMs,
   };
 }

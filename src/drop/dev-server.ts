@@ -48,6 +48,11 @@ export interface DevDrop {
   hostKeySha256: string;
   /** Drops every client connection (tests: a connection lost mid-transfer). */
   disconnectAll(): number;
+  /**
+   * Stops answering file reads, or answers them again, while the connection and its keepalives go on
+   * (tests: a server whose file transfer hung on stuck storage).
+   */
+  stallReads(stalled: boolean): void;
   stop(): Promise<void>;
 }
 
@@ -65,6 +70,7 @@ export async function startDevDrop(options: DevDropOptions): Promise<DevDrop> {
   const { hostKey, hostKeySha256, accounts } = await devDropAccounts(options, root);
 
   const clients = new Set<Connection>();
+  let readsStalled = false;
   const server = new Server({ hostKeys: [hostKey] }, (client) => {
     clients.add(client);
     let account: Account | undefined;
@@ -83,7 +89,13 @@ export async function startDevDrop(options: DevDropOptions): Promise<DevDrop> {
         session.on('sftp', (acceptSftp) => {
           if (!account) return;
           logger.debug({ user: account.name }, 'dev drop sftp session');
-          serveSftp(acceptSftp(), account.jail, logger);
+          const sftp = acceptSftp();
+          serveSftp(sftp, account.jail, logger);
+          const reads = sftp.listeners('READ') as ((...args: unknown[]) => void)[];
+          sftp.removeAllListeners('READ');
+          sftp.on('READ', (...args: unknown[]) => {
+            if (!readsStalled) for (const read of reads) read.apply(sftp, args);
+          });
         });
         session.on('exec', (_accept, reject) => reject());
         session.on('shell', (_accept, reject) => reject());
@@ -109,6 +121,9 @@ export async function startDevDrop(options: DevDropOptions): Promise<DevDrop> {
     host,
     port,
     hostKeySha256,
+    stallReads(stalled: boolean) {
+      readsStalled = stalled;
+    },
     disconnectAll() {
       const count = clients.size;
       for (const client of clients) client.end();

@@ -45,7 +45,10 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
 }
 
 function openServer(url: string, poolSize: number): Database {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // TCP keepalive: a server that vanished without closing the connection (a failover, a dropped network
+  // path) fails a query in flight after the kernel's probes instead of never; without it the run, and the
+  // tenant's claim its heartbeat keeps renewing on another connection, waited forever.
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, keepAlive: true, keepAliveInitialDelayMillis: 30_000 });
   // An idle client losing its server must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
   // Nor a checked-out one between two statements (a server restart while an ingest parses its next
