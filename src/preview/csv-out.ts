@@ -21,6 +21,11 @@ export class CsvOut {
     this.buffered.push(csvLine(header));
   }
 
+  /** Lines buffered and not yet written. */
+  get pending(): number {
+    return this.buffered.length;
+  }
+
   /** Buffers a line; flush() writes the buffer (awaiting the disk when it is behind). */
   add(cells: readonly string[]): void {
     this.rows++;

@@ -38,10 +38,13 @@ export class IssueMerger {
     this.emit(issue);
   }
 
-  finish(): void {
+  /** Emits the rest, calling FLUSH after every EVERY of them (a file whose every row fails a check has a million). */
+  async finish(flush: () => Promise<void> = async () => undefined, every = 1000): Promise<void> {
+    let emitted = 0;
     while (!this.next.done) {
       this.emit(this.next.value);
       this.next = this.later.next();
+      if (++emitted % every === 0) await flush();
     }
   }
 }

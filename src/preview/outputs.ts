@@ -12,6 +12,9 @@ import type { PreviousState } from './previous.js';
 import type { FileScan, MemoryFile } from './scan.js';
 import { compareCodePoints } from './strings.js';
 
+/** Lines an output file buffers before it writes them. */
+const FLUSH_EVERY = 1000;
+
 interface OutputInput {
   tenant: TenantConfig;
   file: MemoryFile;
@@ -42,15 +45,18 @@ export async function writeOutputs(input: OutputInput): Promise<RunSummary['file
     const errors = errorsOut
       ? new IssueMerger(outcome.laterErrors(), (i) => errorsOut.add([String(i.line), i.column, i.value, i.message]))
       : undefined;
-    if (comparing || changes || errors) {
-      const flush = async () => {
-        for (const out of all) await out.flush();
-      };
-      await changesPass(file, tenant, scan, compare, outcome.counts, { changes, errors, flush });
-    }
-    errors?.finish();
+    const flush = async () => {
+      for (const out of all) await out.flush();
+    };
+    if (comparing || changes || errors) await changesPass(file, tenant, scan, compare, outcome.counts, { changes, errors, flush });
+    // What comes after the pass is written as it goes too: every row of a file can fail a check, and every
+    // previous member can be deleted (a header-only file --against a million rows).
+    await errors?.finish(flush, FLUSH_EVERY);
     if (outputs.deletions && diff && previous) {
-      for (const line of deletionLines(diff.deleted, previous, held)) outputs.deletions.add(line);
+      for (const line of deletionLines(diff.deleted, previous, held)) {
+        outputs.deletions.add(line);
+        if (outputs.deletions.pending >= FLUSH_EVERY) await outputs.deletions.flush();
+      }
     }
     const files: RunSummary['files'] = {};
     for (const [kind, out] of Object.entries(outputs) as [OutputKind, CsvOut][]) files[kind] = (await out.close()).path;
