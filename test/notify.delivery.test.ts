@@ -8,7 +8,8 @@ import { createLogger, type Logger } from '../src/log.js';
 import { backoffDelay, deliverPending, startDeliveryLoop, type DeliveryContext } from '../src/notify/delivery.js';
 import { enqueueAlert } from '../src/store/outbox.js';
 import { requeueAlerts } from '../src/notify/status.js';
-import type { Notifier } from '../src/notify/notifier.js';
+import type { AlertMessage, Notifier } from '../src/notify/notifier.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SlackNotifier } from '../src/notify/slack.js';
 import { renderRunFilesWith } from '../src/output/render.js';
 import { approveRun, ingestFile, rejectRun, type FileInput } from '../src/pipeline.js';
@@ -317,6 +318,21 @@ describe('outbox delivery to Slack (real ingests, real WebClient, fake Slack)', 
     expect(await deliverPending(context())).toEqual({ delivered: 1, failed: 0, failedPermanently: 0, skipped: 0 });
     expect(JSON.stringify(slack.messages[0]!.blocks)).toContain('The files are no longer available');
     expect(slack.calls('files.getUploadURLExternal')).toHaveLength(0);
+  });
+
+  it('a batch slower than its lease: each alert is renewed before it is sent, so a second worker taking the rest posts none twice', async () => {
+    for (let i = 1; i <= 4; i++) await enqueueAlert(db.pool, { kind: 'drop_unreachable', payload: { drop: `drop-${i}.example.com:2022`, failures: 3 } });
+    const real = context().notifier;
+    // Slack answering each post in 0.6 s, with a lease of 1.5 s for the whole batch
+    const slow = { name: real.name, post: async (m: AlertMessage) => (await sleep(600), real.post(m)), attach: real.attach.bind(real), send: real.send.bind(real) } as Notifier;
+    const first = deliverPending(context({ notifier: slow, leaseMs: 1500 }));
+    await sleep(1700); // the first worker's claim on alert 4 has run out; alerts 2 and 3 were renewed at 0.6 and 1.2 s
+    const second = await deliverPending(context({ notifier: slow, leaseMs: 1500 }));
+    const one = await first;
+    expect(one.delivered + second.delivered).toBe(4);
+    const posts = slack.messages.map((m) => /drop-(\d)\.example\.com/.exec(m.text)![1]).sort();
+    expect(posts).toEqual(['1', '2', '3', '4']);
+    expect((await outbox()).every((r) => r.delivered_at !== null)).toBe(true);
   });
 
   it('drop unreachable / recovered alerts go to the default channel', async () => {

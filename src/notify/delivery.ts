@@ -119,6 +119,11 @@ export async function deliverPending(
     try {
       for (const row of claimed) {
         tried.add(row.id);
+        if (!(await renewClaim(ctx, row))) {
+          open.delete(row.id); // its lease ran out while the batch went on, and another worker has it
+          continue;
+        }
+        open.set(row.id, row.lease);
         const outcome = await deliverOne(ctx, row);
         open.delete(row.id);
         if (outcome === 'failedPermanently') report.failed++;
@@ -156,6 +161,24 @@ async function releaseUnsettled(ctx: DeliveryContext): Promise<void> {
     [[...unsettled.keys()], [...unsettled.values()]],
   );
   unsettled.clear();
+}
+
+/**
+ * Renews ROW's lease just before it is delivered, if the lease is still the one this worker set, and
+ * refreshes what is known of its delivery. A batch shares one lease: with Slack slow, it ran out before the
+ * batch's last alerts, another worker took them, and both posted them.
+ */
+async function renewClaim(ctx: DeliveryContext, row: OutboxRow): Promise<boolean> {
+  const result = await ctx.db.pool.query<Pick<OutboxRow, 'lease' | 'channel_id' | 'message_ts' | 'files_done_at' | 'fallback_reason'>>(
+    `update outbox set locked_until = coalesce($3::timestamptz, now()) + $4 * interval '1 millisecond'
+     where id = $1 and locked_until = $2::timestamptz and delivered_at is null and failed_at is null
+     returning locked_until::text as lease, channel_id, message_ts, files_done_at, fallback_reason`,
+    [row.id, row.lease, nowParam(ctx), ctx.leaseMs ?? 10 * 60_000],
+  );
+  const fresh = result.rows[0];
+  if (!fresh) return false;
+  Object.assign(row, fresh);
+  return true;
 }
 
 async function claim(ctx: DeliveryContext, exclude: number[], only?: number[]): Promise<OutboxRow[]> {
