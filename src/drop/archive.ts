@@ -81,8 +81,7 @@ export async function archiveRemoteFile(
   workDir: string,
 ): Promise<ArchiveResult> {
   if (!(await session.sftp.exists(row.path))) return { movedTo: null, why: 'gone' };
-  const now = await session.sftp.stat(row.path);
-  if (now.size !== row.size || Math.floor(now.modifyTime / 1000) !== row.mtime) return { movedTo: null, why: 'replaced' };
+  if (!isTheFile(row, await session.sftp.stat(row.path))) return { movedTo: null, why: 'replaced' };
   const rejected = row.outcome === 'rejected' || row.outcome === 'too_large';
   const dir = rejected ? layout.rejected : layout.processed;
   await ensureDir(session, dir);
@@ -91,5 +90,18 @@ export async function archiveRemoteFile(
     await session.sftp.put(await errorsFile(db, row, workDir), `${target}.errors.csv`);
   }
   await session.sftp.rename(row.path, target);
+  // The customer may have uploaded a fix under the same name since the check above (a rejected file's
+  // errors file is rendered and uploaded in between): what was moved must be the file the row is about.
+  // A newer upload goes back to the inbox for the next listing, as if never touched.
+  if (!isTheFile(row, await session.sftp.stat(target))) {
+    if (!(await session.sftp.exists(row.path))) await session.sftp.rename(target, row.path);
+    if (rejected) await session.sftp.delete(`${target}.errors.csv`).catch(() => undefined);
+    return { movedTo: null, why: 'replaced' };
+  }
   return { movedTo: target };
+}
+
+/** The remote file (its STAT) is the one the registry row is about: same size and mtime. */
+function isTheFile(row: DropFileRow, stat: { size: number; modifyTime: number }): boolean {
+  return stat.size === row.size && Math.floor(stat.modifyTime / 1000) === row.mtime;
 }
