@@ -141,6 +141,24 @@ describe('console behind HTTPS', () => {
   });
 });
 
+describe('CSRF tokens of a page', () => {
+  const t = useConsole();
+
+  it('every token on a page works with the cookie it set, also when the browser had no CSRF cookie (a restart keeps the session only)', async () => {
+    const c = await signIn(t.app, 'csm');
+    c.jar.drop(CSRF_COOKIE);
+    const page = await c.get('/preview');
+    expect(page.statusCode).toBe(200);
+    expect(page.cookies.filter((cookie) => cookie.name === CSRF_COOKIE)).toHaveLength(1);
+    const tokens = [...page.body.matchAll(/_csrf=([^"&]+)"|name="_csrf" value="([^"]+)"/g)].map((m) => m[1] ?? m[2]!);
+    expect(tokens.length).toBeGreaterThanOrEqual(2); // the upload's action URL and the sign-out form
+    expect(new Set(tokens).size).toBe(1);
+    // the first of them (the upload's) is accepted with the cookie the page set
+    const out = await c.post('/logout', {}, { token: decodeURIComponent(tokens[0]!) });
+    expect(out.statusCode).toBe(303);
+  });
+});
+
 describe('console behind an authenticating proxy', () => {
   const t = useConsole({ auth: 'proxy', proxyHeader: 'X-Auth-Request-User', proxyAddresses: ['10.0.0.5'] });
 

@@ -26,6 +26,10 @@ export class Jar {
     }
     return response;
   }
+  /** Forgets a cookie (a browser restart forgets the ones without Max-Age). */
+  drop(name: string): void {
+    this.cookies.delete(name);
+  }
   header(): string {
     return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
   }

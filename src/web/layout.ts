@@ -7,9 +7,22 @@ import { html, type Html } from './html.js';
 /** Most reasons and warnings a page lists; the rest are counted ("... and N more"). */
 export const NOTES_SHOWN = 50;
 
-/** The CSRF token for this request's forms (creates the session's secret on first use). */
+const tokens = new WeakMap<FastifyReply, string>();
+
+/**
+ * The CSRF token of this request's forms, made once per request: without a CSRF cookie, each
+ * generateCsrf() makes a new secret and sets the cookie again, the last one wins, and every form on the
+ * page but the last carried a token for a thrown-away secret (403 after a browser restart kept the session).
+ */
+export function csrfToken(reply: FastifyReply): string {
+  let token = tokens.get(reply);
+  if (token === undefined) tokens.set(reply, (token = reply.generateCsrf()));
+  return token;
+}
+
+/** The CSRF token field for this request's forms. */
 export function csrfField(reply: FastifyReply): Html {
-  return html`<input type="hidden" name="_csrf" value="${reply.generateCsrf()}">`;
+  return html`<input type="hidden" name="_csrf" value="${csrfToken(reply)}">`;
 }
 
 /** A whole page: header with navigation and sign-out, then BODY. */

@@ -11,7 +11,7 @@ import type { ConsoleContext } from './context.js';
 import { sendCsv } from './downloads.js';
 import { clip, html, type Html } from './html.js';
 import { capList } from '../text/bounded.js';
-import { csrfField, NOTES_SHOWN, page, sendPage, statusBadge, when } from './layout.js';
+import { csrfField, csrfToken, NOTES_SHOWN, page, sendPage, statusBadge, when } from './layout.js';
 import { notFound } from './security.js';
 
 interface KeptPreview {
@@ -142,7 +142,7 @@ function previewPage(ctx: ConsoleContext, request: FastifyRequest, reply: Fastif
     'Preview a sample file',
     html`${notice}<p>Validate a customer's sample CSV and see its diff against the tenant's current state. Nothing is stored;
 the three files stay downloadable for ${ctx.app.http.console.previewTtlMinutes} minutes.</p>
-${tenants.length === 0 ? html`<p class="empty">No tenants are configured.</p>` : html`<form class="panel" method="post" enctype="multipart/form-data" action="/preview?_csrf=${reply.generateCsrf()}">
+${tenants.length === 0 ? html`<p class="empty">No tenants are configured.</p>` : html`<form class="panel" method="post" enctype="multipart/form-data" action="/preview?_csrf=${csrfToken(reply)}">
 ${csrfField(reply)}
 <label for="tenant">Tenant</label><select id="tenant" name="tenant" required>${tenants.map((t) => html`<option value="${t.id}">${t.name}</option>`)}</select>
 <label for="file">CSV file (at most ${formatBytes(ctx.app.http.console.previewMaxBytes)})</label><input id="file" name="file" type="file" accept=".csv,text/csv" required>
