@@ -157,6 +157,16 @@ describe.skipIf(skip)('OpenPGP-encrypted membership files through the pipeline (
     expect(await countRows(engine.db, 'members')).toBe(0);
   });
 
+  it('with a signer key and required: false, a plain CSV is rejected too: it carries no signature', async () => {
+    const tenant = pgpTenant({ required: false, signerPublicKeyFile: signerFile });
+    const plain = await ingestFile(engine.ctx, tenant, fileOf('acme 2023-07-03.csv', csvOf(range(1, 5))));
+    expect(plain.status).toBe('rejected');
+    expect(plain.errors[0]!.message).toMatch(/^the file is not encrypted and signed, but this tenant accepts only files signed with its key/);
+    const preview = await previewFile(engine.ctx, tenant, fileOf('acme 2023-07-04.csv', csvOf(range(1, 5))));
+    expect(preview.status).toBe('rejected');
+    expect(await countRows(engine.db, 'members')).toBe(0);
+  });
+
   it('preview reads an encrypted file the same way and stores nothing', async () => {
     const encrypted = await gpg.encrypt(csvOf(range(1, 7)), { recipient: ours.fingerprint, armor: true });
     const summary = await previewFile(engine.ctx, pgpTenant(), bytesFile('acme 2023-08-01.csv.asc', encrypted));

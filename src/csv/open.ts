@@ -29,17 +29,19 @@ export function openMembershipFile(
     opened.encryption = record;
     return fatalOnFileError(readMembershipFile(plaintext, tenant, options), record);
   }
-  if (tenant.pgp?.required) {
-    return refused({
-      line: 1,
-      column: '',
-      value: '',
-      message:
-        'the file is not encrypted, but this tenant accepts only OpenPGP-encrypted files: encrypt it to the public key we sent you ' +
-        'and upload it with its .pgp (or .gpg, .asc) name, e.g. "... - 01.13.2023.csv.pgp"',
-    });
+  const howTo = 'encrypt it to the public key we sent you and upload it with its .pgp (or .gpg, .asc) name, e.g. "... - 01.13.2023.csv.pgp"';
+  if (tenant.pgp?.required) return refusedPlain(`the file is not encrypted, but this tenant accepts only OpenPGP-encrypted files: ${howTo}`);
+  // Files must be signed by the customer's key: a plain CSV carries no signature, whatever `required` says
+  // (anyone able to write to the inbox could otherwise replace the signed export with their own file).
+  if (tenant.pgp?.signerPublicKeyFile) {
+    return refusedPlain(`the file is not encrypted and signed, but this tenant accepts only files signed with its key: sign it with your key, ${howTo}`);
   }
   return readMembershipFile(file.open(), tenant, options);
+}
+
+/** A plain file this tenant does not take: refused on its first line. */
+function refusedPlain(message: string): MembershipFileReading {
+  return refused({ line: 1, column: '', value: '', message });
 }
 
 /**
