@@ -44,7 +44,7 @@ async function signInOverHttp(base: string, username: string, password: string):
 }
 
 /** `serve` until its banner; returns the output so far and a stop function. */
-async function serve(sandbox: CliSandbox, port: number): Promise<{ stdout: () => string; stop: () => Promise<number | null> }> {
+async function serve(sandbox: CliSandbox, port: number): Promise<{ stdout: () => string; stop: () => Promise<number | null>; signal: (name: NodeJS.Signals) => void; running: () => boolean }> {
   const child = spawn(process.execPath, [CLI, 'serve', '--port', String(port)], { cwd: sandbox.dir, env: sandbox.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -59,6 +59,8 @@ async function serve(sandbox: CliSandbox, port: number): Promise<{ stdout: () =>
   await new Promise((resolve) => setTimeout(resolve, 200)); // the rest of the banner
   return {
     stdout: () => stdout,
+    signal: (name) => child.kill(name),
+    running: () => child.exitCode === null && child.signalCode === null,
     stop: async () => {
       child.kill('SIGTERM');
       return exited;
@@ -124,6 +126,26 @@ describe('hris-ingest users and serve', () => {
       { action: 'user-add', detail: 'ana (csm), role and password replaced' },
       { action: 'user-remove', detail: 'ana' },
     ]);
+  });
+
+  it('serve re-reads tenants/ on SIGHUP (it used to end the process) and shows a tenant added meanwhile', async () => {
+    await runWithStdin(sandbox, ['users', 'add', 'ana', '--role', 'csm'], 'a long enough password\n');
+    const port = await freePort();
+    const server = await serve(sandbox, port);
+    try {
+      await sandbox.writeTenant({ id: 'beta', name: 'Beta Added Later' });
+      server.signal('SIGHUP');
+      const signedIn = await signInOverHttp(`http://127.0.0.1:${port}`, 'ana', 'a long enough password');
+      let page = '';
+      for (let i = 0; i < 50 && !page.includes('Beta Added Later'); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        page = await (await fetch(`http://127.0.0.1:${port}/tenants`, { headers: { cookie: signedIn.cookie } })).text();
+      }
+      expect(page).toContain('Beta Added Later');
+      expect(server.running()).toBe(true);
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
   });
 
   it('refuses an unknown role and a short password (exit 1, nothing stored)', async () => {

@@ -6,6 +6,8 @@ import { openConfiguredDatabase } from '../store/connect.js';
 import { ensureFirstOperator } from '../web/first-operator.js';
 import { startWebServer } from '../web/server.js';
 import { stopOnSignal } from '../runtime/shutdown.js';
+import { watchTenantConfig } from '../runtime/daemon-steps.js';
+import type { TickState } from '../web/health.js';
 import { EXIT, loadCliContext, positiveInteger } from './context.js';
 
 /**
@@ -21,12 +23,20 @@ export function register(program: Command): void {
       const cli = await loadCliContext();
       const logger = createLogger({ level: cli.app.log.level, format: cli.app.log.format });
       const db = await openConfiguredDatabase(cli.app);
+      // Tenant files re-read every minute and on SIGHUP, as every replica does (without a handler, SIGHUP
+      // ended this process): the console's tenants, previews and decisions follow the config.
+      const closers: Array<() => Promise<void>> = [];
+      const state: TickState = { startedAt: new Date() };
+      const config = watchTenantConfig({ app: cli.app, tenants: cli.tenants, logger, outDir: '', closers }, db, cli.configDir, state);
+      await config.reload('tick');
+      const rereading = setInterval(() => void config.reload('tick').catch(() => undefined), RELOAD_EVERY_MS);
+      rereading.unref();
       const web = await startWebServer({
         pool: db.pool,
         db,
         metrics: new Metrics({ gauges: storeGauges(db.pool, { tenants: cli.tenants, timeZone: cli.app.schedule.timezone }) }),
         // No poller here: the tick check always passes; the database check is what counts.
-        tickState: () => ({ startedAt: new Date() }),
+        tickState: () => ({ ...state, startedAt: new Date() }),
         maxTickAgeSeconds: cli.app.http.maxTickAgeSeconds,
         databaseBusyIsHealthy: db.embedded,
         host: cli.app.http.host,
@@ -42,12 +52,23 @@ export function register(program: Command): void {
       process.stdout.write(`hris-ingest console: ${web.url}/tenants (health: ${web.url}/healthz)\n`);
       if (first) process.stdout.write(firstOperatorLines(first, web.url));
       process.exitCode = await stopOnSignal(
-        { stop: async () => { await web.close(); await db.close(); }, abandon: async () => undefined },
+        {
+          stop: async () => {
+            clearInterval(rereading);
+            for (const close of closers) await close();
+            await web.close();
+            await db.close();
+          },
+          abandon: async () => undefined,
+        },
         { timeoutMs: 10_000, logger },
       );
       if (process.exitCode === undefined) process.exitCode = EXIT.ok;
     });
 }
+
+/** How often `serve` re-reads tenants/ (it has no ticks; unchanged files are not parsed again). */
+const RELOAD_EVERY_MS = 60_000;
 
 /** The banner lines of a first operator just created (its password is shown this once). */
 export function firstOperatorLines(first: { name: string; password: string }, url: string): string {
