@@ -130,6 +130,27 @@ describe('tenant config reload (issue 10 defect 6)', () => {
     expect(registry.tenants.get('acme')!.name).toBe('Acme Corp');
   });
 
+  it('a values file replaced while its tenant is parsed is read again on the next reload', async () => {
+    const values = path.join(dir, 'tenants', 'segments.csv');
+    let replaceDuringParse = false;
+    const registry = new TenantRegistry(dir, new Map(), async (file) => {
+      const tenant = await loadTenantFile(file);
+      // the operator's new version lands after the parse read the old one
+      if (replaceDuringParse && file.endsWith('globex.yaml')) await writeFile(values, 'field,value\nsegment,East\nsegment,West\nsegment,North\n');
+      return tenant;
+    });
+    await writeFile(values, 'field,value\nsegment,East\n');
+    await tenantFile('globex', 'id: globex\nname: Globex\nallowedValuesFile: segments.csv\n');
+    await registry.reload();
+    await writeFile(values, 'field,value\nsegment,East\nsegment,West\n');
+    replaceDuringParse = true;
+    await registry.reload();
+    expect(registry.tenants.get('globex')!.allowedValues.segment).toEqual(['East', 'West']); // what the parse read
+    replaceDuringParse = false;
+    expect((await registry.reload()).changed).toEqual(['globex']);
+    expect(registry.tenants.get('globex')!.allowedValues.segment).toEqual(['East', 'West', 'North']);
+  });
+
   it('refuses two files of one tenant and tenants sharing an inbox, keeping the last good versions', async () => {
     const registry = new TenantRegistry(dir);
     await registry.reload();

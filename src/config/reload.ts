@@ -70,12 +70,15 @@ export class TenantRegistry {
     const file = path.join(this.dir, name);
     const sha256 = await sha256Of(file);
     const last = this.parsed.get(name);
-    if (last && last.sha256 === sha256 && (!last.valuesFile || (await sha256Of(last.valuesFile.file).catch(() => '')) === last.valuesFile.sha256)) {
-      return last.tenant;
-    }
+    // The values file's hash is taken before the parse that reads it: taken after, a file replaced during
+    // the ~3 s parse of a big one was recorded with its new hash and its old values, and never read again.
+    const valuesBefore = last?.valuesFile ? await sha256Of(last.valuesFile.file).catch(() => '') : null;
+    if (last && last.sha256 === sha256 && (!last.valuesFile || valuesBefore === last.valuesFile.sha256)) return last.tenant;
     const tenant = await this.loadFile(file);
     const values = tenant.allowedValuesFile ? path.resolve(this.dir, tenant.allowedValuesFile) : null;
-    this.parsed.set(name, { sha256, valuesFile: values ? { file: values, sha256: await sha256Of(values) } : null, tenant });
+    // (A file named for the first time is hashed after its parse: its path is known only then.)
+    const valuesSha = values && values === last?.valuesFile?.file && valuesBefore !== null ? valuesBefore : values ? await sha256Of(values) : null;
+    this.parsed.set(name, { sha256, valuesFile: values ? { file: values, sha256: valuesSha! } : null, tenant });
     return tenant;
   }
 
