@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ingestFile, renderRunFiles } from '../src/pipeline.js';
 import { csvOf, fileOf, person, range } from './pipeline.support.js';
 import { encryptWithOpenpgp, tenantKeyFiles } from './support/gpg.js';
-import { client, signIn, useConsole } from './web.support.js';
+import { client, signIn, useConsole, USERS } from './web.support.js';
 
 const FIRST = '10KC Membership File - Acme - 01.13.2023.csv';
 const SECOND = '10KC Membership File - Acme - 02.13.2023.csv';
@@ -339,6 +339,23 @@ describe('console pages', () => {
     expect((await (await signIn(t.app, 'viewer')).get('/preview')).statusCode).toBe(403);
     const noToken = await t.app.inject({ method: 'POST', url: '/preview', payload, headers: { 'content-type': contentType, cookie: csm.jar.header() } });
     expect(noToken.statusCode).toBe(403);
+  });
+
+  it('a refused preview is audited too; a HEAD of a download renders nothing and audits nothing', async () => {
+    await accepted(range(1, 10));
+    const csm = await signIn(t.app, 'csm');
+    const token = (await csm.get('/preview')).body.match(/action="\/preview\?_csrf=([^"]+)"/)![1]!;
+    const { payload, contentType } = multipart('no-such-tenant', SECOND, csvOf(range(1, 3)));
+    const refused = await t.app.inject({ method: 'POST', url: `/preview?_csrf=${token}`, payload, headers: { 'content-type': contentType, cookie: csm.jar.header() } });
+    expect(refused.statusCode).toBe(400);
+    const audit = async () => (await t.db.pool.query<{ action: string; detail: string }>(`select action, detail from console_audit where actor = $1 and (action like '%preview%' or action = 'download') order by id`, [USERS.csm])).rows;
+    expect(await audit()).toEqual([{ action: 'preview', detail: `refused (${refused.statusCode})` }]);
+    const runId = (await t.db.pool.query<{ id: number }>('select max(id)::int as id from runs')).rows[0]!.id;
+    const head = await t.app.inject({ method: 'HEAD', url: `/runs/${runId}/files/invites`, headers: { cookie: csm.jar.header() } });
+    expect(head.statusCode).toBe(405);
+    expect(head.headers.allow).toBe('GET');
+    expect((await csm.get(`/runs/${runId}/files/invites`)).statusCode).toBe(200);
+    expect((await audit()).map((r) => r.action)).toEqual(['preview', 'download']); // the GET only
   });
 
   it('answers 413 to an upload over previewMaxBytes and leaves nothing on disk', async () => {

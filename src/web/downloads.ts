@@ -38,11 +38,20 @@ export function sendCsv(reply: FastifyReply, file: string, name: string, cleanup
 }
 
 /**
+ * HEAD of a download: refused, since answering it means rendering the member file and auditing a download
+ * that never happens (Fastify answers HEAD with the GET route).
+ */
+export function headRefused(reply: FastifyReply): FastifyReply {
+  return reply.code(405).header('allow', 'GET').send();
+}
+
+/**
  * GET /runs/:id/files/invites|updates|deletions|errors (csm): the file the alert carries, under the same
  * name, rendered from the stored run into a temporary folder (streamed with a cursor) and streamed out.
  */
 export function registerDownloads(app: FastifyInstance, ctx: ConsoleContext): void {
   app.get<{ Params: { id: string; kind: string } }>('/runs/:id/files/:kind', { config: { role: 'csm' } }, async (request, reply) => {
+    if (request.method === 'HEAD') return headRefused(reply);
     const kind = KINDS.find((k) => k === request.params.kind);
     const run = kind ? await loadConsoleRun(ctx, request.params.id) : null;
     if (!kind || !run || run.purged_at) return notFound(request, reply, 'No such file here.');
@@ -62,7 +71,10 @@ export function registerDownloads(app: FastifyInstance, ctx: ConsoleContext): vo
       await cleanup();
       return notFound(request, reply, 'This run has no such file.');
     }
-    await recordAudit(ctx.db.pool, { actor: request.user!.name, action: 'download', detail: `run ${run.id} (${run.tenant_id}) ${kind}` });
+    await recordAudit(ctx.db.pool, { actor: request.user!.name, action: 'download', detail: `run ${run.id} (${run.tenant_id}) ${kind}` }).catch(async (error: unknown) => {
+      await cleanup(); // the rendered member file does not outlive a failed answer
+      throw error;
+    });
     return sendCsv(reply, rendered.path, path.basename(rendered.path), cleanup);
   });
 }

@@ -11,6 +11,7 @@ import type { ConsoleContext } from './context.js';
 import { sendCsv } from './downloads.js';
 import { clip, html, type Html } from './html.js';
 import { capList } from '../text/bounded.js';
+import { headRefused } from './downloads.js';
 import { csrfField, csrfToken, NOTES_SHOWN, page, sendPage, statusBadge, when } from './layout.js';
 import { notFound } from './security.js';
 
@@ -51,8 +52,10 @@ export function registerPreview(app: FastifyInstance, ctx: ConsoleContext, tempR
   app.get('/preview', { config: { role: 'csm' } }, async (request, reply) => sendPage(reply, previewPage(ctx, request, reply)));
 
   app.post('/preview', { config: { role: 'csm' } }, async (request, reply) => {
-    const tooLarge = () =>
-      sendPage(reply, previewPage(ctx, request, reply, html`<p class="notice error" role="alert">The file is larger than the ${formatBytes(maxBytes)} a preview accepts (http.console.previewMaxBytes).</p>`), 413);
+    const tooLarge = async () => {
+      await recordAudit(ctx.db.pool, { actor: request.user!.name, action: 'preview', detail: 'refused (413)' });
+      return sendPage(reply, previewPage(ctx, request, reply, html`<p class="notice error" role="alert">The file is larger than the ${formatBytes(maxBytes)} a preview accepts (http.console.previewMaxBytes).</p>`), 413);
+    };
     if (Number(request.headers['content-length'] ?? 0) > maxBytes + 64 * 1024) return tooLarge();
     const dir = await mkdtemp(path.join(tempRoot, 'hris-console-preview-'));
     let outcome: PreviewOutcome;
@@ -66,6 +69,8 @@ export function registerPreview(app: FastifyInstance, ctx: ConsoleContext, tempR
     // Removed before the answer goes out: a client that got its answer finds nothing left on disk.
     if (outcome.status !== 200) {
       await rm(dir, { recursive: true, force: true });
+      // A refused preview is a preview too (its page may quote the file): audited, without its text.
+      await recordAudit(ctx.db.pool, { actor: request.user!.name, action: 'preview', detail: `refused (${outcome.status})` });
       return sendPage(reply, outcome.content, outcome.status);
     }
     const token = randomBytes(18).toString('base64url');
@@ -79,6 +84,7 @@ export function registerPreview(app: FastifyInstance, ctx: ConsoleContext, tempR
   });
 
   app.get<{ Params: { token: string; kind: string } }>('/preview/:token/:kind', { config: { role: 'csm' } }, async (request, reply) => {
+    if (request.method === 'HEAD') return headRefused(reply);
     const entry = kept.get(request.params.token);
     const kind = (['invites', 'updates', 'deletions', 'errors'] as const).find((k) => k === request.params.kind);
     const file = entry && kind && entry.user === request.user!.name && entry.expiresAt > new Date() ? entry.files[kind] : undefined;
