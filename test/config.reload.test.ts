@@ -151,6 +151,31 @@ describe('tenant config reload (issue 10 defect 6)', () => {
     expect(registry.tenants.get('globex')!.allowedValues.segment).toEqual(['East', 'West', 'North']);
   });
 
+  it('replicas whose copies of a file differ report its broken version once, not every time it comes back', async () => {
+    const goodDir = dir;
+    const brokenDir = await mkdtemp(path.join(tmpdir(), 'reload-broken-'));
+    try {
+      await mkdir(path.join(brokenDir, 'tenants'));
+      await writeFile(path.join(brokenDir, 'tenants', 'acme.yaml'), 'id: acme\nname: Acme\nkey: employee-number\n');
+      const good = new TenantRegistry(goodDir);
+      const stale = new TenantRegistry(brokenDir, await loadTenants(goodDir));
+      const { logger } = captured();
+      for (let tick = 0; tick < 4; tick++) {
+        await reloadTenants(stale, db, logger, 'tick');
+        await reloadTenants(good, db, logger, 'tick'); // sees no problem: marks it resolved
+      }
+      expect(await alerts()).toHaveLength(1);
+      // gone for over a day, then back: reported again
+      await reloadTenants(good, db, logger, 'tick');
+      await db.pool.query(`update config_problems set resolved_at = now() - interval '25 hours'`);
+      await reloadTenants(good, db, logger, 'tick');
+      await reloadTenants(stale, db, logger, 'tick');
+      expect(await alerts()).toHaveLength(2);
+    } finally {
+      await rm(brokenDir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses two files of one tenant and tenants sharing an inbox, keeping the last good versions', async () => {
     const registry = new TenantRegistry(dir);
     await registry.reload();

@@ -14,6 +14,7 @@ import { sql as notify } from './200_notify.js';
 import { sql as notifyFailed } from './210_notify_failed.js';
 import { sql as console_ } from './300_console.js';
 import { sql as configProblems } from './220_config_problems.js';
+import { sql as configProblemsResolved } from './221_config_problems_resolved.js';
 
 export interface Migration {
   name: string;
@@ -40,5 +41,6 @@ export const MIGRATIONS: Migration[] = [
   { name: '200_notify', sql: notify },
   { name: '210_notify_failed', sql: notifyFailed },
   { name: '220_config_problems', sql: configProblems },
+  { name: '221_config_problems_resolved', sql: configProblemsResolved },
   { name: '300_console', sql: console_ },
 ];
