@@ -86,6 +86,10 @@ describe('cron search', () => {
     // 01:30 happens twice on 2026-11-01: the first (EDT, 05:30Z).
     expect(iso(fromWall(Date.UTC(2026, 10, 1, 1, 30), 'America/New_York'))).toBe('2026-11-01T05:30:00.000Z');
     expect(toWall(new Date('2026-11-01T06:30:00Z'), 'America/New_York')).toBe(Date.UTC(2026, 10, 1, 1, 30));
+    // East of UTC the same: 02:30 twice on 2026-10-25 in Berlin, the first (CEST, 00:30Z); skipped on 2026-03-29 (03:30 CEST, 01:30Z)
+    expect(iso(fromWall(Date.UTC(2026, 9, 25, 2, 30), 'Europe/Berlin'))).toBe('2026-10-25T00:30:00.000Z');
+    expect(iso(fromWall(Date.UTC(2026, 2, 29, 2, 30), 'Europe/Berlin'))).toBe('2026-03-29T01:30:00.000Z');
+    expect(iso(fromWall(Date.UTC(2026, 2, 29, 9, 0), 'Asia/Tokyo'))).toBe('2026-03-29T00:00:00.000Z');
   });
 });
 

@@ -52,16 +52,16 @@ export function toWall(instant: Date, timeZone: string): number {
  * happens twice (01:30 on the night clocks go back) maps to the first.
  */
 export function fromWall(wall: number, timeZone: string): Date {
-  const firstOffset = toWall(new Date(wall), timeZone) - wall;
-  const a = wall - firstOffset;
-  const secondOffset = toWall(new Date(a), timeZone) - a;
-  if (secondOffset === firstOffset) return new Date(a);
-  const b = wall - secondOffset;
-  const shows = [a, b].filter((instant) => toWall(new Date(instant), timeZone) === wall);
+  // The zone's offsets half a day either side: the one before and the one after any change near WALL (a
+  // guess from the offset at WALL itself found only the later of a repeated time in zones east of UTC).
+  const offsetAt = (instant: number) => toWall(new Date(instant), timeZone) - instant;
+  const candidates = [...new Set([offsetAt(wall - HALF_DAY), offsetAt(wall + HALF_DAY)])].map((offset) => wall - offset);
+  const shows = candidates.filter((instant) => toWall(new Date(instant), timeZone) === wall);
   // Twice (overlap): the earlier. Never (gap): the later, i.e. the wall time moved on by the change.
-  const instant = shows.length > 0 ? Math.min(...shows) : Math.max(a, b);
-  return new Date(instant);
+  return new Date(shows.length > 0 ? Math.min(...shows) : Math.max(...candidates));
 }
+
+const HALF_DAY = 12 * 3600_000;
 
 /**
  * A Date whose local getters and setters are its UTC ones: date-fns builds its results with the
