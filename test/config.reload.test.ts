@@ -2,7 +2,7 @@ import { mkdtemp, mkdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TenantRegistry } from '../src/config/reload.js';
 import { loadTenantFile, loadTenants } from '../src/config/tenant.js';
 import { createLogger } from '../src/log.js';
@@ -128,6 +128,18 @@ describe('tenant config reload (issue 10 defect 6)', () => {
     expect(await registry.reload()).toEqual({ added: [], changed: [], removed: [], broken: [] });
     expect(parsed.slice(4)).toEqual(['acme.yaml']); // the broken version only
     expect(registry.tenants.get('acme')!.name).toBe('Acme Corp');
+  });
+
+  it('a registry started from a map loaded apart compares its tenants once, then by identity', async () => {
+    const registry = new TenantRegistry(dir, await loadTenants(dir));
+    expect(await registry.reload()).toEqual({ added: [], changed: [], removed: [], broken: [] });
+    const stringify = vi.spyOn(JSON, 'stringify');
+    try {
+      expect(await registry.reload()).toEqual({ added: [], changed: [], removed: [], broken: [] });
+      expect(stringify).not.toHaveBeenCalled();
+    } finally {
+      stringify.mockRestore();
+    }
   });
 
   it('a values file replaced while its tenant is parsed is read again on the next reload', async () => {

@@ -122,9 +122,11 @@ export class TenantRegistry {
     }
     for (const [id, { tenant }] of loaded) {
       const current = this.tenants.get(id);
+      if (current === tenant) continue;
       if (!current) result.added.push(id);
-      else if (current !== tenant && JSON.stringify(current) !== JSON.stringify(tenant)) result.changed.push(id);
-      else continue;
+      // An equal copy (the map this registry started from was loaded apart) is adopted silently, so that
+      // the next reloads compare by identity instead of serialising both copies of a big tenant each tick.
+      else if (JSON.stringify(current) !== JSON.stringify(tenant)) result.changed.push(id);
       this.tenants.set(id, tenant);
     }
     for (const id of [...this.tenants.keys()]) {
