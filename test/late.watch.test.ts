@@ -218,16 +218,6 @@ describe('late-file watch (injected clock, real PostgreSQL)', () => {
     expect((await check(db, tenantsOf(weekly('acme')), new Date(again.getTime() + 9 * DAY))).alerts).toEqual([{ tenant: 'acme', kind: 'late', window: 1 }]);
   });
 
-  it('a tenant whose file was removed and comes back is watched from its return, not from when it was first seen', async () => {
-    const t0 = new Date('2026-01-05T09:00:00Z');
-    await check(db, tenantsOf(weekly('acme')), t0);
-    await check(db, tenantsOf(), new Date(t0.getTime() + 2 * DAY)); // its tenant file removed
-    const back = new Date(t0.getTime() + 90 * DAY);
-    expect((await check(db, tenantsOf(weekly('acme')), back)).alerts).toEqual([]);
-    expect((await check(db, tenantsOf(weekly('acme')), new Date(back.getTime() + 8 * DAY))).alerts).toEqual([]);
-    expect((await check(db, tenantsOf(weekly('acme')), new Date(back.getTime() + 9 * DAY))).alerts).toEqual([{ tenant: 'acme', kind: 'late', window: 1 }]);
-  });
-
   it('a rejected file does not reset the watch; a late file says "late by ..." and the watch starts over', async () => {
     const tenant = weekly();
     const tenants = tenantsOf(tenant);

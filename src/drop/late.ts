@@ -18,7 +18,7 @@ import {
   anchorOf,
   claimLateWindow,
   filesWaitingInInbox,
-  forgetFirstSeenExcept,
+  forgetFirstSeen,
   loadWatchInputs,
   readDropHealth,
   recordFirstSeen,
@@ -50,9 +50,9 @@ export async function checkLateFiles(ctx: LateCheckContext): Promise<LateCheckRe
   const now = ctx.clock?.() ?? new Date();
   const watched = [...ctx.tenants.values()].filter((tenant) => tenant.expect);
   const result: LateCheckResult = { late: [], alerts: [] };
-  const ids = watched.map((tenant) => tenant.id);
-  await forgetFirstSeenExcept(ctx.db.pool, ids);
+  await forgetFirstSeen(ctx.db.pool, [...ctx.tenants.values()].filter((tenant) => !tenant.expect).map((tenant) => tenant.id));
   if (watched.length === 0) return result;
+  const ids = watched.map((tenant) => tenant.id);
   await recordFirstSeen(ctx.db.pool, ids, now);
   const inputs = await loadWatchInputs(ctx.db.pool, ids);
   let health: DropHealthView | null | undefined;

@@ -34,12 +34,11 @@ export async function recordFirstSeen(db: Queryable, tenantIds: string[], now: D
 }
 
 /**
- * Forgets when every tenant but the WATCHED ones was first watched (a tenant without `expect:`, or whose
- * file was removed): a watch added again later starts then, not from the first time ever (a tenant with no
- * file was late at once, by every window since).
+ * Forgets when the TENANT_IDS (configured, without `expect:`) were first watched: a watch added again later
+ * starts then, not from the first time ever (a tenant with no file was late at once, by every window since).
  */
-export async function forgetFirstSeenExcept(db: Queryable, watched: string[]): Promise<void> {
-  await db.query('delete from late_watch_tenants where tenant_id <> all($1::text[])', [watched]);
+export async function forgetFirstSeen(db: Queryable, tenantIds: string[]): Promise<void> {
+  if (tenantIds.length > 0) await db.query('delete from late_watch_tenants where tenant_id = any($1::text[])', [tenantIds]);
 }
 
 /** Per tenant: when it was first watched and its last file that counts. */
