@@ -344,18 +344,6 @@ describe('outbox delivery to Slack (real ingests, real WebClient, fake Slack)', 
     expect(slack.messages[1]!.text).toContain('reachable again');
   });
 
-  it('an alert this version cannot read (an unknown kind, a payload of another shape) fails for good instead of being retried forever', async () => {
-    await db.pool.query(`insert into outbox (kind, payload) values ('from_a_newer_version', '{}'::jsonb)`);
-    await enqueueAlert(db.pool, { kind: 'drop_unreachable', payload: { drop: 'sftp.example.com:2022', failures: 'three' } as unknown as Record<string, unknown> });
-    expect(await deliverPending(context())).toEqual({ delivered: 0, failed: 2, failedPermanently: 2, skipped: 0 });
-    const rows = (await db.pool.query<{ failed_at: Date | null; last_error: string }>('select failed_at, last_error from outbox order by id')).rows;
-    expect(rows.map((r) => r.failed_at !== null)).toEqual([true, true]);
-    expect(rows[0]!.last_error).toContain('unknown alert kind "from_a_newer_version"');
-    expect(rows[1]!.last_error).toContain('unreadable payload');
-    expect(await deliverPending(context())).toEqual({ delivered: 0, failed: 0, failedPermanently: 0, skipped: 0 });
-    expect(slack.messages).toHaveLength(0);
-  });
-
   it("a file too large for the drop: its alert goes to the default channel, naming the tenant and the file", async () => {
     await enqueueAlert(db.pool, { kind: 'file_too_large', tenantId: 'acme', payload: { file: 'huge - 01.13.2023.csv', bytes: 5000, limit: 100, moved: true } });
     expect(await deliverPending(context())).toEqual({ delivered: 1, failed: 0, failedPermanently: 0, skipped: 0 });

@@ -347,12 +347,7 @@ interface BuiltMessage {
 
 /** The message within Slack's limits, and its short form. */
 async function buildMessage(ctx: DeliveryContext, row: OutboxRow): Promise<BuiltMessage> {
-  const built = await buildFullMessage(ctx, row).catch((error: unknown) => {
-    // A payload this version cannot read stays unreadable: failed for good (visible, `notify retry` after
-    // an upgrade), not retried every pass while it holds back the later alerts of its run.
-    if (error instanceof z.ZodError) throw new NotifyError(`alert ${row.id} (${row.kind}): unreadable payload: ${error.issues[0]?.message ?? 'invalid'}`, { kind: 'permanent', code: 'bad_payload', cause: error });
-    throw error;
-  });
+  const built = await buildFullMessage(ctx, row);
   if (!built.message) return built;
   const message = fitSlackLimits(built.message);
   const run = built.run;
@@ -418,8 +413,7 @@ async function buildFullMessage(ctx: DeliveryContext, row: OutboxRow): Promise<B
       return { message: { ...message, alertId: row.id }, run: loaded.view };
     }
     default:
-      // Queued by a newer version (a rolling upgrade): failed for good until `notify retry` on that version.
-      throw new NotifyError(`unknown alert kind "${row.kind}"`, { kind: 'permanent', code: 'unknown_kind' });
+      throw new NotifyError(`unknown alert kind "${row.kind}"`);
   }
 }
 
