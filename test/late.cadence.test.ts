@@ -90,6 +90,11 @@ describe('cron search', () => {
     expect(iso(fromWall(Date.UTC(2026, 9, 25, 2, 30), 'Europe/Berlin'))).toBe('2026-10-25T00:30:00.000Z');
     expect(iso(fromWall(Date.UTC(2026, 2, 29, 2, 30), 'Europe/Berlin'))).toBe('2026-03-29T01:30:00.000Z');
     expect(iso(fromWall(Date.UTC(2026, 2, 29, 9, 0), 'Asia/Tokyo'))).toBe('2026-03-29T00:00:00.000Z');
+    // UTC+12/+13: Auckland skips 02:00-03:00 on 2026-09-27 (02:30 -> 03:30 NZDT, 14:30Z the day before) and
+    // repeats 02:00-03:00 on 2026-04-05 (the first 02:30 is NZDT, 13:30Z the day before)
+    expect(iso(fromWall(Date.UTC(2026, 8, 27, 2, 30), 'Pacific/Auckland'))).toBe('2026-09-26T14:30:00.000Z');
+    expect(iso(fromWall(Date.UTC(2026, 3, 5, 2, 30), 'Pacific/Auckland'))).toBe('2026-04-04T13:30:00.000Z');
+    expect(iso(fromWall(Date.UTC(2026, 6, 1, 9, 0), 'Asia/Kolkata'))).toBe('2026-07-01T03:30:00.000Z');
   });
 });
 

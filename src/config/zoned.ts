@@ -52,16 +52,17 @@ export function toWall(instant: Date, timeZone: string): number {
  * happens twice (01:30 on the night clocks go back) maps to the first.
  */
 export function fromWall(wall: number, timeZone: string): Date {
-  // The zone's offsets half a day either side: the one before and the one after any change near WALL (a
-  // guess from the offset at WALL itself found only the later of a repeated time in zones east of UTC).
+  // The zone's offsets a day and a half either side: the one before and the one after any change near
+  // WALL, whatever the zone's offset (up to 14 h; a guess from the offset at WALL itself found only the
+  // later of a repeated time east of UTC). No zone changes its offset twice within three days.
   const offsetAt = (instant: number) => toWall(new Date(instant), timeZone) - instant;
-  const candidates = [...new Set([offsetAt(wall - HALF_DAY), offsetAt(wall + HALF_DAY)])].map((offset) => wall - offset);
+  const candidates = [...new Set([offsetAt(wall - SEARCH), offsetAt(wall + SEARCH)])].map((offset) => wall - offset);
   const shows = candidates.filter((instant) => toWall(new Date(instant), timeZone) === wall);
   // Twice (overlap): the earlier. Never (gap): the later, i.e. the wall time moved on by the change.
   return new Date(shows.length > 0 ? Math.min(...shows) : Math.max(...candidates));
 }
 
-const HALF_DAY = 12 * 3600_000;
+const SEARCH = 36 * 3600_000;
 
 /**
  * A Date whose local getters and setters are its UTC ones: date-fns builds its results with the
