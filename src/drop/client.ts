@@ -125,8 +125,12 @@ export class DropStalledError extends Error {
   override name = 'DropStalledError';
 }
 
-/** The operations a poll makes, each watched for a stall. */
-const WATCHED = new Set<PropertyKey>(['list', 'stat', 'exists', 'fastGet', 'get', 'put', 'rename', 'mkdir', 'delete', 'rmdir', 'realPath']);
+/**
+ * The operations a poll makes that answer at once, or (fastGet) report each chunk: each watched for a
+ * stall. Not `put`: it reports no progress, and a big errors file over a slow link may take longer than
+ * the stall timeout in all (a dead connection still fails it through the keepalives).
+ */
+const WATCHED = new Set<PropertyKey>(['list', 'stat', 'exists', 'fastGet', 'rename', 'mkdir', 'delete', 'rmdir', 'realPath']);
 
 /**
  * SFTP with every operation watched: one that makes no progress for STALL_MS (a download: no bytes) drops
