@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { parse } from 'csv-parse/sync';
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PgpKeyError } from '../src/config/pgp-keys.js';
+import { checkTenantKeys, PgpKeyError } from '../src/config/pgp-keys.js';
 import { ingestFile, previewFile, type FileInput } from '../src/pipeline.js';
 import { countRows, csvOf, fileOf, membersOf, range, tenantOf, useEngine } from './pipeline.support.js';
 import { encryptWithOpenpgp, GnuPG, gpgInstalled, GPG, tenantKeyFiles } from './support/gpg.js';
@@ -165,6 +165,9 @@ describe.skipIf(skip)('OpenPGP-encrypted membership files through the pipeline (
     const preview = await previewFile(engine.ctx, tenant, fileOf('acme 2023-07-04.csv', csvOf(range(1, 5))));
     expect(preview.status).toBe('rejected');
     expect(await countRows(engine.db, 'members')).toBe(0);
+    // and `config check` says so
+    expect(await checkTenantKeys(tenant.id, tenant.pgp!)).toMatch(/files must be signed by [0-9A-F]+; plain files rejected$/);
+    expect(await checkTenantKeys(tenant.id, pgpTenant().pgp!)).toMatch(/; plain files accepted too$/);
   });
 
   it('preview reads an encrypted file the same way and stores nothing', async () => {

@@ -127,7 +127,7 @@ export async function checkTenantKeys(tenantId: string, pgp: PgpConfig, env: Nod
   return (
     `private key ${key.fingerprint} unlocked (files are encrypted to subkey ${key.encryptionKeyIds.join(', ')})` +
     (signer ? `; files must be signed by ${signer.fingerprint}` : '') +
-    (pgp.required ? '; plain files rejected' : '; plain files accepted too')
+    (pgp.required || signer ? '; plain files rejected' : '; plain files accepted too')
   );
 }
 
