@@ -10,10 +10,10 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { archiveRemoteFile } from '../src/drop/archive.js';
 import { connectDrop, type DropSession } from '../src/drop/client.js';
-import { ensureDevDropKeys } from '../src/drop/dev-keys.js';
-import { startDevDrop, type DevDrop } from '../src/drop/dev-server.js';
+import type { DevDrop } from '../src/drop/dev-server.js';
 import type { DropFileRow } from '../src/drop/registry.js';
 import { freshDatabase, type TestDatabase } from './support/db.js';
+import { startTestDevDrop } from './support/dev-drop.js';
 
 describe('archiving a file the customer replaces meanwhile', () => {
   let work: string;
@@ -24,9 +24,9 @@ describe('archiving a file the customer replaces meanwhile', () => {
 
   beforeEach(async () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'drop-archive-race-'));
-    drop = await startDevDrop({ root: path.join(work, 'drop'), keysDir: path.join(work, 'drop-keys'), port: 0 });
-    const keys = await ensureDevDropKeys(path.join(work, 'drop-keys'));
-    session = await connectDrop({ host: drop.host, port: drop.port, username: 'hris', privateKey: keys.poller.privateKey, hostKeySha256: drop.hostKeySha256, connectTimeoutMs: 3000, keepaliveIntervalMs: 1000 });
+    let connection;
+    ({ drop, connection } = await startTestDevDrop(work));
+    session = await connectDrop(connection);
     db = await freshDatabase();
     await mkdir(inbox(), { recursive: true });
   });

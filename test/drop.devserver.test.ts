@@ -3,11 +3,12 @@ import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDrop, type DropConnection } from '../src/drop/client.js';
+import { connectDrop } from '../src/drop/client.js';
 import { ensureDevDropKeys } from '../src/drop/dev-keys.js';
 import { normalizeVirtual } from '../src/drop/dev-sftp.js';
-import { startDevDrop, type DevDrop } from '../src/drop/dev-server.js';
+import type { DevDrop } from '../src/drop/dev-server.js';
 import { dropSuite } from './drop.suite.js';
+import { startTestDevDrop } from './support/dev-drop.js';
 import { serviceMissing } from './support/services.js';
 import { sftpBatch, type SftpTarget } from './support/sftp-cli.js';
 import { keygen } from './support/sshd.js';
@@ -25,22 +26,9 @@ async function devDropFixture() {
   // A customer user from the keys folder: jailed to /acme.
   await mkdir(path.join(keysDir, 'users'), { recursive: true });
   await writeFile(path.join(keysDir, 'users', 'acme.pub'), await readFile(`${acmeKey}.pub`));
-  const drop = await startDevDrop({
-    root,
-    port: 0,
-    keysDir,
-    users: [{ name: 'etl', publicKeys: [await readFile(`${etlKey}.pub`, 'utf8')], home: '/' }],
-  });
-  const keys = await ensureDevDropKeys(keysDir);
-  const connection: DropConnection = {
-    host: drop.host,
-    port: drop.port,
-    username: 'hris',
-    privateKey: keys.poller.privateKey,
-    hostKeySha256: drop.hostKeySha256,
-    connectTimeoutMs: 5000,
-    keepaliveIntervalMs: 2000,
-  };
+  const { drop, connection } = await startTestDevDrop(base, { connectTimeoutMs: 5000, keepaliveIntervalMs: 2000 }, [
+    { name: 'etl', publicKeys: [await readFile(`${etlKey}.pub`, 'utf8')], home: '/' },
+  ]);
   return { base, root, keysDir, etlKey, acmeKey, drop, connection };
 }
 

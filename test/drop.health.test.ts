@@ -5,11 +5,11 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appConfigSchema } from '../src/config/app.js';
 import { tenantConfigSchema } from '../src/config/tenant.js';
-import { ensureDevDropKeys } from '../src/drop/dev-keys.js';
-import { startDevDrop, type DevDrop } from '../src/drop/dev-server.js';
+import type { DevDrop } from '../src/drop/dev-server.js';
 import { pollOnce, type PollerContext } from '../src/drop/poller.js';
 import { startPollerScheduler } from '../src/drop/scheduler.js';
 import { freshDatabase, type TestDatabase } from './support/db.js';
+import { startTestDevDrop } from './support/dev-drop.js';
 
 async function closedPort(): Promise<number> {
   const server = net.createServer();
@@ -28,21 +28,13 @@ describe('drop reachability alerts and the schedule', () => {
   beforeEach(async () => {
     db = await freshDatabase();
     work = await mkdtemp(path.join(os.tmpdir(), 'drop-health-'));
-    drop = await startDevDrop({ root: path.join(work, 'drop'), keysDir: path.join(work, 'drop-keys'), port: 0 });
-    const keys = await ensureDevDropKeys(path.join(work, 'drop-keys'));
+    let connection;
+    ({ drop, connection } = await startTestDevDrop(work));
     ctx = {
       db,
       app: appConfigSchema.parse({ dataDir: work, drop: { alertAfterFailures: 3, stableSeconds: 0 }, schedule: { cron: '0 0 1 1 *' } }),
       tenants: new Map([['acme', tenantConfigSchema.parse({ id: 'acme', name: 'Acme' })]]),
-      connection: {
-        host: drop.host,
-        port: drop.port,
-        username: 'hris',
-        privateKey: keys.poller.privateKey,
-        hostKeySha256: drop.hostKeySha256,
-        connectTimeoutMs: 3000,
-        keepaliveIntervalMs: 1000,
-      },
+      connection,
     };
   });
   afterEach(async () => {

@@ -10,12 +10,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appConfigSchema } from '../src/config/app.js';
 import { tenantConfigSchema } from '../src/config/tenant.js';
 import { connectDrop, DropStalledError, type DropConnection } from '../src/drop/client.js';
-import { ensureDevDropKeys } from '../src/drop/dev-keys.js';
-import { startDevDrop, type DevDrop } from '../src/drop/dev-server.js';
+import type { DevDrop } from '../src/drop/dev-server.js';
 import { pollOnce, type PollerContext } from '../src/drop/poller.js';
 import { downloadStable } from '../src/drop/transfer.js';
 import { csvOf, range } from './pipeline.support.js';
 import { freshDatabase, type TestDatabase } from './support/db.js';
+import { startTestDevDrop } from './support/dev-drop.js';
 
 describe('a drop whose file transfer hangs', () => {
   let work: string;
@@ -24,18 +24,7 @@ describe('a drop whose file transfer hangs', () => {
 
   beforeEach(async () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'drop-stall-'));
-    drop = await startDevDrop({ root: path.join(work, 'drop'), keysDir: path.join(work, 'drop-keys'), port: 0 });
-    const keys = await ensureDevDropKeys(path.join(work, 'drop-keys'));
-    connection = {
-      host: drop.host,
-      port: drop.port,
-      username: 'hris',
-      privateKey: keys.poller.privateKey,
-      hostKeySha256: drop.hostKeySha256,
-      connectTimeoutMs: 3000,
-      keepaliveIntervalMs: 200,
-      stallTimeoutMs: 1000,
-    };
+    ({ drop, connection } = await startTestDevDrop(work, { keepaliveIntervalMs: 200, stallTimeoutMs: 1000 }));
     await mkdir(path.join(work, 'drop', 'acme', 'inbox'), { recursive: true });
   });
   afterEach(async () => {

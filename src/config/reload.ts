@@ -76,9 +76,9 @@ export class TenantRegistry {
     if (last && last.sha256 === sha256 && (!last.valuesFile || valuesBefore === last.valuesFile.sha256)) return last.tenant;
     const tenant = await this.loadFile(file);
     const values = tenant.allowedValuesFile ? path.resolve(this.dir, tenant.allowedValuesFile) : null;
-    // (A file named for the first time is hashed after its parse: its path is known only then.)
-    const valuesSha = values && values === last?.valuesFile?.file && valuesBefore !== null ? valuesBefore : values ? await sha256Of(values) : null;
-    this.parsed.set(name, { sha256, valuesFile: values ? { file: values, sha256: valuesSha! } : null, tenant });
+    // A file named for the first time is hashed after its parse: its path is known only then.
+    const valuesFile = values === null ? null : { file: values, sha256: values === last?.valuesFile?.file ? valuesBefore! : await sha256Of(values) };
+    this.parsed.set(name, { sha256, valuesFile, tenant });
     return tenant;
   }
 

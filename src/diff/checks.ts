@@ -9,8 +9,6 @@ export interface CheckResult {
   invalidated: number;
 }
 
-
-
 /**
  * Rows sharing an email (case-insensitive) or an employee_id: every row involved gets an error naming
  * the other lines, and becomes invalid. Set-based, so memory stays bounded whatever the file: a hash
@@ -58,9 +56,9 @@ export async function checkDuplicates(client: Queryable, layout: StageLayout, ru
 /**
  * Rows (valid or not) whose KEY value other rows have too, in groups whose rows do not all carry one same
  * other identifier (email under the employee_id key and back), or without one the same content (row hash;
- * an invalid row has none and counts as different). Such a
- * group is not one person listed twice: at most one row is the key's member, and the others' members,
- * whoever they are, look absent (src/diff/guardrails.ts skippedRowReasons).
+ * an invalid row has none and counts as different). Such a group is not one person listed twice: at most
+ * one row is the key's member, and the others' members, whoever they are, look absent
+ * (src/diff/guardrails.ts skippedRowReasons).
  */
 export async function rowsSharingKey(client: Queryable, layout: StageLayout, key: KeyField): Promise<number> {
   const other = key === 'email' ? 'employee_id' : 'email';

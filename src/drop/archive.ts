@@ -4,6 +4,7 @@ import { format } from 'date-fns/format';
 import { stringify } from 'csv-stringify/sync';
 import type { Database } from '../store/db.js';
 import type { DropSession } from './client.js';
+import { stillListed } from './discovery.js';
 import type { TenantLayout } from './layout.js';
 import type { DropFileRow } from './registry.js';
 
@@ -81,7 +82,7 @@ export async function archiveRemoteFile(
   workDir: string,
 ): Promise<ArchiveResult> {
   if (!(await session.sftp.exists(row.path))) return { movedTo: null, why: 'gone' };
-  if (!isTheFile(row, await session.sftp.stat(row.path))) return { movedTo: null, why: 'replaced' };
+  if (!stillListed(await session.sftp.stat(row.path), row)) return { movedTo: null, why: 'replaced' };
   const rejected = row.outcome === 'rejected' || row.outcome === 'too_large';
   const dir = rejected ? layout.rejected : layout.processed;
   await ensureDir(session, dir);
@@ -93,15 +94,10 @@ export async function archiveRemoteFile(
   // The customer may have uploaded a fix under the same name since the check above (a rejected file's
   // errors file is rendered and uploaded in between): what was moved must be the file the row is about.
   // A newer upload goes back to the inbox for the next listing, as if never touched.
-  if (!isTheFile(row, await session.sftp.stat(target))) {
+  if (!stillListed(await session.sftp.stat(target), row)) {
     if (!(await session.sftp.exists(row.path))) await session.sftp.rename(target, row.path);
     if (rejected) await session.sftp.delete(`${target}.errors.csv`).catch(() => undefined);
     return { movedTo: null, why: 'replaced' };
   }
   return { movedTo: target };
-}
-
-/** The remote file (its STAT) is the one the registry row is about: same size and mtime. */
-function isTheFile(row: DropFileRow, stat: { size: number; modifyTime: number }): boolean {
-  return stat.size === row.size && Math.floor(stat.modifyTime / 1000) === row.mtime;
 }

@@ -11,6 +11,11 @@ export interface ListedFile {
   mtime: number;
 }
 
+/** The remote file's STAT still shows what was listed: same size and mtime (SFTP's whole seconds). */
+export function stillListed(stat: { size: number; modifyTime: number }, listed: { size: number; mtime: number }): boolean {
+  return stat.size === listed.size && Math.floor(stat.modifyTime / 1000) === listed.mtime;
+}
+
 /** `*.csv` (or OpenPGP `*.pgp`, `*.gpg`, `*.asc`) in any case; not a dotfile; no in-progress marker anywhere in the name. */
 export function isCandidateName(name: string): boolean {
   if (name.startsWith('.') || !/\.(csv|pgp|gpg|asc)$/i.test(name)) return false;

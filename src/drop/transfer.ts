@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { DropSession } from './client.js';
-import type { ListedFile } from './discovery.js';
+import { stillListed, type ListedFile } from './discovery.js';
 
 export type TransferResult =
   | { ok: true; bytes: number; sha256: string }
@@ -33,7 +33,7 @@ export async function downloadStable(
   const bytes = (await stat(localPath)).size;
   if (bytes !== listed.size) return { ok: false, reason: `read ${bytes} bytes, listed ${listed.size}` };
   const now = await session.sftp.stat(remotePath);
-  if (now.size !== listed.size || Math.floor(now.modifyTime / 1000) !== listed.mtime) {
+  if (!stillListed(now, listed)) {
     return { ok: false, reason: 'size or mtime changed during the download' };
   }
   return { ok: true, bytes, sha256: await sha256OfFile(localPath) };

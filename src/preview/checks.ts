@@ -58,16 +58,17 @@ export async function checkFile(file: MemoryFile, tenant: TenantConfig, scan: Fi
     const email = rawEmail ? withoutNul(rawEmail.toLowerCase()) : null;
     const employeeId = row.values.employee_id ? withoutNul(row.values.employee_id) : null;
     const found: Repeated = {};
-    // A row's identity besides the repeated value: the other identifier, else (a valid row) its whole content.
-    const content = 'issues' in row ? null : JSON.stringify(row.values);
+    // A row's identity besides the repeated value: the other identifier, else (a valid row) its whole
+    // content, serialised only for a row that repeats a value (not once per row of the file).
+    const content = () => ('issues' in row ? null : JSON.stringify(row.values));
     if (columns.email && email !== null && occurrences(email, 'email', scan.emails) > 1) {
       found.email = { key: email, shown: 'issues' in row ? email : withoutNul(rawEmail!) };
-      join(outcome.groups.email, email, scan.line[i]!, employeeId ?? content);
+      join(outcome.groups.email, email, scan.line[i]!, employeeId ?? content());
       scan.flags[i]! |= DUP_EMAIL;
     }
     if (columns.employeeId && employeeId !== null && occurrences(employeeId, 'employee_id', scan.employeeIds) > 1) {
       found.employeeId = employeeId;
-      join(outcome.groups.employee_id, employeeId, scan.line[i]!, email ?? content);
+      join(outcome.groups.employee_id, employeeId, scan.line[i]!, email ?? content());
       scan.flags[i]! |= DUP_EMPLOYEE_ID;
     }
     if (!found.email && !found.employeeId) return;

@@ -39,7 +39,7 @@ export class IssueMerger {
   }
 
   /** Emits the rest, calling FLUSH after every EVERY of them (a file whose every row fails a check has a million). */
-  async finish(flush: () => Promise<void> = async () => undefined, every = 1000): Promise<void> {
+  async finish(flush: () => Promise<void>, every: number): Promise<void> {
     let emitted = 0;
     while (!this.next.done) {
       this.emit(this.next.value);

@@ -38,20 +38,17 @@ export function sendCsv(reply: FastifyReply, file: string, name: string, cleanup
 }
 
 /**
- * HEAD of a download: refused, since answering it means rendering the member file and auditing a download
- * that never happens (Fastify answers HEAD with the GET route).
+ * Route options of a member-file download: GET only. Fastify answers HEAD with every GET route unless told
+ * not to, and a HEAD here rendered the member file and audited a download that never happened.
  */
-export function headRefused(reply: FastifyReply): FastifyReply {
-  return reply.code(405).header('allow', 'GET').send();
-}
+export const DOWNLOAD_ROUTE = { exposeHeadRoute: false } as const;
 
 /**
  * GET /runs/:id/files/invites|updates|deletions|errors (csm): the file the alert carries, under the same
  * name, rendered from the stored run into a temporary folder (streamed with a cursor) and streamed out.
  */
 export function registerDownloads(app: FastifyInstance, ctx: ConsoleContext): void {
-  app.get<{ Params: { id: string; kind: string } }>('/runs/:id/files/:kind', { config: { role: 'csm' } }, async (request, reply) => {
-    if (request.method === 'HEAD') return headRefused(reply);
+  app.get<{ Params: { id: string; kind: string } }>('/runs/:id/files/:kind', { ...DOWNLOAD_ROUTE, config: { role: 'csm' } }, async (request, reply) => {
     const kind = KINDS.find((k) => k === request.params.kind);
     const run = kind ? await loadConsoleRun(ctx, request.params.id) : null;
     if (!kind || !run || run.purged_at) return notFound(request, reply, 'No such file here.');

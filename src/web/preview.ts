@@ -8,10 +8,9 @@ import { OUTPUT_TITLES } from '../output/names.js';
 import { previewFile, UnusableFileError, type RunSummary } from '../pipeline.js';
 import { recordAudit } from '../store/console-audit.js';
 import type { ConsoleContext } from './context.js';
-import { sendCsv } from './downloads.js';
+import { DOWNLOAD_ROUTE, sendCsv } from './downloads.js';
 import { clip, html, type Html } from './html.js';
 import { capList } from '../text/bounded.js';
-import { headRefused } from './downloads.js';
 import { csrfField, csrfToken, NOTES_SHOWN, page, sendPage, statusBadge, when } from './layout.js';
 import { notFound } from './security.js';
 
@@ -83,8 +82,7 @@ export function registerPreview(app: FastifyInstance, ctx: ConsoleContext, tempR
     return sendPage(reply, page(request, reply, `Preview for ${ctx.tenants.get(summary.tenant)?.name ?? summary.tenant}`, previewResult(summary, token, expiresAt)));
   });
 
-  app.get<{ Params: { token: string; kind: string } }>('/preview/:token/:kind', { config: { role: 'csm' } }, async (request, reply) => {
-    if (request.method === 'HEAD') return headRefused(reply);
+  app.get<{ Params: { token: string; kind: string } }>('/preview/:token/:kind', { ...DOWNLOAD_ROUTE, config: { role: 'csm' } }, async (request, reply) => {
     const entry = kept.get(request.params.token);
     const kind = (['invites', 'updates', 'deletions', 'errors'] as const).find((k) => k === request.params.kind);
     const file = entry && kind && entry.user === request.user!.name && entry.expiresAt > new Date() ? entry.files[kind] : undefined;
