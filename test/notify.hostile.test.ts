@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tenantConfigSchema, type TenantConfig } from '../src/config/tenant.js';
 import { silentLogger } from '../src/log.js';
 import { deliverPending, type DeliveryContext } from '../src/notify/delivery.js';
-import { maskError } from '../src/notify/messages.js';
+import { maskError } from '../src/text/mask.js';
 import { SlackNotifier } from '../src/notify/slack.js';
 import { approveRun, ingestFile, type FileInput } from '../src/pipeline.js';
 import { freshDatabase, type TestDatabase } from './support/db.js';

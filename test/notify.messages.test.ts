@@ -6,12 +6,12 @@ import {
   duplicateMessage,
   fileTooLargeMessage,
   heldMessage,
-  maskValue,
   rejectedMessage,
   runMessage,
   testMessage,
   type RunView,
 } from '../src/notify/messages.js';
+import { maskValue } from '../src/text/mask.js';
 
 function run(overrides: Partial<RunView> = {}): RunView {
   return {

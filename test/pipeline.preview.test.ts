@@ -86,6 +86,32 @@ describe('preview and baseline import', () => {
     await expect(previewFile(engine.ctx, tenantOf(), fileOf('n.csv', csvOf([person(1)])), { against: previous })).rejects.toThrow(UnusableFileError);
   });
 
+  it('an unusable file names line, column and reason, never a member\'s value (the message reaches stderr and logs)', async () => {
+    const bad = () => fileOf('prev.csv', csvOf([person(1), person(2, { email: 'jane.doe@secret..example' }), person(3, { status: 'Zebulon' })]));
+    for (const attempt of [
+      () => previewFile(engine.ctx, tenantOf(), fileOf('n.csv', csvOf([person(1)])), { against: bad() }),
+      () => previewFile({}, tenantOf(), fileOf('n.csv', csvOf([person(1)])), { against: bad() }),
+      () => importBaseline(engine.ctx, tenantOf(), bad()),
+    ]) {
+      const error = (await attempt().catch((e: unknown) => e)) as Error;
+      expect(error).toBeInstanceOf(UnusableFileError);
+      expect(error.message).toMatch(/^prev\.csv: 2 invalid row\(s\), 2 error\(s\): line 3, Email Address: not a valid email address.*; line 4, Status: /);
+      expect(error.message).not.toMatch(/jane|secret|Zebulon/);
+    }
+    // Without its header row, the first member's row is taken for the header: the error quotes it, masked.
+    const headerless = () => fileOf('prev.csv', csvOf([person(1, { first: 'Zebulon', email: 'jane.doe@secret.example' }), person(2)]).split('\n').slice(1).join('\n'));
+    for (const attempt of [
+      () => previewFile(engine.ctx, tenantOf(), fileOf('n.csv', csvOf([person(1)])), { against: headerless() }),
+      () => previewFile({}, tenantOf(), fileOf('n.csv', csvOf([person(1)])), { against: headerless() }),
+      () => importBaseline(engine.ctx, tenantOf(), headerless()),
+    ]) {
+      const error = (await attempt().catch((e: unknown) => e)) as Error;
+      expect(error).toBeInstanceOf(UnusableFileError);
+      expect(error.message).toMatch(/^prev\.csv: line 1: .*"…"/);
+      expect(error.message).not.toMatch(/jane|secret|Zebulon/);
+    }
+  });
+
   it('preview without a database runs the diff in memory (src/preview/)', async () => {
     const summary = await previewFile({}, tenantOf(), fileOf('s.csv', csvOf([person(1), person(2, { status: 'inactive' })])), { outDir: engine.out });
     expect(summary).toMatchObject({ status: 'accepted', rows: 2, key: 'employee_id' });

@@ -249,7 +249,7 @@ export async function unreadableFile(run: RunContext, staged: StagedFile): Promi
   const fatal = totals.fatal ?? (headerFailure ? { line: 1, column: '', value: '', message: headerFailure } : undefined);
   if (!fatal) return null;
   await staged.writer.addIssues([fatal]);
-  if (run.options.force || run.options.baseline) throw new UnusableFileError(`${run.fileName}: line ${fatal.line}: ${fatal.message}`);
+  if (run.options.force || run.options.baseline) throw UnusableFileError.unreadable(run.fileName, fatal);
   return { key: null, reasons: [`the file could not be read: ${fatal.message} (line ${fatal.line})`] };
 }
 
@@ -295,12 +295,11 @@ export async function requireUsableFile(run: RunContext, staged: StagedFile, che
   const { rows } = checked;
   if (options.baseline || options.force) {
     if (rows.invalid > 0) {
-      const issues = await run.client.query<{ line: number; column_name: string; message: string }>(
-        'select line, column_name, message from run_errors where run_id = $1 order by line, seq limit 10',
+      const issues = await run.client.query<{ line: number; column: string; value: string | null; message: string }>(
+        'select line, column_name as column, value, message from run_errors where run_id = $1 order by line, seq limit 10',
         [run.runId],
       );
-      const list = issues.rows.map((i) => `line ${i.line}, ${i.column_name}: ${i.message}`).join('; ');
-      throw new UnusableFileError(`${fileName}: ${rows.invalid} invalid row(s), ${staged.writer.stats.errorCount} error(s): ${list}`);
+      throw UnusableFileError.invalidRows(fileName, rows.invalid, staged.writer.stats.errorCount, issues.rows);
     }
   }
   if (options.baseline && rows.valid === 0) {

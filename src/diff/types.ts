@@ -4,12 +4,28 @@
  * before it, and this file).
  */
 
+import { maskError, type MaskableError } from '../text/mask.js';
+
 /**
  * A file that cannot be used as the state it was meant to set (baseline, preview --against). Here, not in
  * run.ts: the in-memory preview throws it too, and must not load the database engine to do so.
  */
 export class UnusableFileError extends Error {
   override name = 'UnusableFileError';
+
+  /**
+   * A file with invalid rows, and its first issues: line, column and reason, each value masked (the
+   * message reaches the command line's error output and logs; the line and column find it in the file).
+   */
+  /** A file that could not be read: where, and why (masked as below). */
+  static unreadable(fileName: string, fatal: MaskableError): UnusableFileError {
+    return new UnusableFileError(`${fileName}: line ${fatal.line}: ${maskError(fatal)}`);
+  }
+
+  static invalidRows(fileName: string, invalid: number, errors: number, first: (MaskableError & { column: string | null })[]): UnusableFileError {
+    const list = first.map((i) => `line ${i.line}, ${i.column}: ${maskError(i)}`).join('; ');
+    return new UnusableFileError(`${fileName}: ${invalid} invalid row(s), ${errors} error(s): ${list}`);
+  }
 }
 
 /** The field members are matched by. */

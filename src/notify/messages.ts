@@ -16,6 +16,7 @@
 import type { DiffCounts } from '../diff/diff.js';
 import type { RunStatus } from '../store/runs.js';
 import { capList, cut, joinCapped } from '../text/bounded.js';
+import { maskError, maskValue } from '../text/mask.js';
 import type { AlertMessage, Block } from './notifier.js';
 
 export interface RunErrorView {
@@ -88,23 +89,6 @@ const code = literal;
  */
 export function notificationText(text: string, max: number = SHOWN.text): string {
   return escapeMrkdwn(cut(text, max));
-}
-
-const EMAIL_LIKE = /[^\s@"'<>(),;:]+@[^\s@"'<>(),;:]+/g;
-
-/**
- * A reason with the offending value (and anything that looks like an email address) masked, at most MAX
- * characters. The value is masked on the whole text (linear), then the text is cut, then emails are
- * masked: that pattern backtracks, and on a 300 KB reason it ran for minutes (measured).
- */
-export function maskValue(message: string, value: string | null, max = 1_000): string {
-  let masked = message;
-  const trimmed = value?.trim() ?? '';
-  if (trimmed.length > 0) masked = masked.split(trimmed).join('[value]');
-  // A cut that splits an address leaves its start: masked like a whole one (the @ and what follows are gone).
-  masked = cut(masked, max).replace(/[^\s@"'<>(),;:]+@[^\s@"'<>(),;:]*…$/, '[email]…');
-  // The spec's own example address in a reason stays readable.
-  return masked.replace(EMAIL_LIKE, (found) => (found === 'name@company.com' ? found : '[email]'));
 }
 
 export function runUrl(dashboardUrl: string | undefined, runId: number): string | undefined {
@@ -266,20 +250,6 @@ export function rejectedMessage(run: RunView, options: MessageOptions = {}): Ale
     attach: ['errors'],
     ...base(run, options),
   };
-}
-
-/**
- * An error's reason without member data, at most MAX characters: the value masked (maskValue). A
- * file-level error (line 1, the header, or none) quotes header texts, and a file without its header row
- * has member data there: they become "…" as in the warnings (the texts are in `runs show`). A run's
- * reasons are file-level texts: the console shows them to a viewer through this too.
- */
-export function maskError(e: Pick<RunErrorView, 'line' | 'value' | 'message'>, max?: number): string {
-  const fileLevel = e.line === null || e.line <= 1;
-  // A quote right after "(" is the spec's display name of a field ("Email Address"), not the file's text;
-  // a quote a cut left open (the console loads 1,000 characters of a message) is masked to the end.
-  const message = fileLevel ? e.message.replace(/(\(?)"[^"]*(?:"|$)/g, (quoted, paren: string) => (paren ? quoted : '"…"')) : e.message;
-  return maskValue(message, e.value, max);
 }
 
 /** An error's reason as Slack shows it: masked, cut. */

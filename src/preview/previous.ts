@@ -26,7 +26,7 @@ export interface PreviousState {
 export async function loadPrevious(file: MemoryFile, tenant: TenantConfig, onProgress?: (n: number) => void): Promise<PreviousState> {
   const scan = await scanFile(file, tenant, { keepHashes: true, onProgress });
   const fatal = fatalOf(scan);
-  if (fatal) throw new UnusableFileError(`${file.name}: line ${fatal.line}: ${fatal.message}`);
+  if (fatal) throw UnusableFileError.unreadable(file.name, fatal);
   const layout = layoutOf(scan.header.columns);
   const checks = await checkFile(file, tenant, scan, { email: layout.email >= 0, employeeId: layout.employeeId >= 0 });
   const key = chooseKey(layout, scan.stats, tenant.key, null);
@@ -38,8 +38,7 @@ export async function loadPrevious(file: MemoryFile, tenant: TenantConfig, onPro
       if (first.length === 10) break;
       first.push(issue);
     }
-    const list = first.map((i) => `line ${i.line}, ${i.column}: ${i.message}`).join('; ');
-    throw new UnusableFileError(`${file.name}: ${invalid} invalid row(s), ${scan.stats.errorCount + checks.errors} error(s): ${list}`);
+    throw UnusableFileError.invalidRows(file.name, invalid, scan.stats.errorCount + checks.errors, first);
   }
   const keys = key === 'email' ? scan.emails : scan.employeeIds;
   // Every row valid: each has the key, and no two share it, so key id i is row i.

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { maskError, maskValue } from '../notify/messages.js';
+import { maskError, maskValue } from '../text/mask.js';
 import { OUTPUT_TITLES } from '../output/names.js';
 import { appliedMark, needsApplying, unappliedRuns } from '../store/run-applied.js';
 import { fullCounts, getRun, lastAcceptedRun, type RunRow } from '../store/runs.js';
