@@ -13,6 +13,8 @@ export interface DiffResult {
   onPlatformBefore: number;
   /** Members whose row was invalid (skip policy) and who were carried forward unchanged. */
   carried: number;
+  /** Invites of stored members not on the platform (the last file they were in made them not invitable). */
+  storedInvites: number;
 }
 
 export function emptyCounts(): DiffCounts {
@@ -109,16 +111,17 @@ export async function diffAgainstMembers(
       where z.outcome in ('invite', 'update', 'store', 'store_new', 'refresh', 'deletion', 'forget')
       returning kind, change_type
     )
-    select 'change' as what, kind as outcome, change_type, false as on_platform, count(*)::int as n from ins group by kind, change_type
+    select 'change' as what, kind as outcome, change_type, false as on_platform, count(*)::int as n, 0 as known from ins group by kind, change_type
     union all
-    select 'outcome', outcome0, null, on_platform, count(*)::int from f group by outcome0, on_platform`;
-  const result = await client.query<{ what: string; outcome: string; change_type: string | null; on_platform: boolean; n: number }>(
+    select 'outcome', outcome0, null, on_platform, count(*)::int, count(*) filter (where m_key is not null)::int from f group by outcome0, on_platform`;
+  const result = await client.query<{ what: string; outcome: string; change_type: string | null; on_platform: boolean; n: number; known: number }>(
     statement,
     [tenantId, runId],
   );
   const counts = emptyCounts();
   let onPlatformBefore = 0;
   let carried = 0;
+  let storedInvites = 0;
   for (const row of result.rows) {
     if (row.what === 'change') {
       if (row.outcome === 'update') {
@@ -132,6 +135,7 @@ export async function diffAgainstMembers(
     switch (row.outcome) {
       case 'invite':
         counts.invites += row.n;
+        storedInvites += row.known;
         break;
       case 'deletion':
         counts.deletions += row.n;
@@ -158,7 +162,7 @@ export async function diffAgainstMembers(
     counts.notInvitable += filtered.notInvitable;
     onPlatformBefore += filtered.unchanged;
   }
-  return { counts, onPlatformBefore, carried };
+  return { counts, onPlatformBefore, carried, storedInvites };
 }
 
 /**
@@ -183,5 +187,5 @@ async function diffFirstFile(client: Queryable, layout: StageLayout, key: KeyFie
     if (row.kind === 'invite') counts.invites += row.n;
     else counts.notInvitable += row.n;
   }
-  return { counts, onPlatformBefore: 0, carried: 0 };
+  return { counts, onPlatformBefore: 0, carried: 0, storedInvites: 0 };
 }

@@ -12,6 +12,10 @@ export interface GuardrailInput {
   /** runId null: a previous file that is no stored run (a preview --against PREVIOUS). */
   previous?: { runId: number | null; fileDate: string | null } | null;
   counts?: DiffCounts;
+  /** The columns of this file and of the last accepted one (null on a first file). */
+  columns?: { file: readonly string[]; previous: readonly string[] | null };
+  /** Invites of stored members not on the platform (src/diff/diff.ts). */
+  storedInvites?: number;
 }
 
 const number = (n: number) => n.toLocaleString('en-US');
@@ -41,9 +45,35 @@ export function guardrailReasons(limits: Guardrails, input: GuardrailInput): str
       );
     }
   }
+  const dropped = droppedColumnReason(input);
+  if (dropped) reasons.push(dropped);
   const stale = staleFileReason(input);
   if (stale) reasons.push(stale);
   return reasons;
+}
+
+/** The columns that decide who is invitable (DESIGN.md: a missing column counts as active / eligible). */
+const INVITABILITY = ['status', 'program_eligibility'] as const;
+
+/**
+ * A file without a status or program_eligibility column that the last accepted file had: the missing
+ * column counts as active / eligible (DESIGN.md), so stored members that earlier files kept from an invite
+ * (inactive or ineligible) become invites. A column dropped by mistake would invite them all: held
+ * when it does, for someone to check with the customer.
+ */
+export function droppedColumnReason(input: Pick<GuardrailInput, 'columns' | 'storedInvites' | 'previous'>): string | null {
+  const { columns, storedInvites = 0, previous } = input;
+  if (!columns?.previous || storedInvites === 0) return null;
+  const dropped = INVITABILITY.filter((c) => columns.previous!.includes(c) && !columns.file.includes(c));
+  if (dropped.length === 0) return null;
+  const last = previous?.runId ? `the tenant's last accepted file (run ${previous.runId})` : "the tenant's last accepted file";
+  const counts = dropped.map((c) => (c === 'status' ? 'active' : 'eligible')).join(' and ');
+  const listed = dropped.map((c) => (c === 'status' ? 'inactive' : 'ineligible')).join(' or ');
+  return (
+    `the file has no ${dropped.join(' or ')} column, which ${last} had: a missing column counts as ${counts}, so it would invite ` +
+    `${plural(storedInvites, 'stored member')} that earlier files kept from an invite (${listed}); approve only if the customer dropped the ` +
+    'column on purpose, otherwise reject it and ask for a file with the column'
+  );
 }
 
 const plural = (n: number, one: string, many = `${one}s`) => `${number(n)} ${n === 1 ? one : many}`;

@@ -387,6 +387,8 @@ export function applyGuardrails(
       fileDate: run.previous.file_date ? isoDay(run.previous.file_date) : null,
     },
     counts: diff.counts,
+    columns: { file: staged.header.columns, previous: run.previous ? run.previous.columns : null },
+    storedInvites: diff.storedInvites,
   });
   const warnings = [...checked.warnings];
   if (rows.invalid > 0) {

@@ -13,6 +13,8 @@ export interface MemoryDiff {
   compare: Int32Array;
   /** Members on the platform that no row mentions: deletions. */
   deleted: Int32Array;
+  /** Invites of PREVIOUS's members not on the platform (src/diff/diff.ts storedInvites). */
+  storedInvites: number;
 }
 
 /**
@@ -22,6 +24,7 @@ export interface MemoryDiff {
  */
 export function diffInMemory(scan: FileScan, previous: PreviousState | null): MemoryDiff {
   const counts = emptyCounts();
+  let storedInvites = 0;
   const compare = new IntColumn();
   let compared = 0;
   const members = previous?.members ?? 0;
@@ -31,8 +34,10 @@ export function diffInMemory(scan: FileScan, previous: PreviousState | null): Me
     const flags = scan.flags[i]!;
     if (flags & VALID) {
       if (!(flags & ON_PLATFORM)) {
-        if (flags & INVITABLE) counts.invites++;
-        else counts.notInvitable++;
+        if (flags & INVITABLE) {
+          counts.invites++;
+          if (flags & KNOWN) storedInvites++;
+        } else counts.notInvitable++;
       } else {
         counts.unchanged++;
         if (!(flags & SAME)) compare.set(compared++, i);
@@ -52,5 +57,5 @@ export function diffInMemory(scan: FileScan, previous: PreviousState | null): Me
     } else if (hasInvalid[m] && !hasValid[m]) carried++;
   }
   counts.deletions = deletions;
-  return { counts, onPlatformBefore, carried, compare: compare.data.slice(0, compared), deleted: deleted.data.slice(0, deletions) };
+  return { counts, onPlatformBefore, carried, compare: compare.data.slice(0, compared), deleted: deleted.data.slice(0, deletions), storedInvites };
 }
