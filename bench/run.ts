@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ensureBenchFiles, sizeLabel, type BenchFiles, type ExpectedCounts } from './generate.js';
+import { ensureBenchFiles, sizeLabel, writeNextWithoutLastColumn, type BenchFiles, type ExpectedCounts } from './generate.js';
 import { checkTargets, formatPhases, markdownTable, targetLines, textTable, type MeasuredStep, type SizeResult } from './report.js';
 import type { StepResult } from './step.js';
 import { vacuumBetweenFiles, withAdmin } from './admin.js';
@@ -224,6 +224,12 @@ async function measureSize(options: Options, rows: number): Promise<{ result: Si
       next.expected,
     );
     if (rows <= 10_000) steps.push(await cliPreview(next.path, previous.path, path.join(outDir, 'preview-cli'), next.rows));
+    const columnDropped = await writeNextWithoutLastColumn(options.dataDir, rows);
+    await measure(
+      { id: 'preview-columns', label: 'preview --against previous, a column dropped: every row compared (no DB)', rows: columnDropped.rows },
+      ['preview', columnDropped.path, '--against', previous.path, '--out', path.join(outDir, 'preview-columns')],
+      columnDropped.expected,
+    );
   }
 
   let database: { name: string; url: string } | undefined;

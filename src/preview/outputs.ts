@@ -5,6 +5,7 @@ import { fileDateFromName } from '../output/file-date.js';
 import { outputFileName, type OutputKind } from '../output/names.js';
 import type { RunSummary } from '../store/runs.js';
 import { CsvOut } from './csv-out.js';
+import { HeldRows } from './held.js';
 import { IssueMerger } from './merge.js';
 import { changesPass, previousRows, type ChangeOutputs } from './passes.js';
 import type { Outcome, MemoryPreviewOptions } from './types.js';
@@ -35,11 +36,12 @@ export async function writeOutputs(input: OutputInput): Promise<RunSummary['file
   const outDir = options.outDir;
   const comparing = diff !== undefined && diff.compare.length > 0;
   if (!outDir && !comparing) return {};
-  const held = previous && diff ? await heldRows(input, Boolean(outDir)) : new Map<number, string>();
+  const held = previous && diff ? await heldRows(input, Boolean(outDir)) : null;
   const compare = { rows: diff?.compare ?? new Int32Array(0), held };
-  const outputs = outDir ? await openOutputs(input, outDir) : {};
-  const all = Object.values(outputs) as CsvOut[];
+  let all: CsvOut[] = [];
   try {
+    const outputs = outDir ? await openOutputs(input, outDir) : {};
+    all = Object.values(outputs) as CsvOut[];
     const changes: ChangeOutputs | undefined = outputs.invites && outputs.updates ? { invites: outputs.invites, updates: outputs.updates } : undefined;
     const errorsOut = outputs.errors;
     const errors = errorsOut
@@ -52,7 +54,7 @@ export async function writeOutputs(input: OutputInput): Promise<RunSummary['file
     // What comes after the pass is written as it goes too: every row of a file can fail a check, and every
     // previous member can be deleted (a header-only file --against a million rows).
     await errors?.finish(flush, FLUSH_EVERY);
-    if (outputs.deletions && diff && previous) {
+    if (outputs.deletions && diff && previous && held) {
       for (const line of deletionLines(diff.deleted, previous, held)) {
         outputs.deletions.add(line);
         if (outputs.deletions.pending >= FLUSH_EVERY) await outputs.deletions.flush();
@@ -64,18 +66,27 @@ export async function writeOutputs(input: OutputInput): Promise<RunSummary['file
   } catch (error) {
     for (const out of all) await out.discard();
     throw error;
+  } finally {
+    await held?.close();
   }
 }
 
-/** The previous rows of the members compared, and (when files are written) of those deleted. */
-async function heldRows(input: OutputInput, withDeletions: boolean): Promise<Map<number, string>> {
+/** The previous rows of the members compared, and (when files are written) of those deleted: none when none is needed. */
+async function heldRows(input: OutputInput, withDeletions: boolean): Promise<HeldRows | null> {
   const { scan, previous, outcome, options, tenant } = input;
   const diff = outcome.diff!;
-  if (diff.compare.length === 0 && (!withDeletions || diff.deleted.length === 0)) return new Map();
+  if (diff.compare.length === 0 && (!withDeletions || diff.deleted.length === 0)) return null;
   const needed = new Uint8Array(previous!.members);
   for (const i of diff.compare) needed[scan.member![i]!] = 1;
   if (withDeletions) for (const m of diff.deleted) needed[m] = 1;
-  return previousRows(options.against!, tenant, previous!.columns, needed, scan.header.columns);
+  const held = await HeldRows.open(previous!.members);
+  try {
+    await previousRows(options.against!, tenant, previous!.columns, needed, scan.header.columns, held);
+    return held;
+  } catch (error) {
+    await held.close();
+    throw error;
+  }
 }
 
 /** The files this run gets, in the renderer's order. */
@@ -96,8 +107,8 @@ async function openOutputs(input: OutputInput, outDir: string): Promise<Partial<
 }
 
 /** Deleted members' previous rows, ordered by key as PostgreSQL's C collation orders member_key. */
-function* deletionLines(deleted: Int32Array, previous: PreviousState, held: Map<number, string>): Generator<string[]> {
+function* deletionLines(deleted: Int32Array, previous: PreviousState, held: HeldRows): Generator<string[]> {
   const keys = Array.from(deleted, (m) => previous.match.keys.get(m));
   const order = Array.from(deleted.keys()).sort((a, b) => compareCodePoints(keys[a]!, keys[b]!));
-  for (const k of order) yield JSON.parse(held.get(deleted[k]!)!) as string[];
+  for (const k of order) yield held.get(deleted[k]!);
 }

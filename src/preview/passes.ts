@@ -3,6 +3,7 @@ import { openMembershipFile } from '../csv/open.js';
 import type { InvalidRow, ParsedRow } from '../csv/types.js';
 import type { DiffCounts } from '../diff/diff.js';
 import type { CsvOut } from './csv-out.js';
+import type { HeldRows } from './held.js';
 import type { IssueMerger } from './merge.js';
 import { BATCH_SIZE, cleanIssue, INVITABLE, ON_PLATFORM, VALID, inLineOrder, withoutNul, type FileScan, type MemoryFile } from './scan.js';
 
@@ -31,8 +32,8 @@ export function valuesIn(values: Readonly<Record<string, string>>, columns: read
 
 /**
  * PREVIOUS read again for the members NEEDED (compared or deleted): each one's stored row as the engine's
- * renderer and comparison see it, in the next file's COLUMNS (a field PREVIOUS lacks is ''), held as one
- * JSON string (~4x smaller than an array of strings).
+ * renderer and comparison see it, in the next file's COLUMNS (a field PREVIOUS lacks is ''), put in HELD
+ * (on disk).
  */
 export async function previousRows(
   file: MemoryFile,
@@ -40,13 +41,12 @@ export async function previousRows(
   previousColumns: string[],
   needed: Uint8Array,
   columns: string[],
-): Promise<Map<number, string>> {
+  held: HeldRows,
+): Promise<void> {
   const present = new Set(previousColumns);
-  const held = new Map<number, string>();
   await eachRow(file, tenant, (row, member) => {
-    if (needed[member]) held.set(member, JSON.stringify(valuesIn(row.values, columns, present)));
+    if (needed[member]) held.add(member, valuesIn(row.values, columns, present));
   });
-  return held;
 }
 
 export interface ChangeOutputs {
@@ -63,7 +63,7 @@ export async function changesPass(
   file: MemoryFile,
   tenant: TenantConfig,
   scan: FileScan,
-  compare: { rows: Int32Array; held: Map<number, string> },
+  compare: { rows: Int32Array; held: HeldRows | null },
   counts: DiffCounts,
   out: { changes?: ChangeOutputs; errors?: IssueMerger; flush: () => Promise<void> },
 ): Promise<void> {
@@ -85,7 +85,7 @@ export async function changesPass(
       if (out.changes && flags & INVITABLE && !(flags & ON_PLATFORM)) out.changes.invites.add(valuesIn(row.values, columns));
       if (!comparing) return;
       const values = valuesIn(row.values, columns);
-      const before = JSON.parse(compare.held.get(scan.member![i]!)!) as string[];
+      const before = compare.held!.get(scan.member![i]!);
       const changed = columns.filter((_, c) => values[c] !== before[c]);
       if (changed.length === 0) return; // same fields under another hash: a silent refresh
       const type = changeType(status, before, values);

@@ -26,8 +26,8 @@ import { cleanIssue, scanFile, type FileScan, type MemoryFile } from './scan.js'
  * `preview` with nothing stored involved (a first file, or `--against PREVIOUS`), without any database:
  * the same summary and the same files as the engine's preview (src/pipeline.ts previewOn), with the
  * engine's semantics (src/diff/run.ts, checks.ts, diff.ts, guardrails.ts) computed from compact scans of
- * the files. No row values are held, except those of the rows compared or deleted: the files are read
- * again to write the outputs (test/diff.memory.test.ts compares both engines on fixtures and random files).
+ * the files. No row values are held in memory: those of the rows compared or deleted go to a temporary
+ * file (src/preview/held.ts), and the files are read again to write the outputs (test/diff.memory.test.ts compares both engines on fixtures and random files).
  */
 export async function previewInMemory(tenant: TenantConfig, file: MemoryFile, options: MemoryPreviewOptions = {}): Promise<RunSummary> {
   const started = performance.now();
