@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { ingestFile, purgeOldRuns } from '../src/pipeline.js';
 import type { Database } from '../src/store/db.js';
-import { countRows, csvOf, fileOf, membersOf, person, range, skipOnEmbedded, tenantOf, useEngine, type Person } from './pipeline.support.js';
+import { countRows, csvOf, fileOf, HEADER, membersOf, person, range, skipOnEmbedded, tenantOf, useEngine, type Person } from './pipeline.support.js';
 
 /** Resolves once another session of DB's database waits for a lock (fails after 10 s). */
 async function someoneWaitsForALock(db: Database): Promise<void> {
@@ -17,9 +17,10 @@ async function someoneWaitsForALock(db: Database): Promise<void> {
 }
 
 /**
- * A fresh tenant's first file writes its rows once, as the run's changes; member_rows takes a member's row
- * only when a later run changes it, when the first run's changes are purged, or before a re-key
- * (src/store/member-rows.ts). What a run reads of the stored rows must be the same either way.
+ * A run's changes keep the rows of the members it changes when a change is the whole row (a first file, a
+ * new member, a member whose row has no column the run lacks); member_rows takes a member's row only when
+ * it must merge (a column the file no longer carries), when the run's changes are purged, or before a
+ * re-key (src/store/member-rows.ts). What a run reads of the stored rows must be the same either way.
  */
 describe('stored rows kept in a first run\'s changes', () => {
   const engine = useEngine({ outDir: 'engine-member-rows-' });
@@ -41,7 +42,8 @@ describe('stored rows kept in a first run\'s changes', () => {
     // the deletion file carries the leaving member's stored row, read from the first run's changes
     expect(await readFile(second.files.deletions!, 'utf8')).toContain('First4,Last4,m4@example.com,E4');
     expect(await readFile(second.files.updates!, 'utf8')).toMatch(/First2,Last2,m2@example.com,E2,.*Lyon,update,city/);
-    expect(await storedRows()).toBe(2); // only the members the second run wrote
+    // the second run's changes are its members' whole rows (the same columns): nothing was merged
+    expect(await storedRows()).toBe(0);
     const afterSecond = await membersOf(engine.db);
     expect(afterSecond.get('E2')!.data).toMatchObject({ city: 'Lyon', first_name: 'First2' });
     expect(afterSecond.has('E4')).toBe(false);
@@ -49,12 +51,38 @@ describe('stored rows kept in a first run\'s changes', () => {
     await engine.db.pool.query(`update runs set created_at = now() - interval '100 days' where id = $1`, [first.runId]);
     expect(await purgeOldRuns(engine.db, 90)).toMatchObject({ runs: 1 });
     expect(await countRows(engine.db, 'run_changes', `run_id = ${first.runId}`)).toBe(0);
-    expect(await storedRows()).toBe(40);
+    // the 38 rows still in the first run's changes; members 2 and 41 are in the second run's
+    expect(await storedRows()).toBe(38);
     expect(await membersOf(engine.db)).toEqual(afterSecond);
 
     // the next diff compares with the moved rows exactly as before
     const third = await ingest([person(1), person(2, { city: 'Lyon' }), person(3, { last: 'Other' }), ...range(5, 41)]);
     expect(third).toMatchObject({ status: 'accepted', counts: { updates: 1, deletions: 0, invites: 0 } });
+    expect(await storedRows()).toBe(38);
+
+    // A file without the City column: every stored row must keep the city the file no longer carries, so
+    // the rows it writes are merged into member_rows; member 42's, new in it, is its change (no city to keep).
+    const withoutCity = csvOf([person(1), person(2, { city: 'Lyon' }), person(3, { last: 'Third' }), ...range(5, 41), person(42)], HEADER.filter((h) => h !== 'City'));
+    const fourth = await ingestFile(engine.ctx, tenantOf(), fileOf('members - 02.01.2023.csv', withoutCity), { outDir: engine.out });
+    expect(fourth).toMatchObject({ status: 'accepted', counts: { updates: 1, invites: 1 } });
+    const afterFourth = await membersOf(engine.db);
+    expect(afterFourth.get('E3')!.data).toMatchObject({ last_name: 'Third', city: 'Paris' });
+    expect(afterFourth.get('E42')!.data).toMatchObject({ first_name: 'First42' });
+    expect(afterFourth.get('E42')!.data.city).toBeUndefined();
+    const marked = await engine.db.pool.query<{ member_key: string; row_in_changes: boolean; in_rows: boolean }>(
+      `select m.member_key, m.row_in_changes, exists (select 1 from member_rows r where r.tenant_id = m.tenant_id and r.member_key = m.member_key) as in_rows
+       from members m where m.tenant_id = 'acme' and m.member_key in ('E2', 'E3', 'E42') order by m.member_key`,
+    );
+    // E2 and E3 (every row's hash changed with the columns: E2 a silent refresh, E3 an update) merged into
+    // member_rows, keeping their city; E42 its change
+    expect(afterFourth.get('E2')!.data).toMatchObject({ city: 'Lyon' });
+    expect(marked.rows).toEqual([
+      { member_key: 'E2', row_in_changes: false, in_rows: true },
+      { member_key: 'E3', row_in_changes: false, in_rows: true },
+      { member_key: 'E42', row_in_changes: true, in_rows: false },
+    ]);
+    // no marked member also has a member_rows row
+    expect(await countRows(engine.db, 'members m', `m.row_in_changes and exists (select 1 from member_rows r where r.tenant_id = m.tenant_id and r.member_key = m.member_key)`)).toBe(0);
   });
 
   it('retention waits for a run of the tenant in progress: a member the run deletes is not copied back into member_rows', async (test) => {

@@ -31,24 +31,27 @@ export async function applyRunChanges(client: Queryable, tenantId: string, runId
   const withId = fresh || (await fileCarriesEmployeeId(client, runId));
   // The upserts read the run's changes once each: one statement reading them once for both (a materialised
   // CTE) spilled every changed row's jsonb to a temporary file first (57 MB per 100k rows of a first file).
-  // A fresh tenant's rows stay in the run's changes (src/store/member-rows.ts). Otherwise member_rows
-  // first, while members.updated_run_id still tells where a row not yet in member_rows is, to merge it.
+  // A member's row stays in the run's changes when the change is its whole row (src/store/member-rows.ts):
+  // a new member's, or one whose row is an earlier run's change with no column this run lacks (WHOLE).
+  // Otherwise member_rows first, while members.updated_run_id still tells where a row not yet in
+  // member_rows is, to merge it (the file's columns overwrite, the others are kept).
+  const whole = fresh ? [] : await runsWithin(client, tenantId, runId);
   if (!fresh) {
     await client.query(
       `insert into member_rows as r (tenant_id, member_key, data)
        select $1, c.member_key, coalesce(o.data, '{}'::jsonb) || c.data
        from run_changes c
-       left join members m on m.tenant_id = $1 and m.member_key = c.member_key and m.row_in_changes
-       left join run_changes o on ${memberChangeSql('o', 'm')}
-       where c.run_id = $2 and c.kind in ${ROW_KINDS}
+       join members m on m.tenant_id = $1 and m.member_key = c.member_key
+       left join run_changes o on m.row_in_changes and ${memberChangeSql('o', 'm')}
+       where c.run_id = $2 and c.kind in ${ROW_KINDS} and not (m.row_in_changes and m.updated_run_id = any($3::bigint[]))
        on conflict (tenant_id, member_key) do update set data = r.data || excluded.data`,
-      [tenantId, runId],
+      [tenantId, runId, whole],
     );
   }
   await client.query(
     `insert into members as mm (tenant_id, member_key, email, employee_id, row_hash, on_platform, updated_run_id, row_in_changes)
      select $1, c.member_key, coalesce(c.email, lower(coalesce(c.data->>'email', ''))), nullif(c.data->>'employee_id', ''), c.row_hash,
-            c.kind = 'invite', $2, ${fresh}
+            c.kind = 'invite', $2, true
      from run_changes c where c.run_id = $2 and c.kind in ${ROW_KINDS}${
        fresh
          ? ''
@@ -59,9 +62,9 @@ export async function applyRunChanges(client: Queryable, tenantId: string, runId
        row_hash = excluded.row_hash,
        on_platform = mm.on_platform or excluded.on_platform,
        updated_run_id = excluded.updated_run_id,
-       row_in_changes = false`
+       row_in_changes = mm.row_in_changes and mm.updated_run_id = any($3::bigint[])`
      }`,
-    [tenantId, runId],
+    fresh ? [tenantId, runId] : [tenantId, runId, whole],
   );
   if (fresh) return; // nobody to delete
   await client.query(
@@ -112,6 +115,22 @@ async function rekeyMembers(client: Queryable, tenantId: string, key: KeyField):
   await client.query(`update members set member_key = ${expression} where tenant_id = $1 and member_key is distinct from ${expression}`, [
     tenantId,
   ]);
+}
+
+/**
+ * The tenant's runs whose columns are all among run RUN_ID's: a member's row that is the change of such a
+ * run is replaced whole by its change in RUN_ID (nothing of it is left to merge). RUN_ID's columns are the
+ * fields of one of its changes (every change of a run comes from one file; the run row gets its columns
+ * only once the run is recorded, after this).
+ */
+async function runsWithin(client: Queryable, tenantId: string, runId: number): Promise<number[]> {
+  const found = await client.query<{ id: string }>(
+    `with one as (select c.data from run_changes c where c.run_id = $2 and c.kind in ${ROW_KINDS} limit 1)
+     select r.id from runs r, one
+     where r.tenant_id = $1 and r.id <> $2 and r.columns <@ (select coalesce(jsonb_agg(k), '[]'::jsonb) from jsonb_object_keys(one.data) k)`,
+    [tenantId, runId],
+  );
+  return found.rows.map((r) => Number(r.id));
 }
 
 /** Whether the file of run RUN_ID had an employee_id column: its changes' rows carry the file's columns. */

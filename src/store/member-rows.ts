@@ -1,12 +1,15 @@
 import type { Queryable } from './db.js';
 
 /**
- * Where a member's stored row is. A run applied to a tenant with no stored member (its first file) writes
- * no member_rows: each member's row is its change in that run (run_changes of members.updated_run_id),
- * marked by members.row_in_changes. A second logged copy of a million rows as keyed jsonb cost 5-6 s of
- * the first file here (docs/bench.md). Every later apply writes member_rows for the members it changes
- * and clears the mark; before the marked rows' changes go (retention) or their key stops matching (a
- * re-key), materializeMemberRows copies them into member_rows.
+ * Where a member's stored row is. An applied run writes no member_rows for the members whose change is
+ * their whole row: each such member's row is its change in that run (run_changes of members.updated_run_id),
+ * marked by members.row_in_changes. That is every member of a first file (a second logged copy of a million
+ * rows as keyed jsonb cost 5-6 s of it here, docs/bench.md), and later every new member and every member
+ * whose row was a change of a run with no column the new run lacks (src/diff/apply.ts; member_rows took
+ * 1.9 s of a 1M next file's 2.9 s apply). Only a row that must merge with what is stored (a column the file
+ * no longer carries) goes to member_rows, and clears the mark. A member with the mark has no member_rows
+ * row. Before the marked rows' changes go (retention) or their key stops matching (a re-key),
+ * materializeMemberRows copies them into member_rows.
  *
  * No statement that inserts into member_rows reads member_rows but through its conflict check: a scan
  * planned while the table was empty (right after a first file) ran once per inserted row over the rows
