@@ -37,3 +37,12 @@ export interface DiffCounts {
   unchanged: number;
   notInvitable: number;
 }
+
+/**
+ * Invites of stored members not on the platform whose stored status is inactive / eligibility ineligible,
+ * in a file without that column (each 0 when the file has the column).
+ */
+export interface KeptOutInvites {
+  inactive: number;
+  ineligible: number;
+}

@@ -87,18 +87,20 @@ describe('preview and baseline import', () => {
   });
 
   it('an unusable file names line, column and reason, never a member\'s value (the message reaches stderr and logs)', async () => {
-    const invalidRows = csvOf([person(1), person(2, { email: 'jane.doe@secret..example' }), person(3, { status: 'Zebulon' })]);
+    // a new segment value is quoted in its reason: masked
+    const invalidRows = csvOf([person(1), person(2, { email: 'jane.doe@secret..example' }), person(3, { city: 'Zebulon' })]);
+    const tenant = tenantOf({ allowedValues: { city: ['Paris'] } });
     // Without its header row, the first member's row is taken for the header: the error quotes it, masked.
     const headerless = csvOf([person(1, { first: 'Zebulon', email: 'jane.doe@secret.example' }), person(2)]).split('\n').slice(1).join('\n');
     for (const [content, expected] of [
-      [invalidRows, /^prev\.csv: 2 invalid row\(s\), 2 error\(s\): line 3, Email Address: not a valid email address.*; line 4, Status: /],
+      [invalidRows, /^prev\.csv: 2 invalid row\(s\), 2 error\(s\): line 3, Email Address: not a valid email address.*; line 4, City: new segment value "\[value\]"/],
       [headerless, /^prev\.csv: line 1: .*"…"/],
     ] as const) {
       const previous = () => fileOf('prev.csv', content);
       for (const attempt of [
-        () => previewFile(engine.ctx, tenantOf(), fileOf('n.csv', csvOf([person(1)])), { against: previous() }),
-        () => previewFile({}, tenantOf(), fileOf('n.csv', csvOf([person(1)])), { against: previous() }),
-        () => importBaseline(engine.ctx, tenantOf(), previous()),
+        () => previewFile(engine.ctx, tenant, fileOf('n.csv', csvOf([person(1)])), { against: previous() }),
+        () => previewFile({}, tenant, fileOf('n.csv', csvOf([person(1)])), { against: previous() }),
+        () => importBaseline(engine.ctx, tenant, previous()),
       ]) {
         const error = (await attempt().catch((e: unknown) => e)) as Error;
         expect(error).toBeInstanceOf(UnusableFileError);

@@ -1,6 +1,6 @@
 import type { Queryable } from '../store/db.js';
 import { storedRowSql } from '../store/member-rows.js';
-import type { DiffCounts } from '../types.js';
+import type { DiffCounts, KeptOutInvites } from '../types.js';
 import { stageColumn } from './sql.js';
 import { stageRowJson } from './stage.js';
 import type { KeyField, LeftOut, StageLayout } from './types.js';
@@ -13,8 +13,6 @@ export interface DiffResult {
   onPlatformBefore: number;
   /** Members whose row was invalid (skip policy) and who were carried forward unchanged. */
   carried: number;
-  /** Invites of stored members not on the platform (the last file they were in made them not invitable). */
-  storedInvites: number;
 }
 
 export function emptyCounts(): DiffCounts {
@@ -111,17 +109,16 @@ export async function diffAgainstMembers(
       where z.outcome in ('invite', 'update', 'store', 'store_new', 'refresh', 'deletion', 'forget')
       returning kind, change_type
     )
-    select 'change' as what, kind as outcome, change_type, false as on_platform, count(*)::int as n, 0 as known from ins group by kind, change_type
+    select 'change' as what, kind as outcome, change_type, false as on_platform, count(*)::int as n from ins group by kind, change_type
     union all
-    select 'outcome', outcome0, null, on_platform, count(*)::int, count(*) filter (where m_key is not null)::int from f group by outcome0, on_platform`;
-  const result = await client.query<{ what: string; outcome: string; change_type: string | null; on_platform: boolean; n: number; known: number }>(
+    select 'outcome', outcome0, null, on_platform, count(*)::int from f group by outcome0, on_platform`;
+  const result = await client.query<{ what: string; outcome: string; change_type: string | null; on_platform: boolean; n: number }>(
     statement,
     [tenantId, runId],
   );
   const counts = emptyCounts();
   let onPlatformBefore = 0;
   let carried = 0;
-  let storedInvites = 0;
   for (const row of result.rows) {
     if (row.what === 'change') {
       if (row.outcome === 'update') {
@@ -135,7 +132,6 @@ export async function diffAgainstMembers(
     switch (row.outcome) {
       case 'invite':
         counts.invites += row.n;
-        storedInvites += row.known;
         break;
       case 'deletion':
         counts.deletions += row.n;
@@ -162,7 +158,7 @@ export async function diffAgainstMembers(
     counts.notInvitable += filtered.notInvitable;
     onPlatformBefore += filtered.unchanged;
   }
-  return { counts, onPlatformBefore, carried, storedInvites };
+  return { counts, onPlatformBefore, carried };
 }
 
 /**
@@ -187,5 +183,33 @@ async function diffFirstFile(client: Queryable, layout: StageLayout, key: KeyFie
     if (row.kind === 'invite') counts.invites += row.n;
     else counts.notInvitable += row.n;
   }
-  return { counts, onPlatformBefore: 0, carried: 0, storedInvites: 0 };
+  return { counts, onPlatformBefore: 0, carried: 0 };
+}
+
+/**
+ * Invites of stored members not on the platform whose stored row says status inactive (or eligibility
+ * ineligible), counted only when the file has no such column: a missing column counts as active / eligible
+ * (DESIGN.md), so a column left out would invite them (src/diff/guardrails.ts droppedColumnReason). The
+ * members are matched as the row filter matched them (KEY_COLUMN: their key, or during a pending re-key the
+ * column that holds the new key).
+ */
+export async function keptOutInvites(
+  client: Queryable,
+  layout: StageLayout,
+  key: KeyField,
+  keyColumn: string,
+  tenantId: string,
+): Promise<KeptOutInvites> {
+  const noStatus = layout.status < 0;
+  const noEligibility = !layout.columns.includes('program_eligibility');
+  if (!noStatus && !noEligibility) return { inactive: 0, ineligible: 0 };
+  const found = await client.query<KeptOutInvites>(
+    `select count(*) filter (where ${noStatus} and d.data->>'status' = 'inactive')::int as inactive,
+            count(*) filter (where ${noEligibility} and d.data->>'program_eligibility' = 'ineligible')::int as ineligible
+     from ${layout.table} t
+     cross join lateral (select ${storedRowSql('m')} as data from members m where m.tenant_id = $1 and m.${keyColumn} = t.${key} limit 1) d
+     where t.valid and t.invitable and t.m_on_platform = false`,
+    [tenantId],
+  );
+  return found.rows[0]!;
 }

@@ -1,5 +1,5 @@
 import type { Guardrails } from '../config/tenant.js';
-import type { DiffCounts } from '../types.js';
+import type { DiffCounts, KeptOutInvites } from '../types.js';
 
 export interface GuardrailInput {
   records: number;
@@ -12,13 +12,12 @@ export interface GuardrailInput {
   /** runId null: a previous file that is no stored run (a preview --against PREVIOUS). */
   previous?: { runId: number | null; fileDate: string | null } | null;
   counts?: DiffCounts;
-  /** The columns of this file and of the last accepted one (null on a first file). */
-  columns?: { file: readonly string[]; previous: readonly string[] | null };
-  /** Invites of stored members not on the platform (src/diff/diff.ts). */
-  storedInvites?: number;
+  /** Invites of stored members kept from an invite by a column this file lacks (src/diff/diff.ts keptOutInvites). */
+  keptOut?: KeptOutInvites;
 }
 
 const number = (n: number) => n.toLocaleString('en-US');
+const plural = (n: number, one: string, many = `${one}s`) => `${number(n)} ${n === 1 ? one : many}`;
 const percent = (n: number) => `${(Math.round(n * 10) / 10).toFixed(1)}%`;
 
 /** Why a run must be held (empty = it may be applied). */
@@ -45,38 +44,37 @@ export function guardrailReasons(limits: Guardrails, input: GuardrailInput): str
       );
     }
   }
-  const dropped = droppedColumnReason(input);
+  const dropped = droppedColumnReason(input.keptOut);
   if (dropped) reasons.push(dropped);
   const stale = staleFileReason(input);
   if (stale) reasons.push(stale);
   return reasons;
 }
 
-/** The columns that decide who is invitable (DESIGN.md: a missing column counts as active / eligible). */
-const INVITABILITY = ['status', 'program_eligibility'] as const;
-
 /**
- * A file without a status or program_eligibility column that the last accepted file had: the missing
- * column counts as active / eligible (DESIGN.md), so stored members that earlier files kept from an invite
- * (inactive or ineligible) become invites. A column dropped by mistake would invite them all: held
- * when it does, for someone to check with the customer.
+ * A file without a status (or program_eligibility) column: the missing column counts as active / eligible
+ * (DESIGN.md), so stored members whose stored row says inactive (ineligible), never invited, become
+ * invites. A column left out by mistake would invite them all: held when it does, with how many. Counted
+ * from the stored rows (src/diff/diff.ts keptOutInvites), so it holds whichever earlier file the column
+ * went missing in.
  */
-export function droppedColumnReason(input: Pick<GuardrailInput, 'columns' | 'storedInvites' | 'previous'>): string | null {
-  const { columns, storedInvites = 0, previous } = input;
-  if (!columns?.previous || storedInvites === 0) return null;
-  const dropped = INVITABILITY.filter((c) => columns.previous!.includes(c) && !columns.file.includes(c));
-  if (dropped.length === 0) return null;
-  const last = previous?.runId ? `the tenant's last accepted file (run ${previous.runId})` : "the tenant's last accepted file";
-  const counts = dropped.map((c) => (c === 'status' ? 'active' : 'eligible')).join(' and ');
-  const listed = dropped.map((c) => (c === 'status' ? 'inactive' : 'ineligible')).join(' or ');
+export function droppedColumnReason(keptOut: KeptOutInvites | undefined): string | null {
+  if (!keptOut) return null;
+  const parts: string[] = [];
+  if (keptOut.inactive > 0) {
+    parts.push(`the file has no status column, and a missing column counts as active: it would invite ${plural(keptOut.inactive, 'stored member')} whose stored status is inactive`);
+  }
+  if (keptOut.ineligible > 0) {
+    parts.push(
+      `the file has no program_eligibility column, and a missing column counts as eligible: it would invite ${plural(keptOut.ineligible, 'stored member')} whose stored eligibility is ineligible`,
+    );
+  }
+  if (parts.length === 0) return null;
   return (
-    `the file has no ${dropped.join(' or ')} column, which ${last} had: a missing column counts as ${counts}, so it would invite ` +
-    `${plural(storedInvites, 'stored member')} that earlier files kept from an invite (${listed}); approve only if the customer dropped the ` +
-    'column on purpose, otherwise reject it and ask for a file with the column'
+    `${parts.join('; ')}. Approve only if the customer left the column out on purpose (the stored value stays, so a later file ` +
+    'with the column does not deactivate them), otherwise reject it and ask for a file with the column'
   );
 }
-
-const plural = (n: number, one: string, many = `${one}s`) => `${number(n)} ${n === 1 ? one : many}`;
 
 /**
  * A file dated before the tenant's last accepted file (a February export uploaded after March's) would

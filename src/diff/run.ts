@@ -13,9 +13,9 @@ import {
   type RunStatus,
 } from '../store/runs.js';
 import { applyRunChanges, requireRekeyable } from './apply.js';
-import type { DiffCounts } from '../types.js';
+import type { DiffCounts, KeptOutInvites } from '../types.js';
 import { checkDuplicates, chooseKey, requireKey, rowsSharingKey } from './checks.js';
-import { diffAgainstMembers, emptyCounts, type DiffResult } from './diff.js';
+import { diffAgainstMembers, emptyCounts, keptOutInvites, type DiffResult } from './diff.js';
 import { guardrailReasons, skippedRowReasons } from './guardrails.js';
 import { fileNameDateWarning } from './file-name-date.js';
 import { isoDay } from '../text/dates.js';
@@ -354,14 +354,15 @@ export function invalidRowsRejection(staged: StagedFile, checked: CheckedFile): 
 }
 
 /** The diff against the stored members (the members no row mentioned first, from the row filter). */
-export async function diffFile(run: RunContext, staged: StagedFile, checked: CheckedFile): Promise<DiffResult> {
+export async function diffFile(run: RunContext, staged: StagedFile, checked: CheckedFile): Promise<DiffResult & { keptOut?: KeptOutInvites }> {
   const { client, tenant, runId, clock } = run;
   const { filter, layout } = staged;
   const filtered = filter ? await filter.writeAbsent(client, `${layout.table}_absent`, tenant.id) : null;
   if (filter) clock.mark('absentMs');
   const diff = await diffAgainstMembers(client, layout, checked.key, tenant.id, runId, filtered);
+  const keptOut = filter && diff.counts.invites > 0 ? await keptOutInvites(client, layout, checked.key, filter.keyColumn, tenant.id) : undefined;
   clock.mark('diffMs');
-  return diff;
+  return { ...diff, keptOut };
 }
 
 /**
@@ -372,7 +373,7 @@ export function applyGuardrails(
   run: RunContext,
   staged: StagedFile,
   checked: CheckedFile,
-  diff: DiffResult,
+  diff: DiffResult & { keptOut?: KeptOutInvites },
 ): { status: RunStatus; reasons: string[]; warnings: string[] } {
   const { key, rows } = checked;
   const reasons = guardrailReasons(run.tenant.guardrails as Guardrails, {
@@ -387,8 +388,7 @@ export function applyGuardrails(
       fileDate: run.previous.file_date ? isoDay(run.previous.file_date) : null,
     },
     counts: diff.counts,
-    columns: { file: staged.header.columns, previous: run.previous ? run.previous.columns : null },
-    storedInvites: diff.storedInvites,
+    keptOut: diff.keptOut,
   });
   const warnings = [...checked.warnings];
   if (rows.invalid > 0) {

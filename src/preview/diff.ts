@@ -1,5 +1,6 @@
 import { emptyCounts, type DiffCounts } from '../diff/diff.js';
-import { INVITABLE, KNOWN, ON_PLATFORM, SAME, VALID, type FileScan } from './scan.js';
+import type { KeptOutInvites } from '../types.js';
+import { INACTIVE, INELIGIBLE, INVITABLE, KNOWN, ON_PLATFORM, SAME, VALID, type FileScan } from './scan.js';
 import type { PreviousState } from './previous.js';
 import { IntColumn } from './strings.js';
 
@@ -13,8 +14,8 @@ export interface MemoryDiff {
   compare: Int32Array;
   /** Members on the platform that no row mentions: deletions. */
   deleted: Int32Array;
-  /** Invites of PREVIOUS's members not on the platform (src/diff/diff.ts storedInvites). */
-  storedInvites: number;
+  /** Invites of PREVIOUS's members kept from an invite by a column this file lacks (src/diff/diff.ts keptOutInvites). */
+  keptOut: KeptOutInvites;
 }
 
 /**
@@ -24,7 +25,10 @@ export interface MemoryDiff {
  */
 export function diffInMemory(scan: FileScan, previous: PreviousState | null): MemoryDiff {
   const counts = emptyCounts();
-  let storedInvites = 0;
+  const keptOut: KeptOutInvites = { inactive: 0, ineligible: 0 };
+  // A column the file lacks counts as active / eligible: what the previous row said then matters.
+  const lacks = (column: string) => (scan.header.columns.includes(column) ? 0 : column === 'status' ? INACTIVE : INELIGIBLE);
+  const missing = lacks('status') | lacks('program_eligibility');
   const compare = new IntColumn();
   let compared = 0;
   const members = previous?.members ?? 0;
@@ -36,7 +40,9 @@ export function diffInMemory(scan: FileScan, previous: PreviousState | null): Me
       if (!(flags & ON_PLATFORM)) {
         if (flags & INVITABLE) {
           counts.invites++;
-          if (flags & KNOWN) storedInvites++;
+          const was = flags & KNOWN ? previous!.keptOut[scan.member![i]!]! & missing : 0;
+          if (was & INACTIVE) keptOut.inactive++;
+          if (was & INELIGIBLE) keptOut.ineligible++;
         } else counts.notInvitable++;
       } else {
         counts.unchanged++;
@@ -57,5 +63,5 @@ export function diffInMemory(scan: FileScan, previous: PreviousState | null): Me
     } else if (hasInvalid[m] && !hasValid[m]) carried++;
   }
   counts.deletions = deletions;
-  return { counts, onPlatformBefore, carried, compare: compare.data.slice(0, compared), deleted: deleted.data.slice(0, deletions), storedInvites };
+  return { counts, onPlatformBefore, carried, compare: compare.data.slice(0, compared), deleted: deleted.data.slice(0, deletions), keptOut };
 }

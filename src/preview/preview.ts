@@ -120,9 +120,7 @@ async function decide(tenant: TenantConfig, file: MemoryFile, scan: FileScan, pr
     deletions: diff.counts.deletions,
     onPlatformBefore: diff.onPlatformBefore,
     previousRows: previous ? previous.records : null,
-    columns: { file: scan.header.columns, previous: previous ? previous.columns : null },
-    storedInvites: diff.storedInvites,
-    previous: previous && { runId: null, fileDate: null },
+    keptOut: diff.keptOut,
   });
   // The stale-file reason names the final counts, known once the outputs are written: it goes in there.
   const stale = { at: reasons.length, fileDate: day(file.name), previous: previous && against ? { runId: null, fileDate: day(against.name) } : null };

@@ -25,6 +25,8 @@ export const DUP_EMAIL = 64;
 export const DUP_EMPLOYEE_ID = 128;
 export const MISSING_KEY = 256;
 export const HAS_EMPLOYEE_ID = 512;
+export const INACTIVE = 1024; // a valid row whose status is inactive
+export const INELIGIBLE = 2048; // ... whose program_eligibility is ineligible
 
 /** Reader issues kept in memory (the summary shows the first 100; the errors file reads the file again). */
 const KEPT_ISSUES = 100;
@@ -150,6 +152,8 @@ class RowColumns {
       this.stats.validRows++;
       if (employeeId === null) this.stats.validWithoutEmployeeId++;
       if (isInvitable(row.values)) flags |= INVITABLE;
+      if (row.values.status === 'inactive') flags |= INACTIVE;
+      if (row.values.program_eligibility === 'ineligible') flags |= INELIGIBLE;
       this.hasher.hash(row.values);
       this.high?.set(i, this.hasher.high | 0);
       this.low?.set(i, this.hasher.low | 0);
