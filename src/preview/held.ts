@@ -12,7 +12,9 @@ const WRITE_EVERY = 1 << 20;
  * columns changed compares every row (each row hash differs), and a million previous rows held as strings
  * took `preview --against` to 621 MB (docs/bench.md); now 12 bytes a member of PREVIOUS (offset and
  * length) whatever changed, and one positional read per row asked for (the rows are asked for in the next
- * file's order, which need not be PREVIOUS's).
+ * file's order, which need not be PREVIOUS's). The file is removed as soon as it is open (only this
+ * process's descriptor reaches it), so no member data is left on disk however the process ends; it needs
+ * free space in the temporary folder (TMPDIR) for the rows held, about their size in the file.
  */
 export class HeldRows {
   private size = 0;
@@ -23,7 +25,6 @@ export class HeldRows {
   private readonly lengths: Int32Array;
 
   private constructor(
-    private readonly dir: string,
     private readonly fd: number,
     members: number,
   ) {
@@ -33,15 +34,19 @@ export class HeldRows {
 
   /** An empty store for MEMBERS members of PREVIOUS (member i is its i-th row). Close it when done. */
   static async open(members: number): Promise<HeldRows> {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'hris-preview-'));
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'hris-preview-')).catch((error: unknown) => {
+      throw heldRowsError(error);
+    });
     try {
-      return new HeldRows(dir, openSync(path.join(dir, 'held-rows'), 'w+'), members);
+      return new HeldRows(openSync(path.join(dir, 'held-rows'), 'w+', 0o600), members);
     } catch (error) {
+      throw heldRowsError(error);
+    } finally {
       await rm(dir, { recursive: true, force: true });
-      throw error;
     }
   }
 
+  /** Adds MEMBER's row (an error names the temporary folder: it may be full). */
   add(member: number, values: string[]): void {
     const bytes = Buffer.from(JSON.stringify(values), 'utf8');
     this.offsets[member] = this.size + this.pendingBytes;
@@ -53,28 +58,52 @@ export class HeldRows {
 
   /** MEMBER's held row (it must have been added). */
   get(member: number): string[] {
-    const length = this.lengths[member]!;
-    if (length < 0) throw new Error(`internal: previous member ${member} was not held`);
+    const length = this.lengths[member];
+    if (!(length !== undefined && length >= 0)) throw new Error(`internal: previous member ${member} was not held`);
     this.writePending();
     if (this.buffer.length < length) this.buffer = Buffer.alloc(length * 2);
     let read = 0;
-    while (read < length) read += readSync(this.fd, this.buffer, read, length - read, this.offsets[member]! + read);
-    return JSON.parse(this.buffer.toString('utf8', 0, length)) as string[];
+    while (read < length) {
+      const n = readSync(this.fd, this.buffer, read, length - read, this.offsets[member]! + read);
+      if (n === 0) throw new Error(`internal: the held row of previous member ${member} is cut short`);
+      read += n;
+    }
+    try {
+      return JSON.parse(this.buffer.toString('utf8', 0, length)) as string[];
+    } catch {
+      // Not the parser's message: it quotes the text, a member's data.
+      throw new Error(`internal: the held row of previous member ${member} is damaged`);
+    }
   }
 
-  /** Removes the temporary file. */
+  /** Closes the file (already removed: this frees its space). */
   async close(): Promise<void> {
     closeSync(this.fd);
-    await rm(this.dir, { recursive: true, force: true });
   }
 
   private writePending(): void {
     if (this.pendingBytes === 0) return;
     const bytes = Buffer.concat(this.pending, this.pendingBytes);
     let written = 0;
-    while (written < bytes.length) written += writeSync(this.fd, bytes, written, bytes.length - written, this.size + written);
+    try {
+      while (written < bytes.length) {
+        const n = writeSync(this.fd, bytes, written, bytes.length - written, this.size + written);
+        if (n === 0) throw new Error('nothing could be written');
+        written += n;
+      }
+    } catch (error) {
+      throw heldRowsError(error);
+    }
     this.size += bytes.length;
     this.pending = [];
     this.pendingBytes = 0;
   }
+}
+
+/** A failure of the temporary file, with where it is and how to move it. */
+function heldRowsError(cause: unknown): Error {
+  return new Error(
+    `preview --against keeps the previous rows it compares in a temporary file in ${os.tmpdir()} (set TMPDIR to move it): ${(cause as Error).message}`,
+    { cause },
+  );
 }
