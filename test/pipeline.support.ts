@@ -103,10 +103,11 @@ export async function membersOf(db: Database, tenantId = 'acme'): Promise<Map<st
      from members m where m.tenant_id = $1 order by m.member_key`,
     [tenantId],
   );
-  // every member has its row (in member_rows or its run's change), and no row is left without its member
+  // every member has its row (in member_rows or its run's change), no row is left without its member, and
+  // a member whose row is its change has none in member_rows (src/store/member-rows.ts)
   const orphans = await db.pool.query<{ n: number }>(
     `select count(*)::int as n from member_rows r
-     where r.tenant_id = $1 and not exists (select 1 from members m where m.tenant_id = r.tenant_id and m.member_key = r.member_key)`,
+     where r.tenant_id = $1 and not exists (select 1 from members m where m.tenant_id = r.tenant_id and m.member_key = r.member_key and not m.row_in_changes)`,
     [tenantId],
   );
   if (orphans.rows[0]!.n > 0 || result.rows.some((r) => r.data === null)) throw new Error('members and member_rows disagree');

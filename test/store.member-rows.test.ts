@@ -22,7 +22,7 @@ async function someoneWaitsForALock(db: Database): Promise<void> {
  * it must merge (a column the file no longer carries), when the run's changes are purged, or before a
  * re-key (src/store/member-rows.ts). What a run reads of the stored rows must be the same either way.
  */
-describe('stored rows kept in a first run\'s changes', () => {
+describe('stored rows kept in a run\'s changes', () => {
   const engine = useEngine({ outDir: 'engine-member-rows-' });
   let day = 0;
   const ingest = (people: Person[], tenant = tenantOf()) =>
@@ -83,6 +83,40 @@ describe('stored rows kept in a first run\'s changes', () => {
     ]);
     // no marked member also has a member_rows row
     expect(await countRows(engine.db, 'members m', `m.row_in_changes and exists (select 1 from member_rows r where r.tenant_id = m.tenant_id and r.member_key = m.member_key)`)).toBe(0);
+  });
+
+  it('a run that adds a column keeps whole rows in its changes; purging it moves them; a re-key copies rows kept at several runs', async () => {
+    const file = (people: Person[], header = HEADER) => fileOf(`members - 03.${String(++day).padStart(2, '0')}.2023.csv`, csvOf(people, header));
+    const markedAt = async () =>
+      (await engine.db.pool.query<{ run: number; n: number }>(
+        "select updated_run_id::int as run, count(*)::int as n from members where tenant_id = 'acme' and row_in_changes group by 1 order by 1",
+      )).rows;
+    const first = await ingestFile(engine.ctx, tenantOf(), file(range(1, 10), HEADER.filter((h) => h !== 'City')));
+    // City added: every row's hash changes, every member's new row is whole (a superset of the first run's columns)
+    const second = await ingestFile(engine.ctx, tenantOf(), file(range(1, 10)));
+    expect(second.status).toBe('accepted');
+    expect(await storedRows()).toBe(0);
+    expect(await markedAt()).toEqual([{ run: second.runId, n: 10 }]);
+    const third = await ingestFile(engine.ctx, tenantOf(), file([...range(1, 4), person(5, { city: 'Lyon' }), ...range(6, 10)]));
+    expect(third.counts).toMatchObject({ updates: 1 });
+    expect(await markedAt()).toEqual([
+      { run: second.runId, n: 9 },
+      { run: third.runId, n: 1 },
+    ]);
+    const before = await membersOf(engine.db);
+
+    await engine.db.pool.query(`update runs set created_at = now() - interval '100 days' where id = any($1::bigint[])`, [[first.runId, second.runId]]);
+    expect(await purgeOldRuns(engine.db, 90)).toMatchObject({ runs: 2 });
+    expect(await storedRows()).toBe(9);
+    expect(await markedAt()).toEqual([{ run: third.runId, n: 1 }]);
+    expect(await membersOf(engine.db)).toEqual(before);
+
+    // the tenant now matches by email: every row, in member_rows or still in the third run's changes, follows
+    const rekeyed = await ingestFile(engine.ctx, tenantOf({ key: 'email' }), file([...range(1, 4), person(5, { city: 'Lyon' }), ...range(6, 11)]));
+    expect(rekeyed).toMatchObject({ status: 'accepted', counts: { invites: 1, updates: 0, deletions: 0 } });
+    const after = await membersOf(engine.db);
+    expect([...after.keys()].sort()).toEqual(range(1, 11).map((p) => p.email!).sort());
+    expect(after.get('m5@example.com')!.data).toMatchObject({ city: 'Lyon', first_name: 'First5' });
   });
 
   it('retention waits for a run of the tenant in progress: a member the run deletes is not copied back into member_rows', async (test) => {

@@ -39,10 +39,10 @@ export async function applyRunChanges(client: Queryable, tenantId: string, runId
   if (!fresh) {
     await client.query(
       `insert into member_rows as r (tenant_id, member_key, data)
-       select $1, c.member_key, coalesce(o.data, '{}'::jsonb) || c.data
+       select $1, c.member_key,
+              coalesce(case when m.row_in_changes then (select o.data from run_changes o where ${memberChangeSql('o', 'm')}) end, '{}'::jsonb) || c.data
        from run_changes c
        join members m on m.tenant_id = $1 and m.member_key = c.member_key
-       left join run_changes o on m.row_in_changes and ${memberChangeSql('o', 'm')}
        where c.run_id = $2 and c.kind in ${ROW_KINDS} and not (m.row_in_changes and m.updated_run_id = any($3::bigint[]))
        on conflict (tenant_id, member_key) do update set data = r.data || excluded.data`,
       [tenantId, runId, whole],
@@ -118,7 +118,7 @@ async function rekeyMembers(client: Queryable, tenantId: string, key: KeyField):
 }
 
 /**
- * The tenant's runs whose columns are all among run RUN_ID's: a member's row that is the change of such a
+ * The tenant's runs (accepted, changes kept: the only ones members' rows can be in) whose columns are all among run RUN_ID's: a member's row that is the change of such a
  * run is replaced whole by its change in RUN_ID (nothing of it is left to merge). RUN_ID's columns are the
  * fields of one of its changes (every change of a run comes from one file; the run row gets its columns
  * only once the run is recorded, after this).
@@ -127,7 +127,8 @@ async function runsWithin(client: Queryable, tenantId: string, runId: number): P
   const found = await client.query<{ id: string }>(
     `with one as (select c.data from run_changes c where c.run_id = $2 and c.kind in ${ROW_KINDS} limit 1)
      select r.id from runs r, one
-     where r.tenant_id = $1 and r.id <> $2 and r.columns <@ (select coalesce(jsonb_agg(k), '[]'::jsonb) from jsonb_object_keys(one.data) k)`,
+     where r.tenant_id = $1 and r.id <> $2 and r.status = 'accepted' and r.purged_at is null
+       and r.columns <@ (select coalesce(jsonb_agg(k), '[]'::jsonb) from jsonb_object_keys(one.data) k)`,
     [tenantId, runId],
   );
   return found.rows.map((r) => Number(r.id));

@@ -49,7 +49,7 @@ export async function materializeMemberRows(client: Queryable, scope: { tenantId
      select m.tenant_id, m.member_key, c.data
      from members m join run_changes c on ${memberChangeSql('c', 'm')}
      where ${where} and m.row_in_changes
-     on conflict (tenant_id, member_key) do nothing`, // a run of the tenant applied meanwhile wrote it: its row is newer
+     on conflict (tenant_id, member_key) do update set data = excluded.data`, // the marked row is the member's (callers hold the tenant's lock)
     params,
   );
   await client.query(`update members m set row_in_changes = false where ${where} and m.row_in_changes`, params);

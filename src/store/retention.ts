@@ -20,7 +20,7 @@ const OLD_RUNS = `created_at < now() - make_interval(days => $1) and (status <> 
  * superseded (a later accepted run moved its base on) can no longer be decided, and goes like the others.
  *
  * One transaction per tenant, under the tenant's lock: retention writes the tenant's members (the rows
- * still kept in a first run's changes move to member_rows), and a run reads the members over several
+ * still kept in a purged run's changes move to member_rows), and a run reads the members over several
  * statements and applies to them under that lock (src/diff/known.ts). Without it, a member updated by
  * retention in between was loaded twice or not at all, and a member deleted by a run meanwhile was copied
  * back into member_rows.
