@@ -1,7 +1,7 @@
 /** Tables and target checks of the benchmark (pure functions over measured steps). */
 
 export interface MeasuredStep {
-  /** Stable id: parse, preview-embedded, preview-columns, ingest-previous, preview-stored, ingest. */
+  /** Stable id: parse, read, preview-embedded, preview-cli, preview-columns, ingest-previous, preview-stored, ingest. */
   id: string;
   label: string;
   rows: number;

@@ -4,7 +4,8 @@
  *   1. bare csv-parse of the next file (arrays, streamed, counting records); then the engine's reader alone
  *      (readMembershipFile: UTF-8, sha256, header mapping, value rules; no database), to split the costs
  *   2. preview of the next file --against the previous one, no database configured (the in-memory diff,
- *      src/preview/); for files up to 10k rows also the whole `hris-ingest preview` process (/usr/bin/time)
+ *      src/preview/); for files up to 10k rows also the whole `hris-ingest preview` process (/usr/bin/time);
+ *      then the same against a next file without its last column, so that every row is compared (preview-columns)
  *   3. ingest of the previous file into a fresh database on PostgreSQL (setup: the stored previous snapshot),
  *      then VACUUM (ANALYZE) as autovacuum would do in the weeks between two files (--no-vacuum skips it)
  *   4. preview of the next file against that stored state (PostgreSQL, rolled back)

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { droppedColumnReasons } from '../src/diff/guardrails.js';
+import { SHOWN } from '../src/notify/messages.js';
 import { approveRun, ingestFile, previewFile } from '../src/pipeline.js';
 import { csvOf, fileOf, HEADER, membersOf, person, range, tenantOf, useEngine, type Person } from './pipeline.support.js';
 
@@ -10,12 +12,10 @@ import { csvOf, fileOf, HEADER, membersOf, person, range, tenantOf, useEngine, t
 const JANUARY: Person[] = range(1, 10).map((p) => (p.id === 'E3' ? { ...p, status: 'inactive' } : p.id === 'E4' ? { ...p, eligibility: 'ineligible' } : p));
 const WITHOUT_STATUS = HEADER.filter((h) => h !== 'Status');
 const WITHOUT_BOTH = WITHOUT_STATUS.filter((h) => h !== 'Program Eligibility');
-const APPROVE_IF =
-  'Approve only if the customer left the column out on purpose (the stored value stays, so a later file with the column does not ' +
-  'deactivate them), otherwise reject it and ask for a file with the column';
-const NO_STATUS = (n: string) => `the file has no status column, and a missing column counts as active: it would invite ${n} whose stored status is inactive`;
+const APPROVE_IF = 'approve only if the customer left the column out on purpose';
+const NO_STATUS = (n: string) => `no status column (a missing one counts as active): it would invite ${n} whose stored status is inactive; ${APPROVE_IF}`;
 const NO_ELIGIBILITY = (n: string) =>
-  `the file has no program_eligibility column, and a missing column counts as eligible: it would invite ${n} whose stored eligibility is ineligible`;
+  `no program_eligibility column (a missing one counts as eligible): it would invite ${n} whose stored program_eligibility is ineligible; ${APPROVE_IF}`;
 
 describe('a dropped status or eligibility column', () => {
   const engine = useEngine();
@@ -29,7 +29,7 @@ describe('a dropped status or eligibility column', () => {
     const february = await ingest('acme - 02.13.2023.csv', [...JANUARY, person(11)], WITHOUT_STATUS);
     expect(february.status).toBe('held');
     expect(february.counts).toMatchObject({ invites: 2, deletions: 0 });
-    expect(february.reasons).toEqual([`${NO_STATUS('1 stored member')}. ${APPROVE_IF}`]);
+    expect(february.reasons).toEqual([NO_STATUS('1 stored member')]);
     expect(await membersOf(engine.db)).toEqual(before);
 
     await approveRun(engine.ctx, new Map(), february.runId!, 'ops');
@@ -40,7 +40,7 @@ describe('a dropped status or eligibility column', () => {
     // February (accepted) had no status column either: only eligibility is left out now, member 4's
     const march = await ingest('acme - 03.13.2023.csv', [...JANUARY, person(11)], WITHOUT_BOTH);
     expect(march.status).toBe('held');
-    expect(march.reasons).toEqual([`${NO_ELIGIBILITY('1 stored member')}. ${APPROVE_IF}`]);
+    expect(march.reasons).toEqual([NO_ELIGIBILITY('1 stored member')]);
   });
 
   it('both columns: both counted; new members only, or a member kept out by the other column, hold nothing', async () => {
@@ -48,7 +48,7 @@ describe('a dropped status or eligibility column', () => {
     await ingest('acme - 01.13.2023.csv', people);
     const both = await ingest('acme - 02.13.2023.csv', people, WITHOUT_BOTH);
     expect(both.status).toBe('held');
-    expect(both.reasons).toEqual([`${NO_STATUS('2 stored members')}; ${NO_ELIGIBILITY('1 stored member')}. ${APPROVE_IF}`]);
+    expect(both.reasons).toEqual([NO_STATUS('2 stored members'), NO_ELIGIBILITY('1 stored member')]);
 
     // Without inactive members stored, leaving out the status column invites only the new member.
     const beta = tenantOf({ id: 'beta', name: 'Beta' });
@@ -68,7 +68,7 @@ describe('a dropped status or eligibility column', () => {
     expect(february).toMatchObject({ status: 'accepted', reasons: [] });
     const march = await ingest('acme - 03.13.2023.csv', JANUARY, WITHOUT_STATUS, tenant);
     expect(march.status).toBe('held');
-    expect(march.reasons).toEqual([`${NO_STATUS('1 stored member')}. ${APPROVE_IF}`]);
+    expect(march.reasons).toEqual([NO_STATUS('1 stored member')]);
   });
 
   it('preview --against says the same, with and without a database', async () => {
@@ -77,7 +77,14 @@ describe('a dropped status or eligibility column', () => {
     for (const ctx of [engine.ctx, {}]) {
       const summary = await previewFile(ctx, tenantOf(), next(), { against: previous() });
       expect(summary.status).toBe('held');
-      expect(summary.reasons).toEqual([`${NO_STATUS('1 stored member')}; ${NO_ELIGIBILITY('1 stored member')}. ${APPROVE_IF}`]);
+      expect(summary.reasons).toEqual([NO_STATUS('1 stored member'), NO_ELIGIBILITY('1 stored member')]);
     }
+  });
+
+  it('each reason fits whole in an alert (Slack shows a reason up to its limit), one per column', () => {
+    const reasons = droppedColumnReasons({ inactive: 1_234_567, ineligible: 7_654_321 });
+    expect(reasons).toHaveLength(2);
+    for (const reason of reasons) expect(reason.length).toBeLessThanOrEqual(SHOWN.reason);
+    expect(droppedColumnReasons({ inactive: 0, ineligible: 0 })).toEqual([]);
   });
 });

@@ -11,7 +11,7 @@ export interface RunKeys {
 /**
  * Moves the tenant's snapshot by a run's changes, set-based: only what changed is written.
  * Invites put the member on the platform; updates and silent stores keep its flag; the stored row
- * (member_rows, or for a fresh tenant the run's change itself: src/store/member-rows.ts) keeps fields the
+ * (member_rows, or, for a member marked row_in_changes, its change in updated_run_id: src/store/member-rows.ts) keeps fields the
  * file no longer carries (the file's columns overwrite theirs).
  * A run diffed under another key than the store's (the tenant's key setting changed) re-keys the store
  * first: here, when the run is applied, and never before, so that a run rejected or left held changes

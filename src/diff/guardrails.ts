@@ -44,8 +44,7 @@ export function guardrailReasons(limits: Guardrails, input: GuardrailInput): str
       );
     }
   }
-  const dropped = droppedColumnReason(input.keptOut);
-  if (dropped) reasons.push(dropped);
+  reasons.push(...droppedColumnReasons(input.keptOut));
   const stale = staleFileReason(input);
   if (stale) reasons.push(stale);
   return reasons;
@@ -58,22 +57,16 @@ export function guardrailReasons(limits: Guardrails, input: GuardrailInput): str
  * from the stored rows (src/diff/diff.ts keptOutInvites), so it holds whichever earlier file the column
  * went missing in.
  */
-export function droppedColumnReason(keptOut: KeptOutInvites | undefined): string | null {
-  if (!keptOut) return null;
-  const parts: string[] = [];
-  if (keptOut.inactive > 0) {
-    parts.push(`the file has no status column, and a missing column counts as active: it would invite ${plural(keptOut.inactive, 'stored member')} whose stored status is inactive`);
-  }
-  if (keptOut.ineligible > 0) {
-    parts.push(
-      `the file has no program_eligibility column, and a missing column counts as eligible: it would invite ${plural(keptOut.ineligible, 'stored member')} whose stored eligibility is ineligible`,
-    );
-  }
-  if (parts.length === 0) return null;
-  return (
-    `${parts.join('; ')}. Approve only if the customer left the column out on purpose (the stored value stays, so a later file ` +
-    'with the column does not deactivate them), otherwise reject it and ask for a file with the column'
-  );
+export function droppedColumnReasons(keptOut: KeptOutInvites | undefined): string[] {
+  if (!keptOut) return [];
+  // One reason per column, each short: an alert shows at most 250 characters of a reason.
+  const reason = (column: string, counts: string, n: number, stored: string) =>
+    `no ${column} column (a missing one counts as ${counts}): it would invite ${plural(n, 'stored member')} whose stored ${column} is ${stored}; ` +
+    'approve only if the customer left the column out on purpose';
+  const reasons: string[] = [];
+  if (keptOut.inactive > 0) reasons.push(reason('status', 'active', keptOut.inactive, 'inactive'));
+  if (keptOut.ineligible > 0) reasons.push(reason('program_eligibility', 'eligible', keptOut.ineligible, 'ineligible'));
+  return reasons;
 }
 
 /**

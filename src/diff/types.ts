@@ -13,15 +13,15 @@ import { maskError, type MaskableError } from '../text/mask.js';
 export class UnusableFileError extends Error {
   override name = 'UnusableFileError';
 
-  /**
-   * A file with invalid rows, and its first issues: line, column and reason, each value masked (the
-   * message reaches the command line's error output and logs; the line and column find it in the file).
-   */
-  /** A file that could not be read: where, and why (masked as below). */
+  /** A file that could not be read: where, and why (masked as for invalidRows). */
   static unreadable(fileName: string, fatal: MaskableError): UnusableFileError {
     return new UnusableFileError(`${fileName}: line ${fatal.line}: ${maskError(fatal)}`);
   }
 
+  /**
+   * A file with invalid rows, and its first issues: line, column and reason, each value masked (the
+   * message reaches the command line's error output and logs; the line and column find it in the file).
+   */
   static invalidRows(fileName: string, invalid: number, errors: number, first: (MaskableError & { column: string | null })[]): UnusableFileError {
     const list = first.map((i) => `line ${i.line}, ${i.column}: ${maskError(i)}`).join('; ');
     return new UnusableFileError(`${fileName}: ${invalid} invalid row(s), ${errors} error(s): ${list}`);

@@ -22,7 +22,7 @@ export function cut(text: string, max = MAX_QUOTED): string {
  * TEXT as a quoted customer text in a message: cut to MAX, and each `"` in it shown as `”`, so that one
  * pair of quotes holds it whole. A file without its header row has member data there, and what shows
  * file-level messages to Slack, logs and viewers masks every quoted part (maskError in
- * src/notify/messages.ts): a quote inside a header (`O"Neil`) paired with the wrong one and left the
+ * src/text/mask.ts): a quote inside a header (`O"Neil`) paired with the wrong one and left the
  * cells after it in the clear.
  */
 export function quoted(text: string, max = MAX_QUOTED): string {

@@ -6,8 +6,9 @@ import type { Queryable } from './db.js';
  * marked by members.row_in_changes. That is every member of a first file (a second logged copy of a million
  * rows as keyed jsonb cost 5-6 s of it here, docs/bench.md), and later every new member and every member
  * whose row was a change of a run with no column the new run lacks (src/diff/apply.ts; member_rows took
- * 1.9 s of a 1M next file's 2.9 s apply). Only a row that must merge with what is stored (a column the file
- * no longer carries) goes to member_rows, and clears the mark. A member with the mark has no member_rows
+ * 1.9 s of a 1M next file's 2.9 s apply). Only a row that must merge with what is stored (the member is
+ * in member_rows already, or its row has a column the file no longer carries) goes to member_rows, and
+ * clears the mark. A member with the mark has no member_rows
  * row. Before the marked rows' changes go (retention) or their key stops matching (a re-key),
  * materializeMemberRows copies them into member_rows.
  *
