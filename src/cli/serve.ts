@@ -27,9 +27,12 @@ export function register(program: Command): void {
       // ended this process): the console's tenants, previews and decisions follow the config.
       const closers: Array<() => Promise<void>> = [];
       const state: TickState = { startedAt: new Date() };
-      const config = watchTenantConfig({ app: cli.app, tenants: cli.tenants, logger, outDir: '', closers }, db, cli.configDir, state);
+      const config = watchTenantConfig({ tenants: cli.tenants, logger, closers }, db, cli.configDir, state);
       await config.reload('tick');
-      const rereading = setInterval(() => void config.reload('tick').catch(() => undefined), RELOAD_EVERY_MS);
+      const rereading = setInterval(
+        () => void config.reload('tick').catch((error: unknown) => logger.error({ err: (error as Error).message }, 'tenant config reload failed')),
+        RELOAD_EVERY_MS,
+      );
       rereading.unref();
       const web = await startWebServer({
         pool: db.pool,

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type * as OpenPGP from 'openpgp';
-import type { PgpConfig } from './pgp.js';
+import { plainFilesRefused, type PgpConfig } from './pgp.js';
 
 let loaded: Promise<typeof import('openpgp')> | undefined;
 
@@ -127,7 +127,7 @@ export async function checkTenantKeys(tenantId: string, pgp: PgpConfig, env: Nod
   return (
     `private key ${key.fingerprint} unlocked (files are encrypted to subkey ${key.encryptionKeyIds.join(', ')})` +
     (signer ? `; files must be signed by ${signer.fingerprint}` : '') +
-    (pgp.required || signer ? '; plain files rejected' : '; plain files accepted too')
+    (plainFilesRefused(pgp) ? '; plain files rejected' : '; plain files accepted too')
   );
 }
 

@@ -20,3 +20,11 @@ export const pgpConfigSchema = z
   })
   .strict();
 export type PgpConfig = z.infer<typeof pgpConfigSchema>;
+
+/**
+ * Whether a plain (not encrypted) file is refused: `required`, or a signing key configured (a plain CSV
+ * carries no signature, so anyone able to write to the inbox could otherwise replace the signed export).
+ */
+export function plainFilesRefused(pgp: PgpConfig | undefined): boolean {
+  return Boolean(pgp && (pgp.required || pgp.signerPublicKeyFile));
+}

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { TenantConfig } from '../config/tenant.js';
+import { plainFilesRefused } from '../config/pgp.js';
 import { decryptInput, isEncryptedName, PgpFileError, type EncryptionRecord } from './decrypt.js';
 import { readMembershipFile, type MembershipFileReading } from './read.js';
 import type { FileHeader, ReadBatch, ReadOptions, ReadTotals, ValidationIssue } from './types.js';
@@ -30,13 +31,12 @@ export function openMembershipFile(
     return fatalOnFileError(readMembershipFile(plaintext, tenant, options), record);
   }
   const howTo = 'encrypt it to the public key we sent you and upload it with its .pgp (or .gpg, .asc) name, e.g. "... - 01.13.2023.csv.pgp"';
-  if (tenant.pgp?.required) return refusedPlain(`the file is not encrypted, but this tenant accepts only OpenPGP-encrypted files: ${howTo}`);
-  // Files must be signed by the customer's key: a plain CSV carries no signature, whatever `required` says
-  // (anyone able to write to the inbox could otherwise replace the signed export with their own file).
-  if (tenant.pgp?.signerPublicKeyFile) {
-    return refusedPlain(`the file is not encrypted and signed, but this tenant accepts only files signed with its key: sign it with your key, ${howTo}`);
-  }
-  return readMembershipFile(file.open(), tenant, options);
+  if (!plainFilesRefused(tenant.pgp)) return readMembershipFile(file.open(), tenant, options);
+  return refusedPlain(
+    tenant.pgp?.signerPublicKeyFile
+      ? `the file is not encrypted and signed, but this tenant accepts only files signed with its key: sign it with your key, ${howTo}`
+      : `the file is not encrypted, but this tenant accepts only OpenPGP-encrypted files: ${howTo}`,
+  );
 }
 
 /** A plain file this tenant does not take: refused on its first line. */

@@ -25,17 +25,17 @@ export async function applyRunChanges(client: Queryable, tenantId: string, runId
   // between; were one there after all, the primary key would fail the run, never merge it wrongly.
   const stored = await client.query<{ any: boolean }>('select exists (select 1 from members where tenant_id = $1) as any', [tenantId]);
   const fresh = !stored.rows[0]!.any;
-  // A file without an employee_id column leaves the stored one as it was, as member_rows keeps the field
-  // (every change of a run comes from one file, so one change tells). Setting it null made a later
-  // re-key by employee_id fail for members the file had only updated.
-  const withId = fresh || (await fileCarriesEmployeeId(client, runId));
+  // A file without an employee_id column leaves the stored one as it was, as member_rows keeps the field.
+  // Setting it null made a later re-key by employee_id fail for members the file had only updated.
+  const columns = fresh ? null : await runColumns(client, runId);
+  const withId = columns === null || columns.includes('employee_id');
   // The upserts read the run's changes once each: one statement reading them once for both (a materialised
   // CTE) spilled every changed row's jsonb to a temporary file first (57 MB per 100k rows of a first file).
   // A member's row stays in the run's changes when the change is its whole row (src/store/member-rows.ts):
   // a new member's, or one whose row is an earlier run's change with no column this run lacks (WHOLE).
   // Otherwise member_rows first, while members.updated_run_id still tells where a row not yet in
   // member_rows is, to merge it (the file's columns overwrite, the others are kept).
-  const whole = fresh ? [] : await runsWithin(client, tenantId, runId);
+  const whole = columns === null ? [] : await runsWithin(client, tenantId, runId, columns);
   if (!fresh) {
     await client.query(
       `insert into member_rows as r (tenant_id, member_key, data)
@@ -118,27 +118,28 @@ async function rekeyMembers(client: Queryable, tenantId: string, key: KeyField):
 }
 
 /**
- * The tenant's runs (accepted, changes kept: the only ones members' rows can be in) whose columns are all among run RUN_ID's: a member's row that is the change of such a
- * run is replaced whole by its change in RUN_ID (nothing of it is left to merge). RUN_ID's columns are the
- * fields of one of its changes (every change of a run comes from one file; the run row gets its columns
- * only once the run is recorded, after this).
+ * The columns of run RUN_ID's file: the fields of one of its changes (every change of a run comes from
+ * one file; the run row gets its columns only once the run is recorded, after the apply). Null without
+ * a change that carries a row.
  */
-async function runsWithin(client: Queryable, tenantId: string, runId: number): Promise<number[]> {
-  const found = await client.query<{ id: string }>(
-    `with one as (select c.data from run_changes c where c.run_id = $2 and c.kind in ${ROW_KINDS} limit 1)
-     select r.id from runs r, one
-     where r.tenant_id = $1 and r.id <> $2 and r.status = 'accepted' and r.purged_at is null
-       and r.columns <@ (select coalesce(jsonb_agg(k), '[]'::jsonb) from jsonb_object_keys(one.data) k)`,
-    [tenantId, runId],
-  );
-  return found.rows.map((r) => Number(r.id));
-}
-
-/** Whether the file of run RUN_ID had an employee_id column: its changes' rows carry the file's columns. */
-async function fileCarriesEmployeeId(client: Queryable, runId: number): Promise<boolean> {
-  const found = await client.query<{ has: boolean }>(
-    `select data ? 'employee_id' as has from run_changes where run_id = $1 and kind in ${ROW_KINDS} limit 1`,
+async function runColumns(client: Queryable, runId: number): Promise<string[] | null> {
+  const found = await client.query<{ columns: string[] }>(
+    `select array(select jsonb_object_keys(data)) as columns from run_changes where run_id = $1 and kind in ${ROW_KINDS} limit 1`,
     [runId],
   );
-  return found.rows[0]?.has ?? true;
+  return found.rows[0]?.columns ?? null;
+}
+
+/**
+ * The tenant's runs (accepted, changes kept: the only ones members' rows can be in) whose columns are all
+ * among COLUMNS, run RUN_ID's: a member's row that is the change of such a run is replaced whole by its
+ * change in RUN_ID (nothing of it is left to merge).
+ */
+async function runsWithin(client: Queryable, tenantId: string, runId: number, columns: string[]): Promise<number[]> {
+  const found = await client.query<{ id: string }>(
+    `select id from runs
+     where tenant_id = $1 and id <> $2 and status = 'accepted' and purged_at is null and columns <@ $3::jsonb`,
+    [tenantId, runId, JSON.stringify(columns)],
+  );
+  return found.rows.map((r) => Number(r.id));
 }

@@ -189,7 +189,7 @@ async function diffFirstFile(client: Queryable, layout: StageLayout, key: KeyFie
 /**
  * Invites of stored members not on the platform whose stored row says status inactive (or eligibility
  * ineligible), counted only when the file has no such column: a missing column counts as active / eligible
- * (DESIGN.md), so a column left out would invite them (src/diff/guardrails.ts droppedColumnReason). The
+ * (DESIGN.md), so a column left out would invite them (src/diff/guardrails.ts droppedColumnReasons). The
  * members are matched as the row filter matched them (KEY_COLUMN: their key, or during a pending re-key the
  * column that holds the new key).
  */

@@ -353,8 +353,11 @@ export function invalidRowsRejection(staged: StagedFile, checked: CheckedFile): 
   };
 }
 
+/** The diff, and (a file without a status or eligibility column) the invites that missing column causes. */
+export type RunDiff = DiffResult & { keptOut?: KeptOutInvites };
+
 /** The diff against the stored members (the members no row mentioned first, from the row filter). */
-export async function diffFile(run: RunContext, staged: StagedFile, checked: CheckedFile): Promise<DiffResult & { keptOut?: KeptOutInvites }> {
+export async function diffFile(run: RunContext, staged: StagedFile, checked: CheckedFile): Promise<RunDiff> {
   const { client, tenant, runId, clock } = run;
   const { filter, layout } = staged;
   const filtered = filter ? await filter.writeAbsent(client, `${layout.table}_absent`, tenant.id) : null;
@@ -373,7 +376,7 @@ export function applyGuardrails(
   run: RunContext,
   staged: StagedFile,
   checked: CheckedFile,
-  diff: DiffResult & { keptOut?: KeptOutInvites },
+  diff: RunDiff,
 ): { status: RunStatus; reasons: string[]; warnings: string[] } {
   const { key, rows } = checked;
   const reasons = guardrailReasons(run.tenant.guardrails as Guardrails, {

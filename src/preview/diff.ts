@@ -27,8 +27,8 @@ export function diffInMemory(scan: FileScan, previous: PreviousState | null): Me
   const counts = emptyCounts();
   const keptOut: KeptOutInvites = { inactive: 0, ineligible: 0 };
   // A column the file lacks counts as active / eligible: what the previous row said then matters.
-  const lacks = (column: string) => (scan.header.columns.includes(column) ? 0 : column === 'status' ? INACTIVE : INELIGIBLE);
-  const missing = lacks('status') | lacks('program_eligibility');
+  const columns = scan.header.columns;
+  const missing = (columns.includes('status') ? 0 : INACTIVE) | (columns.includes('program_eligibility') ? 0 : INELIGIBLE);
   const compare = new IntColumn();
   let compared = 0;
   const members = previous?.members ?? 0;

@@ -5,7 +5,7 @@ import { UnusableFileError, type KeyField } from '../diff/types.js';
 import { checkErrors, checkFile, requireKeyInMemory } from './checks.js';
 import { mergeIssues } from './merge.js';
 import { fatalOf, layoutOf } from './layout.js';
-import { INACTIVE, INELIGIBLE, INVITABLE, scanFile, type MemberMatch, type MemoryFile } from './scan.js';
+import { INVITABLE, scanFile, type MemberMatch, type MemoryFile } from './scan.js';
 
 /** PREVIOUS of `preview --against`, taken as the tenant's first file: its members, in memory. */
 export interface PreviousState {
@@ -16,7 +16,7 @@ export interface PreviousState {
   match: MemberMatch;
   /** Member i is PREVIOUS's i-th row (every row is valid, one per key). */
   members: number;
-  /** Per member, its row's INACTIVE / INELIGIBLE bits (src/preview/scan.ts): what a missing column would change. */
+  /** Per member, its row's bits (src/preview/scan.ts): INACTIVE / INELIGIBLE tell what a missing column would change. */
   keptOut: Uint16Array;
 }
 
@@ -46,17 +46,13 @@ export async function loadPrevious(file: MemoryFile, tenant: TenantConfig, onPro
   // Every row valid: each has the key, and no two share it, so key id i is row i.
   if (keys.size !== scan.rows) throw new Error(`internal: ${keys.size} keys for ${scan.rows} rows`);
   const onPlatform = new Uint8Array(scan.rows);
-  const keptOut = new Uint16Array(scan.rows);
-  for (let i = 0; i < scan.rows; i++) {
-    onPlatform[i] = scan.flags[i]! & INVITABLE ? 1 : 0;
-    keptOut[i] = scan.flags[i]! & (INACTIVE | INELIGIBLE);
-  }
+  for (let i = 0; i < scan.rows; i++) onPlatform[i] = scan.flags[i]! & INVITABLE ? 1 : 0;
   return {
     key,
     records: scan.totals.records,
     columns: scan.header.columns,
     members: scan.rows,
-    keptOut,
+    keptOut: scan.flags.subarray(0, scan.rows),
     match: { key, keys, hashHigh: scan.hashHigh!, hashLow: scan.hashLow!, onPlatform, seen: new Uint8Array(scan.rows) },
   };
 }

@@ -94,7 +94,12 @@ export interface ConfigWatch {
 }
 
 /** Tenant files re-read before each tick and on SIGHUP: `tenants` is changed in place (src/config/reload.ts). */
-export function watchTenantConfig({ tenants, logger, closers }: StepContext, db: Database, configDir: string | undefined, tickState: TickState): ConfigWatch {
+export function watchTenantConfig(
+  { tenants, logger, closers }: Pick<StepContext, 'tenants' | 'logger' | 'closers'>,
+  db: Database,
+  configDir: string | undefined,
+  tickState: TickState,
+): ConfigWatch {
   const registry = configDir ? new TenantRegistry(configDir, tenants) : null;
   let unconfigured: NonNullable<TickResult['unconfiguredFolders']> = [];
   const showProblems = () => {
