@@ -33,9 +33,9 @@ export function openMembershipFile(
   const howTo = 'encrypt it to the public key we sent you and upload it with its .pgp (or .gpg, .asc) name, e.g. "... - 01.13.2023.csv.pgp"';
   if (!plainFilesRefused(tenant.pgp)) return readMembershipFile(file.open(), tenant, options);
   return refusedPlain(
-    tenant.pgp?.signerPublicKeyFile
-      ? `the file is not encrypted and signed, but this tenant accepts only files signed with its key: sign it with your key, ${howTo}`
-      : `the file is not encrypted, but this tenant accepts only OpenPGP-encrypted files: ${howTo}`,
+    tenant.pgp?.required
+      ? `the file is not encrypted, but this tenant accepts only OpenPGP-encrypted files: ${howTo}`
+      : `the file is not encrypted and signed, but this tenant accepts only files signed with its key: sign it with your key, ${howTo}`,
   );
 }
 
