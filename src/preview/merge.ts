@@ -38,13 +38,11 @@ export class IssueMerger {
     this.emit(issue);
   }
 
-  /** Emits the rest, calling FLUSH after every EVERY of them (a file whose every row fails a check has a million). */
-  async finish(flush: () => Promise<void>, every: number): Promise<void> {
-    let emitted = 0;
+  /** The checks' issues after the last line the reader had an issue on, for the caller to emit. */
+  *rest(): Generator<ValidationIssue> {
     while (!this.next.done) {
-      this.emit(this.next.value);
+      yield this.next.value;
       this.next = this.later.next();
-      if (++emitted % every === 0) await flush();
     }
   }
 }

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { TenantConfig } from '../config/tenant.js';
+import type { ValidationIssue } from '../csv/types.js';
 import { fileDateFromName } from '../output/file-date.js';
 import { outputFileName, type OutputKind } from '../output/names.js';
 import type { RunSummary } from '../store/runs.js';
@@ -44,22 +45,17 @@ export async function writeOutputs(input: OutputInput): Promise<RunSummary['file
     all = Object.values(outputs) as CsvOut[];
     const changes: ChangeOutputs | undefined = outputs.invites && outputs.updates ? { invites: outputs.invites, updates: outputs.updates } : undefined;
     const errorsOut = outputs.errors;
-    const errors = errorsOut
-      ? new IssueMerger(outcome.laterErrors(), (i) => errorsOut.add([String(i.line), i.column, i.value, i.message]))
-      : undefined;
+    const addIssue = (i: ValidationIssue) => errorsOut?.add([String(i.line), i.column, i.value, i.message]);
+    const errors = errorsOut ? new IssueMerger(outcome.laterErrors(), addIssue) : undefined;
     const flush = async () => {
       for (const out of all) await out.flush();
     };
     if (comparing || changes || errors) await changesPass(file, tenant, scan, compare, outcome.counts, { changes, errors, flush });
     // What comes after the pass is written as it goes too: every row of a file can fail a check, and every
     // previous member can be deleted (a header-only file --against a million rows).
-    await errors?.finish(flush, FLUSH_EVERY);
-    if (outputs.deletions && diff && previous && held) {
-      for (const line of deletionLines(diff.deleted, previous, held)) {
-        outputs.deletions.add(line);
-        if (outputs.deletions.pending >= FLUSH_EVERY) await outputs.deletions.flush();
-      }
-    }
+    if (errors) await flushEvery(errors.rest(), flush, addIssue);
+    const deletions = outputs.deletions;
+    if (deletions && diff && previous && held) await flushEvery(deletionLines(diff.deleted, previous, held), flush, (line) => deletions.add(line));
     const files: RunSummary['files'] = {};
     for (const [kind, out] of Object.entries(outputs) as [OutputKind, CsvOut][]) files[kind] = (await out.close()).path;
     return files;
@@ -68,6 +64,15 @@ export async function writeOutputs(input: OutputInput): Promise<RunSummary['file
     throw error;
   } finally {
     await held?.close();
+  }
+}
+
+/** Takes each of ITEMS (ADD writes it), awaiting FLUSH after every FLUSH_EVERY of them. */
+async function flushEvery<T>(items: Iterable<T>, flush: () => Promise<void>, add: (item: T) => void): Promise<void> {
+  let taken = 0;
+  for (const item of items) {
+    add(item);
+    if (++taken % FLUSH_EVERY === 0) await flush();
   }
 }
 
