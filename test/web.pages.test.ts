@@ -2,7 +2,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ingestFile, renderRunFiles } from '../src/pipeline.js';
+import { approveRun, ingestFile, renderRunFiles } from '../src/pipeline.js';
 import { csvOf, fileOf, person, range } from './pipeline.support.js';
 import { encryptWithOpenpgp, tenantKeyFiles } from './support/gpg.js';
 import { client, signIn, useConsole, USERS } from './web.support.js';
@@ -287,6 +287,46 @@ describe('console pages', () => {
     } finally {
       delete process.env.HRIS_TEST_WEB_PGP;
     }
+  });
+
+  it("a held run's files: only an operator gets them, named HELD; a csm gets 403; a superseded run offers none; the tenants page shows it superseded, not as the newer run", async () => {
+    const first = await accepted(range(1, 100));
+    const held = await accepted(range(1, 50), SECOND); // 50 deletions: held
+    expect(held.status).toBe('held');
+    const id = held.runId!;
+    const csm = await signIn(t.app, 'csm');
+    const operator = await signIn(t.app, 'operator');
+    for (const kind of ['invites', 'updates', 'deletions'] as const) {
+      const refused = await csm.get(`/runs/${id}/files/${kind}`);
+      expect(refused.statusCode, kind).toBe(403);
+      expect(refused.body).toContain('the files for the platform come with the approval');
+    }
+    const csmPage = (await csm.get(`/runs/${id}`)).body;
+    expect(csmPage).not.toContain(`/runs/${id}/files/`);
+    expect(csmPage).toContain('only the operator deciding the run can download them');
+    expect((await operator.get(`/runs/${id}`)).body).toContain('profile deletions (held, for review)');
+    const review = await operator.get(`/runs/${id}/files/deletions`);
+    expect(review.statusCode).toBe(200);
+    const stored = await renderRunFiles(t.db, id, path.join(t.tempDir, 'held'));
+    const name = path.basename(stored.deletions!);
+    expect(review.headers['content-disposition']).toContain(`filename="${name.replace(/\.csv$/, '')} - HELD run ${id}, not approved.csv"`);
+    expect(review.rawPayload.equals(await readFile(stored.deletions!))).toBe(true);
+    expect(review.body.trimEnd().split('\n')).toHaveLength(51);
+    // a second held run, then the first approved: the second is superseded, and its files are nobody's
+    const later = await accepted(range(1, 49), '10KC Membership File - Acme - 03.13.2023.csv');
+    expect(later.status).toBe('held');
+    await approveRun({ db: t.db }, t.tenants, id, 'olga');
+    const gone = await operator.get(`/runs/${later.runId}/files/deletions`);
+    expect(gone.statusCode).toBe(404);
+    expect(gone.body).toContain('This run was superseded');
+    const gonePage = (await operator.get(`/runs/${later.runId}`)).body;
+    expect(gonePage).not.toContain(`/runs/${later.runId}/files/`);
+    expect(gonePage).toContain('none is offered');
+    expect((await csm.get(`/runs/${id}/files/deletions`)).statusCode).toBe(200); // approved: the platform's files
+    const tenants = (await operator.get('/tenants')).body;
+    expect(tenants).toContain(`superseded by <a href="/runs/${id}">run ${id}</a>`);
+    expect(tenants).toContain(`run <a href="/runs/${first.runId}">${first.runId}</a> was accepted but is not marked`);
+    expect(tenants).toContain(`a newer run (<a href="/runs/${id}">${id}</a>) exists`);
   });
 
   it('warns on the tenants page while an older accepted run is not marked applied and a newer one exists; the mark clears it', async () => {

@@ -8,7 +8,8 @@ import type { OutputKind } from '../output/names.js';
 import { recordAudit } from '../store/console-audit.js';
 import type { ConsoleContext } from './context.js';
 import { loadConsoleRun } from './run-page.js';
-import { notFound } from './security.js';
+import { offeredFiles, reviewFileName } from './run-state.js';
+import { forbidden, notFound } from './security.js';
 
 const KINDS: readonly OutputKind[] = ['invites', 'updates', 'deletions', 'errors'];
 
@@ -46,12 +47,21 @@ export const DOWNLOAD_ROUTE = { exposeHeadRoute: false } as const;
 /**
  * GET /runs/:id/files/invites|updates|deletions|errors (csm): the file the alert carries, under the same
  * name, rendered from the stored run into a temporary folder (streamed with a cursor) and streamed out.
+ * What is offered to whom is offeredFiles' (a held run's files: its deciding operator's, named HELD).
  */
 export function registerDownloads(app: FastifyInstance, ctx: ConsoleContext): void {
   app.get<{ Params: { id: string; kind: string } }>('/runs/:id/files/:kind', { ...DOWNLOAD_ROUTE, config: { role: 'csm' } }, async (request, reply) => {
     const kind = KINDS.find((k) => k === request.params.kind);
     const run = kind ? await loadConsoleRun(ctx, request.params.id) : null;
     if (!kind || !run || run.purged_at) return notFound(request, reply, 'No such file here.');
+    const offered = offeredFiles(run, request.user!.role);
+    if (!offered.kinds.includes(kind)) {
+      // A held run's files carry out what was held: the deciding operator's to review, nobody else's.
+      if (offeredFiles(run, 'operator').kinds.includes(kind)) {
+        return forbidden(request, reply, 'A held run\'s files are for the operator deciding it; the files for the platform come with the approval.');
+      }
+      return notFound(request, reply, run.status === 'held' && run.superseded_by !== null ? 'This run was superseded: its files are not offered.' : 'This run has no such file.');
+    }
     const dir = await mkdtemp(path.join(tmpdir(), 'hris-console-download-'));
     const cleanup = () => rm(dir, { recursive: true, force: true });
     let rendered;
@@ -72,6 +82,7 @@ export function registerDownloads(app: FastifyInstance, ctx: ConsoleContext): vo
       await cleanup(); // the rendered member file does not outlive a failed answer
       throw error;
     });
-    return sendCsv(reply, rendered.path, path.basename(rendered.path), cleanup);
+    const name = path.basename(rendered.path);
+    return sendCsv(reply, rendered.path, offered.review && kind !== 'errors' ? reviewFileName(run, name) : name, cleanup);
   });
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { maskError, maskValue } from '../text/mask.js';
-import { OUTPUT_TITLES } from '../output/names.js';
+import { OUTPUT_TITLES, type OutputKind } from '../output/names.js';
+import type { Role } from '../store/console-users.js';
 import { appliedMark, needsApplying, unappliedRuns } from '../store/run-applied.js';
 import { fullCounts, getRun, lastAcceptedRun, type RunRow } from '../store/runs.js';
 import { capList } from '../text/bounded.js';
@@ -8,7 +9,7 @@ import { allows, type ConsoleContext } from './context.js';
 import { CELL_MAX, clip, html, query, type Html } from './html.js';
 import { csrfField, NOTES_SHOWN, page, pageNumber, pager, runLinks, sendPage, when } from './layout.js';
 import { errorPage, updatePage, type UpdateRow } from './run-details.js';
-import { encryptionFacts, runStatus, supersededPanel } from './run-state.js';
+import { encryptionFacts, offeredFiles, runStatus, supersededPanel } from './run-state.js';
 import { notFound } from './security.js';
 
 export interface LoadedRun extends RunRow {
@@ -91,16 +92,28 @@ ${run.purged_at ? html`<dt>Retention</dt><dd>its changes and errors were removed
   const reasons = run.reasons.length > 0 ? html`<h2>${run.status === 'held' ? 'Why it was held' : 'Reasons'}</h2><ul>${capList(run.reasons, NOTES_SHOWN).map((r) => html`<li>${clip(reasonText(r), 500)}</li>`)}</ul>` : null;
   const warnings = run.warnings.length > 0 ? html`<h2>Warnings</h2><ul>${capList(run.warnings, NOTES_SHOWN).map((w) => html`<li>${clip(warningText(w), 500)}</li>`)}</ul>` : null;
   const body = html`${notice}${done}${facts}${await appliedSection(ctx, request, reply, run)}${await decisionSection(ctx, request, reply, run)}
-${countTable}${reasons}${warnings}${downloads(run, showValues)}
+${countTable}${reasons}${warnings}${downloads(run, user.role)}
 ${await errorsSection(ctx, request, run)}${await updatesSection(ctx, request, run)}`;
   return sendPage(reply, page(request, reply, `Run ${run.id}`, body), status);
 }
 
-function downloads(run: LoadedRun, mayDownload: boolean): Html | null {
-  const kinds = KINDS.filter((kind) => (kind === 'errors' ? run.error_count > 0 && run.status !== 'duplicate' : run.status === 'accepted' || run.status === 'held'));
-  if (kinds.length === 0 || run.purged_at) return null;
-  if (!mayDownload) return html`<h2>Files</h2><p class="muted">Downloading the files needs the csm role.</p>`;
-  return html`<h2>Files</h2><ul>${kinds.map((kind) => html`<li><a href="/runs/${run.id}/files/${kind}" download>${OUTPUT_TITLES[kind]}</a></li>`)}</ul>`;
+function downloads(run: LoadedRun, role: Role): Html | null {
+  if (run.purged_at || run.status === 'duplicate') return null;
+  if (!allows(role, 'csm')) return html`<h2>Files</h2><p class="muted">Downloading the files needs the csm role.</p>`;
+  const offered = offeredFiles(run, role);
+  const held = run.status === 'held'
+    ? html`<p class="notice warn">${
+        run.superseded_by !== null
+          ? 'This run was superseded: its files were computed against a state that is gone, and none is offered.'
+          : offered.review
+            ? 'These files are for reviewing the held run, not for the platform: they are named "HELD", and the files for the platform come with the approval.'
+            : 'The files for the platform come with the approval; until then only the operator deciding the run can download them, for review.'
+      }</p>`
+    : null;
+  if (offered.kinds.length === 0 && !held) return null;
+  const title = (kind: OutputKind) => (offered.review && kind !== 'errors' ? `${OUTPUT_TITLES[kind]} (held, for review)` : OUTPUT_TITLES[kind]);
+  const links = offered.kinds.length > 0 ? html`<ul>${offered.kinds.map((kind) => html`<li><a href="/runs/${run.id}/files/${kind}" download>${title(kind)}</a></li>`)}</ul>` : null;
+  return html`<h2>Files</h2>${held}${links}`;
 }
 
 async function decisionSection(ctx: ConsoleContext, request: FastifyRequest<{ Querystring: RunPageQuery }>, reply: FastifyReply, run: LoadedRun): Promise<Html | null> {

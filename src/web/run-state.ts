@@ -1,4 +1,7 @@
+import type { OutputKind } from '../output/names.js';
+import type { Role } from '../store/console-users.js';
 import type { RunRow } from '../store/runs.js';
+import { allows } from './context.js';
 import { clip, html, type Html } from './html.js';
 import { statusBadge } from './layout.js';
 
@@ -28,4 +31,33 @@ export function encryptionFacts(run: Pick<RunRow, 'encryption'>): Html | null {
   const to = pgp.keyId ? `our key ${clip(pgp.keyId, 40)}` : `key ${clip(pgp.recipients.slice(0, 5).join(', '), 200) || '(none named)'}`;
   const signer = pgp.signer ? `signature verified: key ${clip(pgp.signer, 40)}` : 'no signature checked';
   return html`<dt>Encryption</dt><dd>OpenPGP, ${pgp.armored ? 'armoured' : 'binary'}, encrypted to ${to}; ${signer}</dd>`;
+}
+
+/** What the console offers of a run's files: its KINDS, and whether they are a held run's, for review only. */
+export interface OfferedFiles {
+  kinds: OutputKind[];
+  /** A held run's files: not for the platform (they come with the approval), named so. */
+  review: boolean;
+}
+
+type FilesRun = Pick<RunRow, 'id' | 'status' | 'error_count' | 'superseded_by'> & { purged_at: Date | null };
+
+/**
+ * The one rule for a run's downloads, used by its page and by the download route. An accepted run's three
+ * files are the alert's, for the csm role. A held run's would carry out what was held (a mass deletion): only
+ * the operator deciding it gets them, for review, under names that say so; a superseded one's were computed
+ * against a state that is gone, and none is offered. The errors file goes with any run that has errors.
+ */
+export function offeredFiles(run: FilesRun, role: Role): OfferedFiles {
+  if (run.purged_at || !allows(role, 'csm')) return { kinds: [], review: false };
+  const errors: OutputKind[] = run.error_count > 0 && run.status !== 'duplicate' ? ['errors'] : [];
+  const changes: OutputKind[] = ['invites', 'updates', 'deletions'];
+  if (run.status === 'accepted') return { kinds: [...changes, ...errors], review: false };
+  if (run.status === 'held' && run.superseded_by === null && allows(role, 'operator')) return { kinds: [...changes, ...errors], review: true };
+  return { kinds: errors, review: false };
+}
+
+/** A held run's file name, for review: NAME with "HELD run N, not approved" before its extension. */
+export function reviewFileName(run: Pick<RunRow, 'id'>, name: string): string {
+  return name.replace(/\.csv$/, '') + ` - HELD run ${run.id}, not approved.csv`;
 }

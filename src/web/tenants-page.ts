@@ -5,11 +5,12 @@ import { unappliedRuns, type RunIds } from '../store/run-applied.js';
 import type { ConsoleContext } from './context.js';
 import { clip, FILE_NAME_CELL_MAX, html, query, type Html } from './html.js';
 import { page, runLinks, sendPage, statusBadge, when } from './layout.js';
+import { runStatus } from './run-state.js';
 
 interface TenantFacts {
   id: string;
   name: string;
-  lastRun: { id: number; file: string; status: string; at: Date } | null;
+  lastRun: { id: number; file: string; status: string; supersededBy: number | null; at: Date } | null;
   onPlatform: number;
   held: number;
   /** Accepted runs not marked applied (the oldest 20, and how many). */
@@ -19,14 +20,14 @@ interface TenantFacts {
 }
 
 async function tenantFacts(db: Queryable, tenant: { id: string; name: string }): Promise<TenantFacts> {
-  const last = await db.query<{ id: number; file_name: string; status: string; created_at: Date }>(
-    `select id::int as id, file_name, status, created_at from runs where tenant_id = $1 and source <> 'baseline' order by id desc limit 1`,
+  const last = await db.query<{ id: number; file_name: string; status: string; superseded_by: number | null; created_at: Date }>(
+    `select id::int as id, file_name, status, superseded_by::int as superseded_by, created_at from runs where tenant_id = $1 and source <> 'baseline' order by id desc limit 1`,
     [tenant.id],
   );
   const counts = await db.query<{ on_platform: number; held: number; newest: number | null }>(
     `select (select count(*)::int from members where tenant_id = $1 and on_platform) as on_platform,
             (select count(*)::int from runs where tenant_id = $1 and status = 'held' and superseded_by is null) as held,
-            (select max(id)::int from runs where tenant_id = $1 and status in ('accepted', 'held') and source <> 'baseline') as newest`,
+            (select max(id)::int from runs where tenant_id = $1 and status in ('accepted', 'held') and superseded_by is null and source <> 'baseline') as newest`,
     [tenant.id],
   );
   const { on_platform, held, newest } = counts.rows[0]!;
@@ -35,7 +36,7 @@ async function tenantFacts(db: Queryable, tenant: { id: string; name: string }):
   const row = last.rows[0];
   return {
     ...tenant,
-    lastRun: row ? { id: row.id, file: row.file_name, status: row.status, at: row.created_at } : null,
+    lastRun: row ? { id: row.id, file: row.file_name, status: row.status, supersededBy: row.superseded_by, at: row.created_at } : null,
     onPlatform: on_platform,
     held,
     unapplied,
@@ -76,7 +77,7 @@ export function registerTenantsPage(app: FastifyInstance, ctx: ConsoleContext): 
       (t) => html`<tr>
   <td><a href="/runs${query({ tenant: t.id })}">${t.name}</a><br><span class="muted">${t.id}</span></td>
   <td>${t.lastRun ? html`<a href="/runs/${t.lastRun.id}">${clip(t.lastRun.file, FILE_NAME_CELL_MAX)}</a>` : html`<span class="empty">no file yet</span>`}</td>
-  <td>${t.lastRun ? statusBadge(t.lastRun.status) : null}</td>
+  <td>${t.lastRun ? runStatus({ source: 'file', status: t.lastRun.status, superseded_by: t.lastRun.supersededBy }) : null}</td>
   <td>${t.lastRun ? when(t.lastRun.at) : '—'}</td>
   <td class="n">${t.onPlatform.toLocaleString('en-US')}</td>
   <td class="n">${t.held > 0 ? html`<a href="/runs${query({ tenant: t.id, status: 'held' })}">${t.held}</a>` : '0'}</td>
