@@ -53,7 +53,7 @@ describe('tenant config reload (issue 10 defect 6)', () => {
 
     await tenantFile('acme', 'id: acme\nname: Acme\nkey: employee-number\n');
     const broken = await registry.reload();
-    expect(broken.broken).toEqual([{ file: 'acme.yaml', sha256: expect.stringMatching(/^[0-9a-f]{64}$/), error: expect.stringContaining('key'), keptTenant: 'acme' }]);
+    expect(broken.broken).toEqual([{ file: 'acme.yaml', version: expect.stringMatching(/^[0-9a-f]{64}$/), error: expect.stringContaining('key'), keptTenant: 'acme' }]);
     expect(tenants.get('acme')!.allowedValues.segment).toEqual(['North', 'South']);
 
     await unlink(path.join(dir, 'tenants', 'globex.yaml'));
@@ -161,6 +161,39 @@ describe('tenant config reload (issue 10 defect 6)', () => {
     replaceDuringParse = false;
     expect((await registry.reload()).changed).toEqual(['globex']);
     expect(registry.tenants.get('globex')!.allowedValues.segment).toEqual(['East', 'West', 'North']);
+  });
+
+  it('an allowedValuesFile broken another way under the same YAML is a new version: reported again; the same break again is not', async () => {
+    const values = (body: string) => writeFile(path.join(dir, 'tenants', 'segments.csv'), body);
+    await values('field,value\nsegment,East\n');
+    await tenantFile('globex', 'id: globex\nname: Globex\nallowedValuesFile: segments.csv\n');
+    const registry = new TenantRegistry(dir, await loadTenants(dir));
+    const { logger, lines } = captured();
+    const errors = () => lines.filter((l) => l.level === 50);
+    await values('field,value,visibility\nsegment,East,secret\n');
+    await reloadTenants(registry, db, logger, 'tick');
+    await values('field,value\nsegment,East\n');
+    await reloadTenants(registry, db, logger, 'tick');
+    await values('foo,bar\nsegment,East\n');
+    await reloadTenants(registry, db, logger, 'tick');
+    await reloadTenants(registry, db, logger, 'tick');
+    expect(errors().map((l) => l.file)).toEqual(['globex.yaml', 'globex.yaml']);
+    expect((await alerts()).map((a) => a.file)).toEqual(['globex.yaml', 'globex.yaml']);
+    expect(errors().map((l) => l.msg)).toEqual(Array(2).fill('tenant config file refused; the last good version stays in use'));
+  });
+
+  it('a file refused at start says its tenant is not loaded (no last good version); a removed tenant\'s late watch starts over when it comes back', async () => {
+    await tenantFile('zeta', 'id: zeta\nname: Zeta\nkey: bogus\n');
+    const registry = new TenantRegistry(dir);
+    const { logger, lines } = captured();
+    await reloadTenants(registry, db, logger, 'tick');
+    expect(lines.filter((l) => l.level === 50).map((l) => [l.file, l.msg])).toEqual([['zeta.yaml', 'tenant config file refused; its tenant is not loaded until it is fixed']]);
+
+    await db.pool.query(`insert into late_watch_tenants (tenant_id, first_seen_at) values ('acme', now() - interval '90 days'), ('other', now() - interval '90 days')`);
+    await unlink(path.join(dir, 'tenants', 'acme.yaml'));
+    expect((await reloadTenants(registry, db, logger, 'tick')).removed).toEqual(['acme']);
+    const watched = await db.pool.query<{ tenant_id: string }>('select tenant_id from late_watch_tenants order by tenant_id');
+    expect(watched.rows.map((r) => r.tenant_id)).toEqual(['other']); // only the removed one forgotten
   });
 
   it('replicas whose copies of a file differ report its broken version once, not every time it comes back', async () => {

@@ -552,6 +552,8 @@ export function dropSuite(label: string, skip: boolean, start: () => Promise<Dro
       const seen = await pollOnce(ctx);
       // a folder with files and no tenant config is reported (once), not silently skipped
       expect(seen.unconfiguredFolders).toEqual([{ folder: '/initech', files: 1 }]);
+      // with a tenant file for it that is refused, the folder is not "without config": the file is reported
+      expect((await pollOnce({ ...ctx, refusedTenants: () => ['initech'] })).unconfiguredFolders).toEqual([]);
       advance();
       const february = await pollOnce(ctx);
       expect(february.files).toMatchObject([{ file: 'export - 02.01.2023.csv', outcome: 'held', counts: { invites: 1, reactivations: 1, deletions: 1 } }]);

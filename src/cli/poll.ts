@@ -1,6 +1,7 @@
 import { terminalName, terminalText } from '../text/terminal.js';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { tenantIdOfFile } from '../config/reload.js';
 import { createLogger, type Logger } from '../log.js';
 import { checkLateFilesAfterTick } from '../drop/late.js';
 import { pollOnce, type TickResult } from '../drop/poller.js';
@@ -28,7 +29,7 @@ export function register(program: Command): void {
       const cli = await loadCliContext();
       const logger = createLogger({ level: cli.app.log.level, format: cli.app.log.format });
       const db = await openConfiguredDatabase(cli.app);
-      const ctx = { db, app: cli.app, tenants: cli.tenants, logger, outDir: path.resolve(cli.app.dataDir, 'outputs') };
+      const ctx = { db, app: cli.app, tenants: cli.tenants, logger, outDir: path.resolve(cli.app.dataDir, 'outputs'), refusedTenants: () => cli.refused.map((b) => tenantIdOfFile(b.file)) };
       try {
         if (options.once) {
           // A refused tenant file (left out by loadCliContext) is reported as `start` reports it: an error
@@ -45,7 +46,7 @@ export function register(program: Command): void {
         // and a tenant file added while it ran was never polled), broken files reported once.
         const closers: Array<() => Promise<void>> = [];
         const config = watchTenantConfig({ ...ctx, closers }, db, cli.configDir, { startedAt: new Date() });
-        const scheduler = startPollerScheduler(ctx, {
+        const scheduler = startPollerScheduler({ ...ctx, refusedTenants: config.refusedTenants }, {
           onTick: (result) => options.json && printTick(result, true),
           beforeTick: async () => void (await config.reload('tick')),
         });

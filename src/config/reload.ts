@@ -8,8 +8,12 @@ import { loadTenantFile, tenantInbox, type TenantConfig } from './tenant.js';
 export interface BrokenTenantFile {
   /** File name under tenants/, e.g. "acme.yaml". */
   file: string;
-  /** sha256 of its bytes: a version is reported once (src/runtime/config-reload.ts). */
-  sha256: string;
+  /**
+   * sha256 of its bytes and of the error: a version is reported once (src/runtime/config-reload.ts). The
+   * error is in it because the YAML's bytes are not all of a version: its allowedValuesFile broken another
+   * way, under the same YAML, is a new problem to report.
+   */
+  version: string;
   error: string;
   /** The tenant whose last good version is kept (absent: nothing loaded for this file). */
   keptTenant?: string;
@@ -89,15 +93,16 @@ export class TenantRegistry {
       names = (await readdir(this.dir)).filter((n) => TENANT_FILE.test(n)).sort();
     } catch (error) {
       // A missing or unreadable folder (an unmounted volume) is not "every tenant removed": keep them all.
-      result.broken.push({ file: 'tenants/', sha256: 'unreadable', error: `the folder ${this.dir} cannot be read: ${describe(error)}` });
+      result.broken.push({ file: 'tenants/', version: 'unreadable', error: `the folder ${this.dir} cannot be read: ${describe(error)}` });
       this.broken = result.broken;
       return result;
     }
     const seen = new Set<string>();
     for (const name of this.parsed.keys()) if (!names.includes(name)) this.parsed.delete(name);
     const refuse = async (name: string, id: string, error: string) => {
-      const sha256 = await sha256Of(path.join(this.dir, name)).catch(() => 'unreadable');
-      result.broken.push({ file: name, sha256, error, ...(this.tenants.has(id) ? { keptTenant: id } : {}) });
+      const bytes = await sha256Of(path.join(this.dir, name)).catch(() => 'unreadable');
+      const version = createHash('sha256').update(`${bytes}\n${error}`).digest('hex');
+      result.broken.push({ file: name, version, error, ...(this.tenants.has(id) ? { keptTenant: id } : {}) });
     };
     const loaded = new Map<string, { name: string; tenant: TenantConfig }>();
     for (const name of names) {

@@ -60,7 +60,7 @@ export async function pollOnce(ctx: PollerContext): Promise<TickResult> {
     return { reachable: false, error: message, files: [], skippedTenants: [] };
   }
   await recordDropSuccess(ctx.db.pool, where, logger);
-  const unconfiguredFolders = await findUnconfiguredFolders(first, ctx.tenants.values())
+  const unconfiguredFolders = await findUnconfiguredFolders(first, ctx.tenants.values(), ctx.refusedTenants?.() ?? [])
     .then(async (found) => {
       await reportUnconfiguredFolders(ctx.db, found, logger);
       return found;

@@ -29,6 +29,11 @@ export interface PollerContext {
   onEvent?: (event: PollEvent) => void;
   /** fastGet tuning (default: ssh2's 64 parallel reads of 32 KiB). */
   fastGet?: { concurrency?: number; chunkSize?: number };
+  /**
+   * Ids of the tenants whose tenant file is refused as of now: their folders on the drop are not reported as
+   * having no tenant config (the refused file is reported, src/runtime/config-reload.ts).
+   */
+  refusedTenants?: () => Iterable<string>;
 }
 
 /** A file taken this tick; with its run's figures and written files once ingested. */

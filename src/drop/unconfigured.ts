@@ -18,10 +18,11 @@ const topFolder = (remote: string) => remote.split('/').filter(Boolean)[0] ?? ''
 /**
  * The drop's top-level folders (/<name>/inbox, the default layout) holding candidate files while no
  * tenant's inbox, processed or rejected folder lies under them: a customer whose tenant file is missing
- * (or was removed) would otherwise wait unnoticed.
+ * (or was removed) would otherwise wait unnoticed. A folder named for a tenant whose file is REFUSED is
+ * not one: that file is reported instead, as refused (its own layout cannot be read from it).
  */
-export async function findUnconfiguredFolders(session: DropSession, tenants: Iterable<TenantConfig>): Promise<UnconfiguredFolder[]> {
-  const used = new Set<string>();
+export async function findUnconfiguredFolders(session: DropSession, tenants: Iterable<TenantConfig>, refused: Iterable<string> = []): Promise<UnconfiguredFolder[]> {
+  const used = new Set<string>(refused);
   for (const tenant of tenants) {
     const layout = tenantLayout(tenant);
     for (const remote of [layout.inbox, layout.processed, layout.rejected]) used.add(topFolder(remote));

@@ -2,6 +2,7 @@ import type { BrokenTenantFile, ReloadResult, TenantRegistry } from '../config/r
 import { cut } from '../text/bounded.js';
 import type { Logger } from '../log.js';
 import { forgetResolvedProblems, reportConfigProblemOnce } from '../store/config-problems.js';
+import { forgetFirstSeen } from '../store/late-watch.js';
 import type { Database } from '../store/db.js';
 
 const MAX_ERROR = 1_000;
@@ -18,6 +19,9 @@ export async function reloadTenants(registry: TenantRegistry, db: Database, logg
   if (added.length + changed.length + removed.length > 0 || trigger === 'SIGHUP') {
     logger.info({ stage: 'config', trigger, added, changed, removed, tenants: registry.tenants.size }, 'tenant config reloaded');
   }
+  // A removed tenant's late-file watch ends: added again later, one with no file yet is watched from then,
+  // not from when it was first seen (it was late at once, by every window in between).
+  await forgetFirstSeen(db.pool, removed);
   await reportBrokenTenantFiles(result.broken, db, logger, trigger);
   return result;
 }
@@ -30,12 +34,13 @@ export async function reloadTenants(registry: TenantRegistry, db: Database, logg
 export async function reportBrokenTenantFiles(brokenFiles: BrokenTenantFile[], db: Database, logger: Logger, trigger: 'tick' | 'SIGHUP'): Promise<void> {
   const keys: string[] = [];
   for (const broken of brokenFiles) {
-    const key = `tenant_file:${broken.file}:${broken.sha256}`;
+    const key = `tenant_file:${broken.file}:${broken.version}`;
     keys.push(key);
     const error = cut(broken.error, MAX_ERROR);
     const payload = { problem: 'tenant_file_broken', file: broken.file, error, ...(broken.keptTenant ? { keptTenant: broken.keptTenant } : {}) };
     if (await reportConfigProblemOnce(db, key, payload)) {
-      logger.error({ stage: 'config', trigger, file: broken.file, error, keptTenant: broken.keptTenant ?? null }, 'tenant config file refused; the last good version stays in use');
+      const meanwhile = broken.keptTenant ? 'the last good version stays in use' : 'its tenant is not loaded until it is fixed';
+      logger.error({ stage: 'config', trigger, file: broken.file, error, keptTenant: broken.keptTenant ?? null }, `tenant config file refused; ${meanwhile}`);
     }
   }
   await forgetResolvedProblems(db, 'tenant_file:', keys);

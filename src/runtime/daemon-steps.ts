@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { AppConfig } from '../config/app.js';
-import { TenantRegistry, type ReloadResult } from '../config/reload.js';
+import { TenantRegistry, tenantIdOfFile, type ReloadResult } from '../config/reload.js';
 import type { TenantConfig } from '../config/tenant.js';
 import { devDropPaths, devInboxDir } from '../drop/dev-keys.js';
 import { startConfiguredDevDrop, type DevDrop } from '../drop/dev-server.js';
@@ -91,6 +91,8 @@ export interface ConfigWatch {
   reload(trigger: 'tick' | 'SIGHUP'): Promise<ReloadResult | null>;
   /** A tick's drop folders without a tenant file: shown with the config problems. */
   noteUnconfigured(folders: NonNullable<TickResult['unconfiguredFolders']>): void;
+  /** The ids of the tenants whose file is refused as of the last reload. */
+  refusedTenants(): string[];
 }
 
 /** Tenant files re-read before each tick and on SIGHUP: `tenants` is changed in place (src/config/reload.ts). */
@@ -133,6 +135,7 @@ export function watchTenantConfig(
       unconfigured = folders;
       showProblems();
     },
+    refusedTenants: () => (registry ? registry.broken.map((b) => tenantIdOfFile(b.file)) : []),
   };
 }
 
@@ -207,7 +210,7 @@ export function startScheduler(
   // next start takes its own tenant claims back at once instead of waiting for them to expire.
   const pollerId = db.embedded ? `embedded:${path.resolve(app.dataDir)}` : defaultPollerId();
   const scheduler = startPollerScheduler(
-    { db, app, tenants, logger, pollerId, outDir, onEvent },
+    { db, app, tenants, logger, pollerId, outDir, onEvent, refusedTenants: config.refusedTenants },
     { onTick, beforeTick: async () => void (await config.reload('tick')) },
   );
   closers.push(() => scheduler.stop());
