@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ingestFile } from '../src/pipeline.js';
+import { approveRun, ingestFile, previewFile } from '../src/pipeline.js';
 import { changesOf, countRows, csvOf, fileOf, HEADER, membersOf, person, tenantOf, useEngine } from './pipeline.support.js';
 
 describe('diff semantics (DESIGN.md table) through ingest', () => {
@@ -151,5 +151,22 @@ describe('diff semantics (DESIGN.md table) through ingest', () => {
     expect(next.errors).toEqual([
       { line: 3, column: 'employee_id', value: '', message: "employee_id is required: this tenant's members are matched by employee_id" },
     ]);
+  });
+
+  it('an approved empty file establishes no key: the next file with employee_id on every row is keyed by it, and an email change is an update', async () => {
+    const dated = (month: number, people: ReturnType<typeof person>[]) => ingestFile(engine.ctx, tenantOf(), fileOf(`acme - 0${month}.13.2024.csv`, csvOf(people)));
+    const empty = await dated(1, []);
+    expect(empty).toMatchObject({ status: 'held', key: 'email' });
+    await approveRun(engine.ctx, new Map(), empty.runId!, 'op');
+    const second = await dated(2, [person(1), person(2)]);
+    expect(second).toMatchObject({ status: 'accepted', key: 'employee_id', warnings: [] });
+    const third = await dated(3, [person(1, { email: 'new1@example.com' }), person(2)]);
+    expect(third.key).toBe('employee_id');
+    expect(third.counts).toMatchObject({ invites: 0, updates: 1, deletions: 0 });
+    // the in-memory preview of the same pair (an empty previous state) chooses the same key
+    const memory = await previewFile({}, tenantOf(), fileOf('acme - 09.13.2023.csv', csvOf([person(1), person(2)])), {
+      against: fileOf('acme - 08.13.2023.csv', csvOf([])),
+    });
+    expect(memory.key).toBe('employee_id');
   });
 });

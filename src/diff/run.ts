@@ -267,12 +267,13 @@ export async function checkFile(run: RunContext, staged: StagedFile): Promise<Ch
   const duplicates = await checkDuplicates(client, layout, runId, writer.stats.errorCount);
   writer.stats.errorCount += duplicates.errors;
   const stats = writer.stats;
-  const key = chooseKey(layout, stats, tenant.key, options.baseline ? null : previous?.key_field ?? null);
+  const established = options.baseline ? null : await establishedKey(run);
+  const key = chooseKey(layout, stats, tenant.key, established);
   const warnings: string[] = [];
-  if (!options.baseline && previous?.key_field && previous.key_field !== key) {
+  if (established && established !== key) {
     // The store is re-keyed only when the run is applied (applyRunChanges): a run rejected or held must not.
     await requireRekeyable(client, tenant.id, key);
-    warnings.push(`members are now matched by ${key} (was ${previous.key_field})`);
+    warnings.push(`members are now matched by ${key} (was ${established})`);
   }
   const missingKey = await requireKey(client, layout, key, stats, runId, stats.errorCount);
   stats.errorCount += missingKey.errors;
@@ -287,6 +288,18 @@ export async function checkFile(run: RunContext, staged: StagedFile): Promise<Ch
   };
   clock.mark('checkMs');
   return { key, rows, warnings };
+}
+
+/**
+ * The key the stored members are matched by: the last accepted run's, when there are stored members. An
+ * accepted run that left nobody stored (an approved empty file) proved nothing about the key: under `auto`
+ * it had chosen email, and every later file was then keyed by email although it carried employee_id for
+ * every row (an email change became a deletion and an invite).
+ */
+async function establishedKey(run: RunContext): Promise<KeyField | null> {
+  if (!run.previous?.key_field) return null;
+  const stored = await run.client.query('select 1 from members where tenant_id = $1 limit 1', [run.tenant.id]);
+  return stored.rows.length > 0 ? run.previous.key_field : null;
 }
 
 /** A file that is to become the state (baseline, preview --against PREVIOUS) must have no invalid row, and a baseline some rows. */

@@ -97,7 +97,8 @@ async function decide(tenant: TenantConfig, file: MemoryFile, scan: FileScan, pr
   }
   const layout = layoutOf(scan.header.columns);
   const checks = await checkFile(file, tenant, scan, { email: layout.email >= 0, employeeId: layout.employeeId >= 0 });
-  const key = chooseKey(layout, scan.stats, tenant.key, previous?.key ?? null);
+  // As the engine's establishedKey: a previous state with no member proved nothing about the key.
+  const key = chooseKey(layout, scan.stats, tenant.key, previous && previous.members > 0 ? previous.key : null);
   requireKeyInMemory(scan, key, checks);
   const invalid = scan.stats.invalidRows + checks.invalidated;
   const errorCount = scan.stats.errorCount + checks.errors;
