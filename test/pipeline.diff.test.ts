@@ -153,6 +153,21 @@ describe('diff semantics (DESIGN.md table) through ingest', () => {
     ]);
   });
 
+  it('a key value too long for the stores\' indexes is an error on its row (line, column, cut value), not a database error', async () => {
+    const longId = 'x'.repeat(2_800);
+    const longEmail = `${'a'.repeat(4_000)}@example.com`;
+    const dated = (day: number, people: ReturnType<typeof person>[], tenant = tenantOf()) =>
+      ingestFile(engine.ctx, tenant, fileOf(`acme - 05.${String(day).padStart(2, '0')}.2024.csv`, csvOf(people)));
+    const byId = await dated(1, [person(1, { id: longId }), person(2)]);
+    expect(byId.status).toBe('rejected');
+    expect(byId.errors).toEqual([{ line: 2, column: 'Unique ID', value: expect.stringMatching(/^x{100,}…$/), message: 'employee_id is 2,800 characters long; at most 255 are allowed' }]);
+    expect((byId.errors[0]!.value as string).length).toBeLessThan(300);
+    const byEmail = await dated(2, [person(1, { email: longEmail, id: '' }), person(2, { id: '' })], tenantOf({ key: 'email', invalidRows: 'skip' }));
+    expect(byEmail).toMatchObject({ status: 'accepted', key: 'email', counts: { invites: 1 } });
+    expect(byEmail.errors[0]).toMatchObject({ line: 2, column: 'Email Address', message: 'email is 4,012 characters long; at most 254 are allowed' });
+    expect([...(await membersOf(engine.db)).keys()]).toEqual(['m2@example.com']);
+  });
+
   it('an approved empty file establishes no key: the next file with employee_id on every row is keyed by it, and an email change is an update', async () => {
     const dated = (month: number, people: ReturnType<typeof person>[]) => ingestFile(engine.ctx, tenantOf(), fileOf(`acme - 0${month}.13.2024.csv`, csvOf(people)));
     const empty = await dated(1, []);

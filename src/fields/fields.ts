@@ -28,6 +28,12 @@ export interface FieldSpec {
   aliases: string[];
   /** Segment text fields: a tenant's data-mapping table may restrict their values. */
   segment: boolean;
+  /**
+   * The most characters a value may have. Set on the key fields: a member's key is in the stores' btree
+   * indexes, whose entries PostgreSQL caps at 2,704 bytes; a longer key failed the whole run with a raw
+   * database error instead of an error on its row. 254 characters is the longest address mail accepts.
+   */
+  maxLength?: number;
 }
 
 function field(
@@ -35,7 +41,7 @@ function field(
   display: string,
   rule: FieldRule,
   aliases: string[] = [],
-  options: { required?: boolean; segment?: boolean } = {},
+  options: { required?: boolean; segment?: boolean; maxLength?: number } = {},
 ): FieldSpec {
   return {
     name,
@@ -44,6 +50,7 @@ function field(
     aliases,
     required: options.required ?? false,
     segment: options.segment ?? rule === 'text',
+    ...(options.maxLength ? { maxLength: options.maxLength } : {}),
   };
 }
 
@@ -51,8 +58,8 @@ function field(
 export const FIELDS: readonly FieldSpec[] = [
   field('first_name', 'First Name', 'text', ['Given Name'], { required: true, segment: false }),
   field('last_name', 'Last Name', 'text', ['Surname', 'Family Name'], { required: true, segment: false }),
-  field('email', 'Email Address', 'email', ['Email', 'Work Email'], { required: true }),
-  field('employee_id', 'Employee ID', 'text', ['Unique ID', 'Employee Number'], { segment: false }),
+  field('email', 'Email Address', 'email', ['Email', 'Work Email'], { required: true, maxLength: 254 }),
+  field('employee_id', 'Employee ID', 'text', ['Unique ID', 'Employee Number'], { segment: false, maxLength: 255 }),
   field('program_eligibility', 'Program Eligibility', 'eligibility'),
   field('status', 'Status', 'status', ['Employee Status']),
   field('job_function', 'Job Function', 'text', ['Job Family', 'Management Level']),

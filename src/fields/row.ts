@@ -41,6 +41,8 @@ interface ColumnRule {
   header: string;
   kind: Kind;
   required: boolean;
+  /** The most characters a value may have (0: no limit). */
+  maxLength: number;
   allowed: ReadonlySet<string> | null;
   /** Lower-cased allowed value -> the allowed value, for the "values are case-sensitive" hint. */
   allowedByLower: ReadonlyMap<string, string>;
@@ -86,6 +88,7 @@ export class RowValidator {
         header: cut((input.headers[index] ?? '').trim()),
         kind,
         required: spec?.required ?? false,
+        maxLength: spec?.maxLength ?? 0,
         allowed: allowedList.length > 0 ? new Set(allowedList) : null,
         allowedByLower: new Map(allowedList.map((v) => [v.toLowerCase(), v])),
       });
@@ -120,6 +123,8 @@ export class RowValidator {
       if (value === '') {
         if (rule.required) problem = `${rule.field} is required and must not be blank`;
         else if (rule.kind === Kind.Locale) stored = DEFAULT_LOCALE;
+      } else if (rule.maxLength > 0 && value.length > rule.maxLength) {
+        problem = `${rule.field} is ${value.length.toLocaleString('en-US')} characters long; at most ${rule.maxLength} are allowed`;
       } else {
         switch (rule.kind) {
           case Kind.Text:
