@@ -86,6 +86,13 @@ describe('preview and baseline import', () => {
     await expect(previewFile(engine.ctx, tenantOf(), fileOf('n.csv', csvOf([person(1)])), { against: previous })).rejects.toThrow(UnusableFileError);
   });
 
+  it('preview --against without a database: a PREVIOUS whose last row, past the columns\' first 1,024, is invalid is unusable, with the reason (not an internal RangeError)', async () => {
+    const previous = fileOf('p.csv', csvOf([...range(1, 1_024), person(1_025, { last: '' })])); // the columns' capacity, then one row past it
+    const error = await previewFile({}, tenantOf(), fileOf('n.csv', csvOf([person(1)])), { against: previous }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnusableFileError);
+    expect((error as Error).message).toMatch(/1 invalid row\(s\).*line 1026, Last Name: last_name is required/);
+  });
+
   it('an unusable file names line, column and reason, never a member\'s value (the message reaches stderr and logs)', async () => {
     // a new segment value is quoted in its reason: masked
     const invalidRows = csvOf([person(1), person(2, { email: 'jane.doe@secret..example' }), person(3, { city: 'Zebulon' })]);

@@ -113,6 +113,9 @@ export async function scanFile(file: MemoryFile, tenant: TenantConfig, options: 
 }
 
 /** The per-row columns of a scan while it reads. */
+/** The same bytes read as unsigned (a row hash's halves). */
+const unsigned = (values: Int32Array) => new Uint32Array(values.buffer, values.byteOffset, values.length);
+
 class RowColumns {
   count = 0;
   private readonly line = new IntColumn();
@@ -205,12 +208,12 @@ class RowColumns {
       totals,
       rows: n,
       // Views, not copies: a copy would double the columns for a moment (the spare capacity is < 2x).
-      line: this.line.data.subarray(0, n),
+      line: this.line.prefix(n),
       flags: this.flags.subarray(0, n),
       match: this.match ?? null,
-      member: this.member ? this.member.data.subarray(0, n) : null,
-      hashHigh: this.high ? new Uint32Array(this.high.data.buffer, 0, n) : null,
-      hashLow: this.low ? new Uint32Array(this.low.data.buffer, 0, n) : null,
+      member: this.member ? this.member.prefix(n) : null,
+      hashHigh: this.high ? unsigned(this.high.prefix(n)) : null,
+      hashLow: this.low ? unsigned(this.low.prefix(n)) : null,
       emails: this.emails,
       employeeIds: this.employeeIds,
       stats: this.stats,

@@ -135,6 +135,15 @@ export class IntColumn {
     }
     this.data[i] = value;
   }
+  /**
+   * The first N values, as a view: a column set only for some rows (the valid ones) is shorter than the
+   * file, and its tail reads 0. (A view past its end failed a previous file whose last rows were invalid
+   * with "Invalid typed array length", or came out short.)
+   */
+  prefix(n: number): Int32Array {
+    if (n > this.data.length) this.set(n - 1, 0);
+    return this.data.subarray(0, n);
+  }
 }
 
 /** Compares by Unicode code point, as PostgreSQL's C / C.UTF-8 collation orders text (UTF-8 bytes). */
