@@ -168,6 +168,23 @@ describe('diff semantics (DESIGN.md table) through ingest', () => {
     expect([...(await membersOf(engine.db)).keys()]).toEqual(['m2@example.com']);
   });
 
+  it('a Locale column added blank changes nobody (a missing locale is en-US, as a blank one); a locale set is an update; the in-memory preview agrees', async () => {
+    const dated = (day: number, text: string) => ingestFile(engine.ctx, tenantOf(), fileOf(`acme - 06.${String(day).padStart(2, '0')}.2024.csv`, text));
+    const withLocale = (locales: string[]) => {
+      const [header, ...rows] = csvOf([person(1), person(2)]).trimEnd().split('\n');
+      return `${header},Locale\n${rows.map((r, i) => `${r},${locales[i]}`).join('\n')}\n`;
+    };
+    const without = csvOf([person(1), person(2)]);
+    expect((await dated(1, without)).status).toBe('accepted');
+    const blank = await dated(2, withLocale(['', '']));
+    expect(blank.counts).toMatchObject({ updates: 0, unchanged: 2 });
+    const memory = await previewFile({}, tenantOf(), fileOf('acme - 06.02.2024.csv', withLocale(['', ''])), { against: fileOf('acme - 06.01.2024.csv', without) });
+    expect(memory.counts).toMatchObject({ updates: 0, unchanged: 2 });
+    const set = await dated(3, withLocale(['fr-CA', '']));
+    expect(set.counts).toMatchObject({ updates: 1, unchanged: 1 });
+    expect((await changesOf(engine.db, set.runId!)).filter((c) => c.kind === 'update').map((c) => c.changed_fields)).toEqual([['locale']]);
+  });
+
   it('an approved empty file establishes no key: the next file with employee_id on every row is keyed by it, and an email change is an update', async () => {
     const dated = (month: number, people: ReturnType<typeof person>[]) => ingestFile(engine.ctx, tenantOf(), fileOf(`acme - 0${month}.13.2024.csv`, csvOf(people)));
     const empty = await dated(1, []);

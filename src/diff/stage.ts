@@ -1,3 +1,4 @@
+import { blankValue } from '../fields/fields.js';
 import { keyValueTrusted } from '../fields/row.js';
 import type { Queryable } from '../store/db.js';
 import { storedRowSql } from '../store/member-rows.js';
@@ -268,10 +269,15 @@ function stageInsertSql(layout: StageLayout, filter: StageFilter | null): string
   );
 }
 
-/** text[] of the fields whose value (CELL(i)) differs from the stored row DATA (a missing field counts as ''). */
+/**
+ * text[] of the fields whose value (CELL(i)) differs from the stored row DATA (a missing field counts as a
+ * blank cell would be stored: '', or en-US for locale; blankValue).
+ */
 function changedFieldsSql(layout: StageLayout, cell: (index: number) => string, data: string): string {
   if (layout.columns.length === 0) return `'{}'::text[]`;
-  const fields = layout.columns.map((name, i) => `case when ${cell(i)} is distinct from coalesce(${data}->>${literal(name)}, '') then ${literal(name)} end`);
+  const fields = layout.columns.map(
+    (name, i) => `case when ${cell(i)} is distinct from coalesce(${data}->>${literal(name)}, ${literal(blankValue(name))}) then ${literal(name)} end`,
+  );
   return `array_remove(array[${fields.join(', ')}]::text[], null)`;
 }
 

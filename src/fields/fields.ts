@@ -34,6 +34,11 @@ export interface FieldSpec {
    * database error instead of an error on its row. 254 characters is the longest address mail accepts.
    */
   maxLength?: number;
+  /**
+   * What a blank cell means (stored in its place), and so what a stored row without the field compares as:
+   * a file adding a blank Locale column changes nobody's locale (en-US before, en-US now).
+   */
+  blank?: string;
 }
 
 function field(
@@ -41,7 +46,7 @@ function field(
   display: string,
   rule: FieldRule,
   aliases: string[] = [],
-  options: { required?: boolean; segment?: boolean; maxLength?: number } = {},
+  options: { required?: boolean; segment?: boolean; maxLength?: number; blank?: string } = {},
 ): FieldSpec {
   return {
     name,
@@ -51,8 +56,11 @@ function field(
     required: options.required ?? false,
     segment: options.segment ?? rule === 'text',
     ...(options.maxLength ? { maxLength: options.maxLength } : {}),
+    ...(options.blank ? { blank: options.blank } : {}),
   };
 }
+
+export const DEFAULT_LOCALE = 'en-US';
 
 /** The 19 columns of the seeds' SCIM table in its order, then City and Country (seed 004). */
 export const FIELDS: readonly FieldSpec[] = [
@@ -72,7 +80,7 @@ export const FIELDS: readonly FieldSpec[] = [
   field('first_level_supervisor', 'First Level Supervisor', 'text'),
   field('second_level_supervisor', 'Second Level Supervisor', 'text'),
   field('third_level_supervisor', 'Third Level Supervisor', 'text'),
-  field('locale', 'Locale', 'locale'),
+  field('locale', 'Locale', 'locale', [], { blank: DEFAULT_LOCALE }),
   field('most_recent_role_start_date', 'Most Recent Role Start Date', 'date'),
   field('role_reason_change_code', 'Role Reason Change Code', 'text'),
   // In seed 004's list (SFTP guide) but not in the SCIM table's 19 columns.
@@ -88,4 +96,8 @@ export const REQUIRED_FIELDS: readonly string[] = FIELDS.filter((f) => f.require
 export const SAMPLE_HEADERS: readonly string[] = FIELDS.slice(0, 19).map((f) => f.display);
 
 export const LOCALES = ['en-US', 'fr-CA', 'es-ES', 'ko', 'ja'] as const;
-export const DEFAULT_LOCALE = 'en-US';
+
+/** What a blank FIELD is stored as, and what a stored row without FIELD compares as ('' but for locale). */
+export function blankValue(field: string): string {
+  return FIELD_BY_NAME.get(field)?.blank ?? '';
+}

@@ -1,6 +1,6 @@
 import type { InvalidRow, ParsedRow, ValidationIssue } from '../types.js';
 import { cut, MAX_VALUE } from './bounded.js';
-import { DEFAULT_LOCALE, FIELD_BY_NAME, type FieldRule } from './fields.js';
+import { FIELD_BY_NAME, type FieldRule } from './fields.js';
 import {
   dateProblem,
   eligibilityProblem,
@@ -43,6 +43,8 @@ interface ColumnRule {
   required: boolean;
   /** The most characters a value may have (0: no limit). */
   maxLength: number;
+  /** What a blank cell is stored as (FieldSpec.blank). */
+  blank: string;
   allowed: ReadonlySet<string> | null;
   /** Lower-cased allowed value -> the allowed value, for the "values are case-sensitive" hint. */
   allowedByLower: ReadonlyMap<string, string>;
@@ -89,6 +91,7 @@ export class RowValidator {
         kind,
         required: spec?.required ?? false,
         maxLength: spec?.maxLength ?? 0,
+        blank: spec?.blank ?? '',
         allowed: allowedList.length > 0 ? new Set(allowedList) : null,
         allowedByLower: new Map(allowedList.map((v) => [v.toLowerCase(), v])),
       });
@@ -122,7 +125,7 @@ export class RowValidator {
       let problem: string | null = null;
       if (value === '') {
         if (rule.required) problem = `${rule.field} is required and must not be blank`;
-        else if (rule.kind === Kind.Locale) stored = DEFAULT_LOCALE;
+        else stored = rule.blank;
       } else if (rule.maxLength > 0 && value.length > rule.maxLength) {
         problem = `${rule.field} is ${value.length.toLocaleString('en-US')} characters long; at most ${rule.maxLength} are allowed`;
       } else {

@@ -2,6 +2,7 @@ import type { TenantConfig } from '../config/tenant.js';
 import { openMembershipFile } from '../csv/open.js';
 import type { InvalidRow, ParsedRow } from '../csv/types.js';
 import type { DiffCounts } from '../diff/diff.js';
+import { blankValue } from '../fields/fields.js';
 import type { CsvOut } from './csv-out.js';
 import type { HeldRows } from './held.js';
 import type { IssueMerger } from './merge.js';
@@ -68,6 +69,7 @@ export async function changesPass(
   out: { changes?: ChangeOutputs; errors?: IssueMerger; flush: () => Promise<void> },
 ): Promise<void> {
   const columns = scan.header.columns;
+  const blanks = columns.map(blankValue);
   const status = columns.indexOf('status');
   let next = 0;
   await eachRow(
@@ -86,7 +88,9 @@ export async function changesPass(
       if (!comparing) return;
       const values = valuesIn(row.values, columns);
       const before = compare.held!.get(scan.member![i]!);
-      const changed = columns.filter((_, c) => values[c] !== before[c]);
+      // A field PREVIOUS lacks is held as '' (its deletions row shows it so) and compares as a blank cell
+      // would be stored (blankValue: en-US for locale), as the engine's changedFieldsSql.
+      const changed = columns.filter((_, c) => values[c] !== (before[c] === '' ? blanks[c] : before[c]));
       if (changed.length === 0) return; // same fields under another hash: a silent refresh
       const type = changeType(status, before, values);
       counts.updates++;
