@@ -38,6 +38,23 @@ export class RunDecisionError extends Error {
   override name = 'RunDecisionError';
 }
 
+/**
+ * A step after the run's commit failed (writing its files, reading its summary back): the run stands as
+ * committed, with its outcome and its alert. SUMMARY is there when only the files failed. Nothing retries the
+ * file: its files render again from the stored run (the alert, the console's downloads).
+ */
+export class RunCommittedError extends Error {
+  override name = 'RunCommittedError';
+  constructor(
+    readonly runId: number,
+    readonly status: RunSummary['status'],
+    readonly summary: RunSummary | null,
+    cause: unknown,
+  ) {
+    super(`run ${runId} was recorded as ${status}, but ${summary ? 'writing its files' : 'reading it back'} failed: ${(cause as Error).message}`);
+  }
+}
+
 /** The file's reader, started when called: an OpenPGP file is decrypted on the way (OPENED tells how). */
 function readerOf(file: FileInput, tenant: TenantConfig, opened: OpenedFile = {}): () => MembershipSource {
   return () => openMembershipFile(file, tenant, { batchSize: BATCH_SIZE }, opened);
@@ -105,8 +122,14 @@ export async function ingestFile(
   // Before anything renders its files (here, the alert's delivery, the console): a big run's rows in line
   // order. Only statistics: the run has committed, so a failure here must not fail the ingest.
   if (status !== 'duplicate') await analyzeAfterBigRun(ctx.db.pool, runId).catch(() => false);
-  if (options.outDir && status !== 'duplicate') await renderRunFiles(ctx.db, runId, options.outDir);
-  return loadRunSummary(ctx.db.pool, runId);
+  // The run has committed: a failure from here on is reported as such, never as a failed ingest.
+  let files: unknown = null;
+  if (options.outDir && status !== 'duplicate') files = await renderRunFiles(ctx.db, runId, options.outDir).then(() => null, (error: unknown) => error);
+  const summary = await loadRunSummary(ctx.db.pool, runId).catch((error: unknown) => {
+    throw new RunCommittedError(runId, status, null, error);
+  });
+  if (files !== null) throw new RunCommittedError(runId, status, summary, files);
+  return summary;
 }
 
 /**

@@ -169,6 +169,21 @@ export function dropSuite(label: string, skip: boolean, start: () => Promise<Dro
       expect(await runs()).toHaveLength(1);
     });
 
+    it('an accepted run whose output files cannot be written is still accepted: moved to processed/, not failed or retried', async () => {
+      const name = 'All Active Personnel - 01.13.2023.csv';
+      await upload({ [`/acme/inbox/${name}`]: membersCsv(1, 5) });
+      const blocked = path.join(work, 'not-a-folder');
+      await writeFile(blocked, 'a file where the outputs folder should be');
+      const ctx = poller({ outDir: blocked });
+      await pollOnce(ctx);
+      advance();
+      const taken = await pollOnce(ctx);
+      expect(taken.files).toMatchObject([{ tenant: 'acme', file: name, outcome: 'accepted', movedTo: `/acme/processed/${name}` }]);
+      const registry = await db.pool.query('select state, outcome, attempts, last_error from drop_files');
+      expect(registry.rows).toMatchObject([{ state: 'done', outcome: 'accepted', attempts: 0, last_error: null }]);
+      expect((await db.pool.query("select count(*)::int as n from outbox where kind = 'run'")).rows[0].n).toBe(1);
+    });
+
     it('does not read an upload still in progress: a growing file waits until its size holds still', async () => {
       const name = 'people - 2023-02-01.csv';
       const full = membersCsv(1, 2000);

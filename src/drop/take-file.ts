@@ -9,7 +9,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
-import { ingestFile, type RunSummary } from '../pipeline.js';
+import { ingestFile, RunCommittedError, type RunSummary } from '../pipeline.js';
 import { transaction } from '../store/db.js';
 import { enqueueAlert } from '../store/outbox.js';
 import { archiveRemoteFile } from './archive.js';
@@ -188,6 +188,13 @@ async function ingest({ run, row, file, report }: Taking, local: string, downloa
       },
     );
   } catch (error) {
+    if (error instanceof RunCommittedError) {
+      // The run stands (its outcome is recorded with the file, its alert queued): not a failed ingest.
+      logger.error({ file: file.name, runId: error.runId, status: error.status, err: error.message }, 'drop file ingested, but a step after its commit failed');
+      if (error.summary) return error.summary; // only its files under outDir: the file moves as usual
+      report('failed', { error: error.message }); // not read back: the next tick moves it by its recorded outcome
+      return null;
+    }
     // The run failed because its download did: takeFile records and reports that, once.
     if (!(await downloading).ok) return null;
     if (error instanceof ClaimLostError || run.claimLost) {
