@@ -149,7 +149,7 @@ describe('diff semantics (DESIGN.md table) through ingest', () => {
     expect(next.status).toBe('rejected');
     expect(next.key).toBe('employee_id');
     expect(next.errors).toEqual([
-      { line: 3, column: 'employee_id', value: '', message: "employee_id is required: this tenant's members are matched by employee_id" },
+      { line: 3, column: 'Unique ID', value: '', message: "employee_id is required: this tenant's members are matched by employee_id" },
     ]);
   });
 

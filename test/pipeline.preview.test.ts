@@ -143,7 +143,7 @@ describe('preview and baseline import', () => {
     await importBaseline(engine.ctx, tenantOf(), fileOf('export.csv', csvOf(range(3, 4))));
     expect([...(await membersOf(engine.db)).keys()]).toEqual(['E3', 'E4']);
     await expect(importBaseline(engine.ctx, tenantOf(), fileOf('bad.csv', csvOf([person(1), person(1)])))).rejects.toThrow(
-      /bad\.csv: 2 invalid row\(s\), 4 error\(s\): line 2, email: duplicate email: also on line 3/,
+      /bad\.csv: 2 invalid row\(s\), 4 error\(s\): line 2, Email Address: duplicate email: also on line 3/,
     );
     expect([...(await membersOf(engine.db)).keys()]).toEqual(['E3', 'E4']);
     await expect(importBaseline(engine.ctx, tenantOf(), fileOf('empty.csv', csvOf([])))).rejects.toThrow(/no member rows/);

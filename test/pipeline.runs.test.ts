@@ -167,8 +167,8 @@ describe('runs: guardrails, approve / reject, duplicates, invalid rows, atomicit
     expect(rejected.errorCount).toBe(3);
     expect(rejected.errors.map((e) => [e.line, e.column, e.message])).toEqual([
       [3, 'Status', expect.stringMatching(/^status must be "active" or "inactive"/)],
-      [4, 'email', 'duplicate email: also on line 5 (emails match case-insensitively); each email must be unique in the file'],
-      [5, 'email', 'duplicate email: also on line 4 (emails match case-insensitively); each email must be unique in the file'],
+      [4, 'Email Address', 'duplicate email: also on line 5 (emails match case-insensitively); each email must be unique in the file'],
+      [5, 'Email Address', 'duplicate email: also on line 4 (emails match case-insensitively); each email must be unique in the file'],
     ]);
     expect(rejected.errors[0]!.value).toBe('Inactive');
     expect(rejected.errors[2]!.value).toBe('M3@example.com');
@@ -184,13 +184,13 @@ describe('runs: guardrails, approve / reject, duplicates, invalid rows, atomicit
     const rejected = await ingest(rows);
     expect(rejected.status).toBe('rejected');
     const messages = rejected.errors.map((e) => `${e.line} ${e.column}: ${e.message}`);
-    expect(messages).toContain('2 employee_id: duplicate employee_id: also on line 3; each employee_id must be unique in the file');
-    expect(messages).toContain('3 employee_id: duplicate employee_id: also on line 2; each employee_id must be unique in the file');
+    expect(messages).toContain('2 Unique ID: duplicate employee_id: also on line 3; each employee_id must be unique in the file');
+    expect(messages).toContain('3 Unique ID: duplicate employee_id: also on line 2; each employee_id must be unique in the file');
     expect(messages).toContain(
-      '4 email: duplicate email: also on lines 5, 6, 7, 8, 9 and 2 more (emails match case-insensitively); each email must be unique in the file',
+      '4 Email Address: duplicate email: also on lines 5, 6, 7, 8, 9 and 2 more (emails match case-insensitively); each email must be unique in the file',
     );
     expect(messages).toContain(
-      '11 email: duplicate email: also on lines 4, 5, 6, 7, 8 and 2 more (emails match case-insensitively); each email must be unique in the file',
+      '11 Email Address: duplicate email: also on lines 4, 5, 6, 7, 8 and 2 more (emails match case-insensitively); each email must be unique in the file',
     );
     expect(rejected.errorCount).toBe(10);
   });

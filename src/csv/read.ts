@@ -151,7 +151,7 @@ export class MembershipReader {
       return;
     }
     const mapping = withSeparatorProblem(headers, mapHeaders(headers, this.tenant));
-    this.header.resolve({ columns: mapping.columns, warnings: mapping.warnings });
+    this.header.resolve({ columns: mapping.columns, warnings: mapping.warnings, names: mapping.names });
     if (mapping.fatal) {
       this.stop({ line, column: mapping.fatal.column, value: '', message: mapping.fatal.message });
       return;

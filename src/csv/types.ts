@@ -8,6 +8,8 @@ export interface FileHeader {
   columns: string[];
   /** e.g. unknown column "Foo" (ignored). */
   warnings: string[];
+  /** The file's own header text of each of COLUMNS (trimmed, cut): what errors name a column by. */
+  names?: string[];
 }
 
 export type ReadBatch = { rows: ParsedRow[]; invalid: InvalidRow[] };

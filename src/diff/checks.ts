@@ -14,7 +14,13 @@ export interface CheckResult {
  * the other lines, and becomes invalid. Set-based, so memory stays bounded whatever the file: a hash
  * aggregate finds the repeated keys, and only their rows are looked at again.
  */
-export async function checkDuplicates(client: Queryable, layout: StageLayout, runId: number, nextSeq: number): Promise<CheckResult> {
+export async function checkDuplicates(
+  client: Queryable,
+  layout: StageLayout,
+  runId: number,
+  nextSeq: number,
+  columnOf: (field: KeyField) => string,
+): Promise<CheckResult> {
   const result: CheckResult = { errors: 0, invalidated: 0 };
   for (const field of ['email', 'employee_id'] as const) {
     const index = field === 'email' ? layout.email : layout.employeeId;
@@ -38,7 +44,7 @@ export async function checkDuplicates(client: Queryable, layout: StageLayout, ru
               || case when n - 1 > 5 then ' and ' || (n - 6) || ' more' else '' end
               || '${field === 'email' ? ' (emails match case-insensitively)' : ''}; each ${field} must be unique in the file'
        from found`,
-      [runId, nextSeq + result.errors, field],
+      [runId, nextSeq + result.errors, columnOf(field)],
     );
     const written = inserted.rowCount ?? 0;
     result.errors += written;
@@ -89,6 +95,7 @@ export async function requireKey(
   stats: StageStats,
   runId: number,
   nextSeq: number,
+  column: string,
 ): Promise<CheckResult> {
   if (key !== 'employee_id' || stats.validWithoutEmployeeId === 0) return { errors: 0, invalidated: 0 };
   const message =
@@ -100,8 +107,8 @@ export async function requireKey(
        update ${layout.table} set valid = false where valid and employee_id is null returning line
      )
      insert into run_errors (run_id, seq, line, column_name, value, message)
-     select $1, $2 + row_number() over (order by line), line, 'employee_id', '', $3 from missing`,
-    [runId, nextSeq, message],
+     select $1, $2 + row_number() over (order by line), line, $4, '', $3 from missing`,
+    [runId, nextSeq, message, column],
   );
   const n = result.rowCount ?? 0;
   return { errors: n, invalidated: n };

@@ -19,7 +19,7 @@ import { diffAgainstMembers, emptyCounts, keptOutInvites, type DiffResult } from
 import { guardrailReasons, skippedRowReasons } from './guardrails.js';
 import { fileNameDateWarning } from './file-name-date.js';
 import { isoDay } from '../text/dates.js';
-import type { FileHeader, MembershipSource, ReadTotals } from './source.js';
+import { columnHeader, type FileHeader, type MembershipSource, type ReadTotals } from './source.js';
 import { RowFilter, type KnownIndex } from './filter.js';
 import { KnownMembers } from './known.js';
 import { createStage, StageWriter } from './stage.js';
@@ -264,7 +264,9 @@ export async function checkFile(run: RunContext, staged: StagedFile): Promise<Ch
   // (only on the columns joined and filtered on: all 20-odd columns cost several times more).
   await client.query(`analyze ${layout.table} (valid, email, employee_id)`);
   clock.mark('analyzeMs');
-  const duplicates = await checkDuplicates(client, layout, runId, writer.stats.errorCount);
+  // Errors name a column as the customer's file does ("Unique ID"), the reader's as the checks'.
+  const columnOf = (field: string) => columnHeader(staged.header, field);
+  const duplicates = await checkDuplicates(client, layout, runId, writer.stats.errorCount, columnOf);
   writer.stats.errorCount += duplicates.errors;
   const stats = writer.stats;
   const established = options.baseline ? null : await establishedKey(run);
@@ -275,7 +277,7 @@ export async function checkFile(run: RunContext, staged: StagedFile): Promise<Ch
     await requireRekeyable(client, tenant.id, key);
     warnings.push(`members are now matched by ${key} (was ${established})`);
   }
-  const missingKey = await requireKey(client, layout, key, stats, runId, stats.errorCount);
+  const missingKey = await requireKey(client, layout, key, stats, runId, stats.errorCount, columnOf('employee_id'));
   stats.errorCount += missingKey.errors;
   const invalidated = duplicates.invalidated + missingKey.invalidated;
   const rows = {

@@ -8,3 +8,9 @@ export interface MembershipSource {
   batches: AsyncIterable<ReadBatch>;
   totals: Promise<ReadTotals>;
 }
+
+/** The file's header text of FIELD's column, as errors name it (the canonical name when it has none). */
+export function columnHeader(header: FileHeader, field: string): string {
+  const index = header.columns.indexOf(field);
+  return (index >= 0 ? header.names?.[index] : undefined) ?? field;
+}

@@ -41,6 +41,8 @@ export interface HeaderMapping {
   fields: (string | null)[];
   /** Canonical names of mapped columns, in file order. */
   columns: string[];
+  /** The file's header text of each of COLUMNS (trimmed, cut). */
+  names: string[];
   warnings: string[];
   /** A problem that makes the file unreadable (missing required column, two columns for one field). */
   fatal?: { column: string; message: string };
@@ -69,6 +71,7 @@ export function mapHeaders(headers: readonly string[], tenant: TenantColumns): H
 
   const fields: (string | null)[] = [];
   const columns: string[] = [];
+  const names: string[] = [];
   const warnings: string[] = [];
   const headerOf = new Map<string, string>();
   let fatal: HeaderMapping['fatal'];
@@ -104,6 +107,7 @@ export function mapHeaders(headers: readonly string[], tenant: TenantColumns): H
     headerOf.set(target, header);
     fields[index] = target;
     columns.push(target);
+    names.push(header);
   });
 
   if (!fatal) {
@@ -117,5 +121,5 @@ export function mapHeaders(headers: readonly string[], tenant: TenantColumns): H
       };
     }
   }
-  return fatal ? { fields, columns, warnings: boundedWarnings(warnings), fatal } : { fields, columns, warnings: boundedWarnings(warnings) };
+  return fatal ? { fields, columns, names, warnings: boundedWarnings(warnings), fatal } : { fields, columns, names, warnings: boundedWarnings(warnings) };
 }

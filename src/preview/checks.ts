@@ -1,5 +1,6 @@
 import type { TenantConfig } from '../config/tenant.js';
 import type { ValidationIssue } from '../csv/types.js';
+import { columnHeader } from '../diff/source.js';
 import type { KeyField } from '../diff/types.js';
 import { eachRow } from './passes.js';
 import { DUP_EMAIL, DUP_EMPLOYEE_ID, HAS_EMPLOYEE_ID, MISSING_KEY, VALID, withoutNul, type FileScan, type MemoryFile } from './scan.js';
@@ -108,6 +109,9 @@ export function requireKeyInMemory(scan: FileScan, key: KeyField, outcome: Check
 
 /** The errors of the checks, in the engine's order for equal lines: email, employee_id, missing key. */
 export function* checkErrors(scan: FileScan, outcome: CheckOutcome, employeeIdColumn: boolean): Generator<ValidationIssue> {
+  // Named as the customer's file names them, as the engine's checks (src/diff/checks.ts) do.
+  const emailColumn = columnHeader(scan.header, 'email');
+  const idColumn = columnHeader(scan.header, 'employee_id');
   for (let i = 0; i < scan.rows; i++) {
     const flags = scan.flags[i]!;
     if ((flags & (DUP_EMAIL | DUP_EMPLOYEE_ID | MISSING_KEY)) === 0) continue;
@@ -115,17 +119,17 @@ export function* checkErrors(scan: FileScan, outcome: CheckOutcome, employeeIdCo
     const repeated = outcome.repeated.get(i);
     if (repeated?.email) {
       const group = outcome.groups.email.get(repeated.email.key)!;
-      yield { line, column: 'email', value: repeated.email.shown, message: duplicateMessage('email', line, group) };
+      yield { line, column: emailColumn, value: repeated.email.shown, message: duplicateMessage('email', line, group) };
     }
     if (repeated?.employeeId !== undefined) {
       const group = outcome.groups.employee_id.get(repeated.employeeId)!;
-      yield { line, column: 'employee_id', value: repeated.employeeId, message: duplicateMessage('employee_id', line, group) };
+      yield { line, column: idColumn, value: repeated.employeeId, message: duplicateMessage('employee_id', line, group) };
     }
     if (flags & MISSING_KEY) {
       const message = employeeIdColumn
         ? "employee_id is required: this tenant's members are matched by employee_id"
         : "missing employee_id column: this tenant's members are matched by employee_id";
-      yield { line, column: 'employee_id', value: '', message };
+      yield { line, column: idColumn, value: '', message };
     }
   }
 }
