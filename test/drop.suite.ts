@@ -590,6 +590,10 @@ export function dropSuite(label: string, skip: boolean, start: () => Promise<Dro
       const settled = await pollOnce(ctx);
       expect(settled.files).toMatchObject([{ file: 'export - 02.01.2023.csv', outcome: 'settled', movedTo: '/acme/rejected/export - 02.01.2023.csv' }]);
       expect(await listRemote('/acme/inbox')).toEqual([]);
+      // its errors file says why it was not applied before why it was held
+      const why = (await readFile(local('/acme/rejected/export - 02.01.2023.csv.errors.csv'), 'utf8')).trimEnd().split('\n');
+      expect(why[1]).toBe(`,,,"not applied: run ${february.files[0]!.runId} was held, then superseded by run ${april.files[0]!.runId} (a later file was accepted); upload this file again if it is still wanted"`);
+      expect(why[2]).toMatch(/^,,,"held: the file is dated 2023-02-01, before the tenant's last accepted file/);
     });
   });
 }

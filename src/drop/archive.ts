@@ -42,8 +42,19 @@ async function freeTarget(session: DropSession, dir: string, name: string): Prom
 async function errorsFile(db: Database, row: DropFileRow, workDir: string): Promise<string> {
   let reasons: string[] = [];
   if (row.runId !== null) {
-    const run = await db.pool.query<{ reasons: string[] }>('select reasons from runs where id = $1', [row.runId]);
-    reasons = run.rows[0]?.reasons ?? [];
+    const run = await db.pool.query<{ status: string; reasons: string[]; superseded_by: number | null }>(
+      'select status, reasons, superseded_by::int as superseded_by from runs where id = $1',
+      [row.runId],
+    );
+    const found = run.rows[0];
+    reasons = found?.reasons ?? [];
+    // A held run made moot goes where a rejected one goes: say why first, then why it was held.
+    if (found?.status === 'held' && found.superseded_by !== null) {
+      reasons = [
+        `not applied: run ${row.runId} was held, then superseded by run ${found.superseded_by} (a later file was accepted); upload this file again if it is still wanted`,
+        ...reasons.map((r) => `held: ${r}`),
+      ];
+    }
   }
   if (reasons.length === 0 && row.reason) reasons = [row.reason];
   const reasonRows = stringify(reasons.map((r) => ['', '', '', r]), { escape_formulas: true });

@@ -198,9 +198,9 @@ async function pollTenant(run: TenantRun): Promise<boolean> {
 }
 
 /**
- * Moves the remote file of a held run that was approved or rejected (called by the CLI after
- * approve/reject; otherwise the next tick does it). False when the drop or the tenant's claim was
- * not available: the next tick settles it.
+ * Moves the remote file of a held run that was approved or rejected now, for a caller that has the drop
+ * at hand. The CLI's and the console's decisions do not call it (they may run where the drop is not
+ * reachable): the next tick settles the file. False when the drop or the tenant's claim was not available.
  */
 export async function settleHeldFile(ctx: PollerContext, runId: number): Promise<boolean> {
   const logger = ctx.logger ?? silentLogger;
