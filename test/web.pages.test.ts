@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { approveRun, ingestFile, renderRunFiles } from '../src/pipeline.js';
 import { csvOf, fileOf, person, range } from './pipeline.support.js';
 import { encryptWithOpenpgp, tenantKeyFiles } from './support/gpg.js';
-import { client, signIn, useConsole, USERS } from './web.support.js';
+import { anotherReplica, client, signIn, useConsole, USERS } from './web.support.js';
 
 const FIRST = '10KC Membership File - Acme - 01.13.2023.csv';
 const SECOND = '10KC Membership File - Acme - 02.13.2023.csv';
@@ -375,6 +375,20 @@ describe('console pages', () => {
     expect(file.headers['content-disposition']).toContain('acme 2023-02-13 potential invites.csv');
     expect(file.body).toContain('m11@example.com');
     expect((await (await signIn(t.app, 'operator')).get(link)).statusCode).toBe(404); // another user
+    // nothing of it on this replica's disk; another replica (same database) serves the same bytes
+    expect(await readdir(path.join(t.tempDir, 'tmp'))).toEqual([]);
+    const replica = await anotherReplica(t, { previewMaxBytes: 4096 });
+    try {
+      const there = await replica.inject({ method: 'GET', url: link, headers: { cookie: csm.jar.header() } });
+      expect(there.statusCode).toBe(200);
+      expect(there.rawPayload.equals(file.rawPayload)).toBe(true);
+      // past its time: gone everywhere
+      await t.db.pool.query(`update console_preview_files set expires_at = now() - interval '1 second'`);
+      expect((await replica.inject({ method: 'GET', url: link, headers: { cookie: csm.jar.header() } })).statusCode).toBe(404);
+      expect((await csm.get(link)).statusCode).toBe(404);
+    } finally {
+      await replica.close();
+    }
     // a viewer cannot preview; no token -> 403
     expect((await (await signIn(t.app, 'viewer')).get('/preview')).statusCode).toBe(403);
     const noToken = await t.app.inject({ method: 'POST', url: '/preview', payload, headers: { 'content-type': contentType, cookie: csm.jar.header() } });

@@ -81,6 +81,24 @@ export async function signIn(app: FastifyInstance, role: Role): Promise<Client> 
 }
 
 /** A fresh database with the three users, the console app on it (tenants acme and beta). */
+/** Another replica of T's console: its own process state and temp folder, the same database. */
+export async function anotherReplica(t: ConsoleTest, config: Record<string, unknown> = {}): Promise<FastifyInstance> {
+  const tempDir = await mkdtemp(path.join(t.tempDir, 'replica-'));
+  return buildWebApp({
+    pool: t.db.pool,
+    db: t.db,
+    metrics: new Metrics({ gauges: storeGauges(t.db.pool) }),
+    tickState: () => ({ startedAt: new Date() }),
+    maxTickAgeSeconds: 60,
+    host: '127.0.0.1',
+    port: 0,
+    app: appConfigSchema.parse({ http: { console: config } }),
+    tenants: t.tenants,
+    tempDir,
+    outDir: t.outDir,
+  });
+}
+
 export function useConsole(config: Record<string, unknown> = {}): ConsoleTest {
   const t = {} as ConsoleTest;
   beforeEach(async () => {

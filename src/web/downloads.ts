@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { renderRunFilesWith } from '../output/render.js';
 import type { OutputKind } from '../output/names.js';
@@ -21,7 +22,11 @@ export function attachment(name: string): string {
 
 /** Streams FILE as a CSV download named NAME, then calls CLEANUP (once the response is done either way). */
 export function sendCsv(reply: FastifyReply, file: string, name: string, cleanup: () => Promise<void>): FastifyReply {
-  const stream = createReadStream(file);
+  return sendCsvStream(reply, createReadStream(file), name, cleanup);
+}
+
+/** Streams STREAM as a CSV download named NAME, then calls CLEANUP (once the response is done either way). */
+export function sendCsvStream(reply: FastifyReply, stream: Readable, name: string, cleanup: () => Promise<void> = async () => undefined): FastifyReply {
   let cleaned = false;
   const done = () => {
     if (!cleaned) {

@@ -2,25 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { OUTPUT_TITLES } from '../output/names.js';
 import { previewFile, UnusableFileError, type RunSummary } from '../pipeline.js';
 import { recordAudit } from '../store/console-audit.js';
+import { forgetExpiredPreviews, keepPreviewFile, previewFileChunks, previewFileName } from '../store/console-previews.js';
 import type { ConsoleContext } from './context.js';
-import { DOWNLOAD_ROUTE, sendCsv } from './downloads.js';
+import { DOWNLOAD_ROUTE, sendCsvStream } from './downloads.js';
 import { clip, html, type Html } from './html.js';
 import { capList } from '../text/bounded.js';
 import { csrfField, csrfToken, NOTES_SHOWN, page, sendPage, statusBadge, when } from './layout.js';
 import { notFound } from './security.js';
-
-interface KeptPreview {
-  dir: string;
-  user: string;
-  files: RunSummary['files'];
-  expiresAt: Date;
-  timer: NodeJS.Timeout;
-}
 
 type PreviewOutcome = { status: 200; summary: RunSummary } | { status: 400 | 422; content: Html };
 
@@ -31,21 +25,18 @@ class TooLarge extends Error {}
  * GET /preview (the form), POST /preview (csm): a customer's sample file for a tenant, streamed to a
  * temporary file, validated and diffed against the tenant's current state with the pipeline's previewFile
  * (a transaction rolled back: nothing stored). The upload is deleted at once; the three files stay
- * downloadable at /preview/TOKEN/KIND by the same user for previewTtlMinutes, then are deleted.
+ * downloadable at /preview/TOKEN/KIND by the same user for previewTtlMinutes, from PostgreSQL (any replica
+ * serves them: src/store/console-previews.ts), then are deleted.
  */
 export function registerPreview(app: FastifyInstance, ctx: ConsoleContext, tempRoot: string): void {
-  const kept = new Map<string, KeptPreview>();
   const ttlMs = ctx.app.http.console.previewTtlMinutes * 60_000;
   const maxBytes = ctx.app.http.console.previewMaxBytes;
-  const forget = async (token: string) => {
-    const entry = kept.get(token);
-    if (!entry) return;
-    kept.delete(token);
-    clearTimeout(entry.timer);
-    await rm(entry.dir, { recursive: true, force: true });
-  };
+  // Previews' files are member data: gone once their time is up, whichever replica swept them.
+  const sweep = () => forgetExpiredPreviews(ctx.db.pool).catch((error: unknown) => ctx.logger?.warn({ err: (error as Error).message }, 'expired previews not removed'));
+  const sweeper = setInterval(() => void sweep(), 60_000);
+  sweeper.unref();
   app.addHook('onClose', async () => {
-    for (const token of [...kept.keys()]) await forget(token);
+    clearInterval(sweeper);
   });
 
   app.get('/preview', { config: { role: 'csm' } }, async (request, reply) => sendPage(reply, previewPage(ctx, request, reply)));
@@ -74,21 +65,27 @@ export function registerPreview(app: FastifyInstance, ctx: ConsoleContext, tempR
     }
     const token = randomBytes(18).toString('base64url');
     const expiresAt = new Date(Date.now() + ttlMs);
-    const timer = setTimeout(() => void forget(token), ttlMs);
-    timer.unref();
     const summary = outcome.summary;
-    kept.set(token, { dir, user: request.user!.name, files: summary.files, expiresAt, timer });
+    try {
+      // Kept in the database, so that any replica serves them; nothing stays on this one's disk.
+      for (const [kind, file] of Object.entries(summary.files)) {
+        await keepPreviewFile(ctx.db, { token, kind, user: request.user!.name }, path.basename(file), expiresAt, file);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    await sweep();
     await recordAudit(ctx.db.pool, { actor: request.user!.name, action: 'preview', detail: `tenant ${summary.tenant}: ${summary.status}, ${summary.rows} rows` });
     return sendPage(reply, page(request, reply, `Preview for ${ctx.tenants.get(summary.tenant)?.name ?? summary.tenant}`, previewResult(summary, token, expiresAt)));
   });
 
   app.get<{ Params: { token: string; kind: string } }>('/preview/:token/:kind', { ...DOWNLOAD_ROUTE, config: { role: 'csm' } }, async (request, reply) => {
-    const entry = kept.get(request.params.token);
     const kind = (['invites', 'updates', 'deletions', 'errors'] as const).find((k) => k === request.params.kind);
-    const file = entry && kind && entry.user === request.user!.name && entry.expiresAt > new Date() ? entry.files[kind] : undefined;
-    if (!file) return notFound(request, reply, 'This preview file is gone (previews are kept for a limited time) or was never here.');
-    await recordAudit(ctx.db.pool, { actor: request.user!.name, action: 'preview-download', detail: kind });
-    return sendCsv(reply, file, path.basename(file), async () => undefined);
+    const key = { token: request.params.token, kind: kind ?? '', user: request.user!.name };
+    const name = kind ? await previewFileName(ctx.db.pool, key) : null;
+    if (!name) return notFound(request, reply, 'This preview file is gone (previews are kept for a limited time) or was never here.');
+    await recordAudit(ctx.db.pool, { actor: request.user!.name, action: 'preview-download', detail: key.kind });
+    return sendCsvStream(reply, Readable.from(previewFileChunks(ctx.db.pool, key)), name);
   });
 }
 

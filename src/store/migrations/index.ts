@@ -13,6 +13,7 @@ import { sql as lateAlertsDue } from './111_late_alerts_due.js';
 import { sql as notify } from './200_notify.js';
 import { sql as notifyFailed } from './210_notify_failed.js';
 import { sql as console_ } from './300_console.js';
+import { sql as consolePreviews } from './301_console_previews.js';
 import { sql as configProblems } from './220_config_problems.js';
 import { sql as configProblemsResolved } from './221_config_problems_resolved.js';
 
@@ -43,4 +44,5 @@ export const MIGRATIONS: Migration[] = [
   { name: '220_config_problems', sql: configProblems },
   { name: '221_config_problems_resolved', sql: configProblemsResolved },
   { name: '300_console', sql: console_ },
+  { name: '301_console_previews', sql: consolePreviews },
 ];
