@@ -81,9 +81,8 @@ export async function signIn(app: FastifyInstance, role: Role): Promise<Client> 
 }
 
 /** A fresh database with the three users, the console app on it (tenants acme and beta). */
-/** Another replica of T's console: its own process state and temp folder, the same database. */
-export async function anotherReplica(t: ConsoleTest, config: Record<string, unknown> = {}): Promise<FastifyInstance> {
-  const tempDir = await mkdtemp(path.join(t.tempDir, 'replica-'));
+/** T's console app (one replica): the test's database and tenants, temporary files under TEMP_DIR. */
+function buildConsole(t: ConsoleTest, tempDir: string, config: Record<string, unknown>): Promise<FastifyInstance> {
   return buildWebApp({
     pool: t.db.pool,
     db: t.db,
@@ -99,6 +98,11 @@ export async function anotherReplica(t: ConsoleTest, config: Record<string, unkn
   });
 }
 
+/** Another replica of T's console: its own process state and temp folder, the same database. */
+export async function anotherReplica(t: ConsoleTest, config: Record<string, unknown> = {}): Promise<FastifyInstance> {
+  return buildConsole(t, await mkdtemp(path.join(t.tempDir, 'replica-')), config);
+}
+
 export function useConsole(config: Record<string, unknown> = {}): ConsoleTest {
   const t = {} as ConsoleTest;
   beforeEach(async () => {
@@ -111,19 +115,7 @@ export function useConsole(config: Record<string, unknown> = {}): ConsoleTest {
     ]);
     t.tempDir = await mkdtemp(path.join(tmpdir(), 'console-test-'));
     t.outDir = path.join(t.tempDir, 'out');
-    t.app = await buildWebApp({
-      pool: t.db.pool,
-      db: t.db,
-      metrics: new Metrics({ gauges: storeGauges(t.db.pool) }),
-      tickState: () => ({ startedAt: new Date() }),
-      maxTickAgeSeconds: 60,
-      host: '127.0.0.1',
-      port: 0,
-      app: appConfigSchema.parse({ http: { console: config } }),
-      tenants: t.tenants,
-      tempDir: path.join(t.tempDir, 'tmp'),
-      outDir: t.outDir,
-    });
+    t.app = await buildConsole(t, path.join(t.tempDir, 'tmp'), config);
     const { mkdir } = await import('node:fs/promises');
     await mkdir(path.join(t.tempDir, 'tmp'), { recursive: true });
   });
