@@ -142,6 +142,11 @@ describe('runs list / show, preview against stored state, purge', { timeout: 120
     const missing = await sandbox.run('runs', 'show', '9999');
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('run 9999 not found');
+    // an id past what a number holds exactly is refused by the argument check, not by PostgreSQL
+    const huge = await sandbox.run('runs', 'show', '99999999999999999999');
+    expect(huge.code).toBe(1);
+    expect(huge.stderr).toContain('expected a positive whole number of at most 9007199254740991');
+    expect(huge.stderr).not.toContain('bigint');
   });
 
   it('a file name with escape sequences and a line break prints as escapes in ingest and runs list, one line each', async () => {

@@ -119,6 +119,8 @@ export function positiveInteger(value: string): number {
   if (!/^\d+$/.test(value.trim()) || Number(value) <= 0) {
     throw new InvalidArgumentError('expected a positive whole number.');
   }
+  // A longer one reached PostgreSQL as a run id ("out of range for type bigint"), or lost digits as a count.
+  if (!Number.isSafeInteger(Number(value))) throw new InvalidArgumentError(`expected a positive whole number of at most ${Number.MAX_SAFE_INTEGER}.`);
   return Number(value);
 }
 
