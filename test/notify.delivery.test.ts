@@ -364,6 +364,19 @@ describe('outbox delivery to Slack (real ingests, real WebClient, fake Slack)', 
     expect((await outbox())[0]!.delivered_at).not.toBeNull();
   });
 
+  it('a database that fails every pass is logged once, not every pass (then once a minute, with the count)', async () => {
+    const gone = await freshDatabase();
+    await gone.dispose(); // every query fails from now on
+    const loop = startDeliveryLoop(context({ db: gone }), { intervalMs: 5 });
+    try {
+      await sleep(400);
+    } finally {
+      await loop.stop();
+    }
+    const failed = log.lines.map((l) => JSON.parse(l) as { msg: string; failedPasses?: number }).filter((l) => l.msg === 'alert delivery pass failed; will retry');
+    expect(failed).toEqual([expect.objectContaining({ failedPasses: 1 })]);
+  });
+
   it('stop() returns after the batch in hand while a backlog remains (a shutdown does not wait for the whole pass)', async () => {
     for (let i = 0; i < 30; i++) await enqueueAlert(db.pool, { kind: 'test' });
     let posts = 0;

@@ -494,6 +494,9 @@ export function startDeliveryLoop(ctx: DeliveryContext, options: { intervalMs?: 
   const stopping = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
+  // A database outage fails every pass: said at the first, then once a minute with the count, and when it ends.
+  let failedPasses = 0;
+  const logEvery = Math.max(1, Math.round(60_000 / intervalMs));
 
   const schedule = (delay: number) => {
     if (stopping.signal.aborted) return;
@@ -505,8 +508,12 @@ export function startDeliveryLoop(ctx: DeliveryContext, options: { intervalMs?: 
     running = (async () => {
       try {
         await deliverPending(ctx, { signal: stopping.signal });
+        if (failedPasses > 0) logger.info({ failedPasses }, 'alert delivery passes work again');
+        failedPasses = 0;
       } catch (error) {
-        logger.warn({ err: (error as Error).message }, 'alert delivery pass failed; will retry');
+        if (failedPasses++ % logEvery === 0) {
+          logger.warn({ err: (error as Error).message, failedPasses }, 'alert delivery pass failed; will retry');
+        }
       }
     })();
     await running;
