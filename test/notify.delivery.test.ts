@@ -317,6 +317,7 @@ describe('outbox delivery to Slack (real ingests, real WebClient, fake Slack)', 
     await db.pool.query('delete from run_changes where run_id = $1', [run.runId]);
     expect(await deliverPending(context())).toEqual({ delivered: 1, failed: 0, failedPermanently: 0, skipped: 0 });
     expect(JSON.stringify(slack.messages[0]!.blocks)).toContain('The files are no longer available');
+    expect(JSON.stringify(slack.messages[0]!.blocks)).not.toContain('files for the platform are in the thread'); // said before, contradicting it
     expect(slack.calls('files.getUploadURLExternal')).toHaveLength(0);
   });
 

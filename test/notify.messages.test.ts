@@ -114,10 +114,15 @@ describe('alert messages', () => {
     expect(text).toContain('https://hris.example.com/runs/42');
   });
 
-  it('a held alert delivered after the decision still says held, and notes the decision', () => {
-    const message = runMessage(run({ status: 'held', currentStatus: 'accepted', reasons: ['x', 'approved by ops'] }))!;
+  it('a held alert delivered after the decision still says held, and notes the decision apart from why it was held', () => {
+    const message = runMessage(run({ status: 'held', currentStatus: 'rejected', reasons: ['row count dropped', 'rejected by ops: wrong file'] }))!;
     expect(message.kind).toBe('held');
-    expect(JSON.stringify(message.blocks)).toContain('since then: `approved by ops`');
+    expect(JSON.stringify(message.blocks)).toContain('since then: `rejected by ops: wrong file`');
+    const why = message.blocks.map((b) => JSON.stringify(b)).find((b) => b.includes('Why it is held'))!;
+    expect(why).toContain('row count dropped');
+    expect(why).not.toContain('rejected by ops');
+    expect(message.text).toContain('for approval: row count dropped.');
+    expect(message.text).not.toContain('rejected by ops');
   });
 
   it('duplicate: one line, or nothing when the tenant turned duplicate notes off', () => {

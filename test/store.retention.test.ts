@@ -1,6 +1,8 @@
-import { access } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ingestFile, purgeOldRuns } from '../src/pipeline.js';
+import { approveRun, ingestFile, purgeOldRuns } from '../src/pipeline.js';
 import { countRows, csvOf, fileOf, person, range, tenantOf, useEngine } from './pipeline.support.js';
 
 const exists = (file: string) => access(file).then(() => true, () => false);
@@ -39,7 +41,38 @@ describe('retention', () => {
     expect(await exists(recent.files.invites!)).toBe(true);
     expect(await countRows(engine.db, 'members', "tenant_id = 'acme'")).toBe(40);
     // idempotent
-    expect(await purgeOldRuns(engine.db, 90)).toEqual({ runs: 0, changes: 0, errors: 0, files: 0 });
+    expect(await purgeOldRuns(engine.db, 90)).toEqual({ runs: 0, changes: 0, errors: 0, files: 0, alertFolders: 0 });
+  });
+
+  it('a held run approved after retentionDays counts from its approval; a file another run still records stays; the local alert folders of purged runs go', async () => {
+    const acme = tenantOf();
+    const first = await ingestFile(engine.ctx, acme, fileOf('a 2023-01-01.csv', csvOf(range(1, 40))), { outDir: engine.out });
+    const held = await ingestFile(engine.ctx, acme, fileOf('b 2023-01-02.csv', csvOf(range(1, 3))), { outDir: engine.out });
+    expect(held.status).toBe('held');
+    await engine.db.pool.query(`update runs set created_at = now() - interval '100 days'`);
+    await approveRun(engine.ctx, new Map([['acme', acme]]), held.runId!, 'olga', { outDir: engine.out });
+    // the same date again: the same output names, which this newer run now owns
+    const sameNames = await ingestFile(engine.ctx, acme, fileOf('c 2023-01-02.csv', csvOf(range(1, 4))), { outDir: engine.out });
+    expect(sameNames.files.invites).toBe(held.files.invites);
+    const alerts = await mkdtemp(path.join(os.tmpdir(), 'retention-alerts-'));
+    try {
+      for (const id of [first.runId, held.runId, sameNames.runId]) {
+        await mkdir(path.join(alerts, `run-${id}-accepted`));
+        await writeFile(path.join(alerts, `run-${id}-accepted`, 'members.csv'), 'member data');
+      }
+      const purged = await purgeOldRuns(engine.db, 90, { alertsDir: alerts });
+      expect(purged).toMatchObject({ runs: 1, alertFolders: 1 }); // the first run only
+      expect(await countRows(engine.db, 'runs', `purged_at is not null`)).toBe(1);
+      expect(await countRows(engine.db, 'run_changes', `run_id = ${held.runId}`)).toBeGreaterThan(0);
+      expect((await readdir(alerts)).sort()).toEqual([`run-${held.runId}-accepted`, `run-${sameNames.runId}-accepted`]);
+      // a month after the approval the approved run goes, but its paths are the newer run's files
+      await engine.db.pool.query(`update runs set decided_at = now() - interval '100 days' where id = $1`, [held.runId]);
+      expect(await purgeOldRuns(engine.db, 90, { alertsDir: alerts })).toMatchObject({ runs: 1, alertFolders: 1 });
+      expect(await exists(sameNames.files.invites!)).toBe(true);
+      expect(await exists(sameNames.files.deletions!)).toBe(true);
+    } finally {
+      await rm(alerts, { recursive: true, force: true });
+    }
   });
 
   it('refuses a nonsensical number of days', async () => {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { alertsDir } from '../notify/create.js';
 import { purgeOldRuns } from '../pipeline.js';
 import { loadCliContext, positiveInteger, withDatabase } from './context.js';
 
@@ -16,12 +17,12 @@ export function register(program: Command): void {
     .action(async (options: PurgeOptions) => {
       const ctx = await loadCliContext();
       const days = options.days ?? ctx.app.retentionDays;
-      const result = await withDatabase(ctx.app, (db) => purgeOldRuns(db, days));
+      const result = await withDatabase(ctx.app, (db) => purgeOldRuns(db, days, { alertsDir: alertsDir(ctx.app) }));
       if (options.json) console.log(JSON.stringify({ days, ...result }));
       else {
         console.log(
           `purged ${result.runs} run(s) older than ${days} days: ${result.changes} change records, ${result.errors} error records, ` +
-            `${result.files} files (the run history stays)`,
+            `${result.files} files, ${result.alertFolders} local alert folders (the run history stays)`,
         );
       }
       process.exitCode = 0;

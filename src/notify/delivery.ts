@@ -394,6 +394,8 @@ async function buildFullMessage(ctx: DeliveryContext, row: OutboxRow): Promise<B
         dashboardUrl: ctx.dashboardUrl,
         channel: tenant?.slackChannel,
         notifyDuplicates: tenant?.notifyDuplicates ?? true,
+        // Retention removed the run's changes before the alert went out (Slack down for longer than retentionDays).
+        filesRemoved: loaded.purged,
       });
       if (!message) return { message: null, skipReason: 'duplicate notes are off for this tenant' };
       message = await withLateness(ctx.db.pool, message, loaded.view, tenant, ctx.timeZone ?? 'UTC');
@@ -401,14 +403,6 @@ async function buildFullMessage(ctx: DeliveryContext, row: OutboxRow): Promise<B
       if (unapplied) {
         message.blocks.splice(message.blocks.length - 1, 0, unapplied.block);
         message.text = `${message.text} ${unapplied.text}`;
-      }
-      if (loaded.purged && message.attach.length > 0) {
-        // Retention removed the run's changes before the alert went out (Slack down for longer than retentionDays).
-        const note = 'The files are no longer available: retention removed this run’s changes before the alert could be delivered.';
-        return {
-          message: { ...message, attach: [], blocks: [...message.blocks, { type: 'context', elements: [{ type: 'mrkdwn', text: note }] }], alertId: row.id },
-          run: loaded.view,
-        };
       }
       return { message: { ...message, alertId: row.id }, run: loaded.view };
     }

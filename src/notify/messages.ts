@@ -60,7 +60,12 @@ export interface MessageOptions {
   channel?: string;
   /** The CLI name in approval instructions. */
   cliName?: string;
+  /** Retention removed the run's changes before its alert went out (Slack down longer than retentionDays): no files. */
+  filesRemoved?: boolean;
 }
+
+/** What a message whose run's files are gone says in place of them. */
+const FILES_REMOVED = 'The files are no longer available: retention removed this run’s changes before the alert could be delivered.';
 
 const CLI = 'hris-ingest';
 
@@ -183,23 +188,28 @@ function base(run: RunView, options: MessageOptions): Pick<AlertMessage, 'tenant
   return { tenantId: run.tenantId, runId: run.id, ...(options.channel ? { channel: options.channel } : {}) };
 }
 
-function decisionNote(run: RunView): string | undefined {
-  const note = [...run.reasons].reverse().find((r) => /^(approved|rejected) by /.test(r));
-  return note;
+/**
+ * A decided held run's reasons: the operator's decision note (runs approve|reject add it to the reasons,
+ * src/store/runs.ts decideRun) and why it was held, apart. Every message shows the two apart: the held
+ * alert, sent after the decision, listed the decision as a reason it was held.
+ */
+function decisionOf(run: RunView): { decision: string | undefined; holdReasons: string[] } {
+  const decision = [...run.reasons].reverse().find((r) => /^(approved|rejected) by /.test(r));
+  return { decision, holdReasons: run.reasons.filter((r) => r !== decision) };
 }
 
 export function acceptedMessage(run: RunView, options: MessageOptions = {}): AlertMessage {
-  const approved = decisionNote(run);
-  const holdReasons = run.reasons.filter((r) => r !== approved);
+  const { decision: approved, holdReasons } = decisionOf(run);
   const blocks: Block[] = [header(`${tenantName(run)}: membership file accepted`), section(fileLine(run)), countFields(run.counts)];
   if (approved) {
     blocks.push(plainSection(`Held, then ${cut(approved, SHOWN.reason)}.${holdReasons.length ? `\nIt was held because:\n${reasonBullets(holdReasons)}` : ''}`));
   }
-  const attach: AlertMessage['attach'] = ['invites', 'updates', 'deletions'];
-  const notes = ['The three files for the platform are in the thread.'];
+  const removed = options.filesRemoved === true;
+  const attach: AlertMessage['attach'] = removed ? [] : ['invites', 'updates', 'deletions'];
+  const notes = [removed ? FILES_REMOVED : 'The three files for the platform are in the thread.'];
   if (run.errorCount > 0) {
-    attach.push('errors');
-    notes.push(`${plural(run.errorCount, 'invalid row was', 'invalid rows were')} skipped under the tenant's policy and their members carried forward: see validation errors.csv.`);
+    if (!removed) attach.push('errors');
+    notes.push(`${plural(run.errorCount, 'invalid row was', 'invalid rows were')} skipped under the tenant's policy and their members carried forward${removed ? '' : ': see validation errors.csv'}.`);
   }
   blocks.push(section(notes.join('\n')));
   blocks.push(runContext(run, options));
@@ -211,10 +221,9 @@ export function acceptedMessage(run: RunView, options: MessageOptions = {}): Ale
 }
 
 export function rejectedMessage(run: RunView, options: MessageOptions = {}): AlertMessage {
-  const decision = decisionNote(run);
+  const { decision, holdReasons } = decisionOf(run);
   if (decision) {
     // A held run an operator rejected: nothing applied, no errors to fix.
-    const holdReasons = run.reasons.filter((r) => r !== decision);
     const blocks: Block[] = [
       header(`${tenantName(run)}: held file rejected`),
       section(fileLine(run)),
@@ -239,6 +248,7 @@ export function rejectedMessage(run: RunView, options: MessageOptions = {}): Ale
       '*What the customer must fix:* correct every row listed in `validation errors.csv` (line, column, value, reason) ' +
         'in their HR system export, then upload the whole corrected file again. A file with any invalid row is rejected as a whole.',
     ),
+    ...(options.filesRemoved ? [section(FILES_REMOVED)] : []),
     runContext(run, options),
   ];
   const first = shown[0];
@@ -247,7 +257,7 @@ export function rejectedMessage(run: RunView, options: MessageOptions = {}): Ale
     kind: 'rejected',
     text: notificationText(`${tenantName(run)}: rejected ${fileName(run)}: ${plural(run.errorCount, 'error')}.${firstText} Run ${run.id}.`),
     blocks,
-    attach: ['errors'],
+    attach: options.filesRemoved ? [] : ['errors'],
     ...base(run, options),
   };
 }
@@ -267,10 +277,11 @@ export function heldMessage(run: RunView, options: MessageOptions = {}): AlertMe
   const url = runUrl(options.dashboardUrl, run.id);
   const approve = `${cli} runs approve ${run.id}`;
   const reject = `${cli} runs reject ${run.id}`;
+  const { decision: decided, holdReasons } = decisionOf(run);
   const blocks: Block[] = [
     header(`${tenantName(run)}: membership file held for approval`),
     section(fileLine(run)),
-    plainSection(`Why it is held:\n${reasonBullets(run.reasons)}`),
+    plainSection(`Why it is held:\n${reasonBullets(holdReasons)}`),
     countFields(run.counts),
     section(
       `Nothing has been applied. *To apply it:* ${code(approve)}\n*To discard it:* ${code(reject)}` +
@@ -278,11 +289,10 @@ export function heldMessage(run: RunView, options: MessageOptions = {}): AlertMe
         '\nThe files for the platform come with the approval.',
     ),
   ];
-  const decided = decisionNote(run);
   const extra = run.currentStatus !== 'held' ? [`since then: ${decided ? code(decided, SHOWN.reason) : run.currentStatus}`] : [];
   blocks.push(runContext(run, options, extra));
   const text = notificationText(
-    `${tenantName(run)}: held ${fileName(run)} for approval: ${joinCapped(run.reasons, '; ', 600, { itemMax: 200, noun: 'reasons' })}. ` +
+    `${tenantName(run)}: held ${fileName(run)} for approval: ${joinCapped(holdReasons, '; ', 600, { itemMax: 200, noun: 'reasons' })}. ` +
       `Approve: ${approve}. Reject: ${reject}.${url ? ` ${url}` : ''}`,
   );
   return { kind: 'held', text, blocks, attach: [], ...base(run, options) };

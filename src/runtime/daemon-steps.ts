@@ -11,7 +11,7 @@ import { defaultPollerId, type FileResult, type PollEvent, type TickResult } fro
 import { startPollerScheduler, type PollerScheduler } from '../drop/scheduler.js';
 import type { Logger } from '../log.js';
 import type { FileOutcome, Metrics } from '../metrics.js';
-import { deliveryContext } from '../notify/create.js';
+import { alertsDir, deliveryContext } from '../notify/create.js';
 import { startDeliveryLoop, type DeliveryLoop } from '../notify/delivery.js';
 import { openConfiguredDatabase, redactUrl } from '../store/connect.js';
 import type { Database } from '../store/db.js';
@@ -224,7 +224,7 @@ export function startRetention({ app, logger, closers }: StepContext, db: Databa
   const purge = () => {
     purging = purging
       .then(async () => {
-        const result = await purgeOldRuns(db, app.retentionDays);
+        const result = await purgeOldRuns(db, app.retentionDays, { alertsDir: alertsDir(app) });
         logger.info({ stage: 'retention', days: app.retentionDays, ...result }, 'old run files and change records purged');
       })
       .catch((error: unknown) => logger.warn({ stage: 'retention', err: (error as Error).message }, 'retention purge failed; retried tomorrow'));
