@@ -205,6 +205,18 @@ describe('a message Slack refuses for its content', () => {
     expect(lines.some((l) => l.includes('"level":40') && l.includes('short form'))).toBe(true);
   });
 
+  it('a short form posted whose files then failed for good keeps its short-form mark through notify retry', async () => {
+    const run = await ingestFile({ db }, tenant, file('acme - 01.13.2023.csv', csv(5)));
+    slack.fail({ methods: ['chat.postMessage'], error: 'invalid_blocks', times: 1 });
+    slack.fail({ methods: ['files.getUploadURLExternal'], error: 'missing_scope', times: 1 });
+    expect(await deliverPending(context())).toMatchObject({ delivered: 0, failedPermanently: 1 });
+    expect(await requeueAlerts(db.pool, { allFailed: true })).toHaveLength(1);
+    expect(await deliverPending(context())).toMatchObject({ delivered: 1 });
+    expect(slack.calls('chat.postMessage').filter((p) => !p.error)).toHaveLength(1); // the short form, posted once
+    const [alert] = await runAlerts(db.pool, run.runId!);
+    expect(alert).toMatchObject({ state: 'delivered', shortForm: 'invalid_blocks' });
+  });
+
   it('a refused short form fails the alert (no third try)', async () => {
     await ingestFile({ db }, tenant, file('acme - 01.13.2023.csv', csv(5)));
     slack.fail({ methods: ['chat.postMessage'], error: 'msg_too_long', times: 2 });

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { approveRun, ingestFile, purgeOldRuns } from '../src/pipeline.js';
+import { unappliedRuns } from '../src/store/run-applied.js';
 import { countRows, csvOf, fileOf, person, range, tenantOf, useEngine } from './pipeline.support.js';
 
 const exists = (file: string) => access(file).then(() => true, () => false);
@@ -65,6 +66,8 @@ describe('retention', () => {
       expect(await countRows(engine.db, 'runs', `purged_at is not null`)).toBe(1);
       expect(await countRows(engine.db, 'run_changes', `run_id = ${held.runId}`)).toBeGreaterThan(0);
       expect((await readdir(alerts)).sort()).toEqual([`run-${held.runId}-accepted`, `run-${sameNames.runId}-accepted`]);
+      // a purged run's files are gone: nobody is asked to upload them any more
+      expect((await unappliedRuns(engine.db.pool, 'acme', { limit: 10 })).ids).not.toContain(first.runId);
       // a month after the approval the approved run goes, but its paths are the newer run's files
       await engine.db.pool.query(`update runs set decided_at = now() - interval '100 days' where id = $1`, [held.runId]);
       expect(await purgeOldRuns(engine.db, 90, { alertsDir: alerts })).toMatchObject({ runs: 1, alertFolders: 1 });

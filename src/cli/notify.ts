@@ -80,7 +80,12 @@ export function register(program: Command): void {
         else if (after.length === 0) process.stdout.write('no failed alerts\n');
         else {
           for (const alert of after) {
-            const note = alert.state === 'delivered' ? (alert.shortForm ? ` (short form: Slack refused the full alert, ${alert.shortForm})` : '') : `: ${alert.error ?? ''}`;
+            const note =
+              alert.state === 'delivered'
+                ? alert.shortForm
+                  ? ` (short form: Slack refused the full alert, ${alert.shortForm})`
+                  : ''
+                : `: ${alert.error ?? 'waits for an earlier alert of its run (see hris-ingest runs show)'}`;
             process.stdout.write(`alert ${alert.id} (${alert.kind}): ${alert.state}${note}\n`);
           }
         }

@@ -63,13 +63,16 @@ export async function failedAlerts(db: Queryable, listed = 10): Promise<{ count:
 /**
  * Makes alerts due again: the failed ones (ALL_FAILED) or the given ids, if not delivered and not being
  * delivered right now (a delivery's lease in locked_until: taking it away would post the alert twice).
- * Clears the failure and the short-form mark (the full message is tried first again: the cause may be
- * fixed). Returns the ids requeued.
+ * Clears the failure and, for an alert not posted yet, the short-form mark (the full message is tried
+ * first again: the cause may be fixed; one already posted keeps it, as its message is the short form).
+ * Returns the ids requeued.
  */
 export async function requeueAlerts(db: Queryable, which: { ids: number[] } | { allFailed: true }): Promise<number[]> {
   const ids = 'ids' in which ? which.ids : null;
   const result = await db.query<{ id: number }>(
-    `update outbox set failed_at = null, fallback_reason = null, locked_until = null, next_attempt_at = now()
+    `update outbox set failed_at = null, locked_until = null, next_attempt_at = now(),
+            -- a message already posted (its files failed) was posted in its short form when so marked: it stays
+            fallback_reason = case when message_ts is null then null else fallback_reason end
      where delivered_at is null and (locked_until is null or locked_until <= now())
        and ($1::bigint[] is null and failed_at is not null or id = any($1::bigint[]))
      returning id::int as id`,

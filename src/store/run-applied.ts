@@ -2,9 +2,10 @@ import type { Queryable } from './db.js';
 
 /**
  * "Applied to the platform" marks. A run needs one when it is accepted, came from a customer file (not a
- * baseline import) and has something to upload (invites, updates or deletions).
+ * baseline import), has something to upload (invites, updates or deletions) and still has its files (not
+ * purged by retention: nobody can upload them any more).
  */
-const NEEDS_APPLYING = `r.status = 'accepted' and r.source <> 'baseline'
+const NEEDS_APPLYING = `r.status = 'accepted' and r.source <> 'baseline' and r.purged_at is null
   and (coalesce((r.counts->>'invites')::int, 0) + coalesce((r.counts->>'updates')::int, 0) + coalesce((r.counts->>'deletions')::int, 0)) > 0`;
 
 export interface AppliedMark {
