@@ -1,3 +1,4 @@
+import { readdir, readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +11,20 @@ describe('runs: guardrails, approve / reject, duplicates, invalid rows, atomicit
   const ingest = (people: Person[], tenant = tenantOf(), text?: string) =>
     ingestFile(engine.ctx, tenant, fileOf(`acme - 01.${String(++fileNo).padStart(2, '0')}.2023.csv`, text ?? csvOf(people)));
   const runRow = async (id: number) => (await engine.db.pool.query('select status, base_run_id::int, decided_by, reasons from runs where id = $1', [id])).rows[0];
+
+  it('a held run writes none of the platform files where the outputs go (they come with its approval): the accepted run\'s files of the same date stay', async () => {
+    const dated = (people: Person[]) => ingestFile(engine.ctx, tenantOf(), fileOf('acme - 05.05.2023.csv', csvOf(people)), { outDir: engine.out });
+    const first = await dated(range(1, 300));
+    const before = await readFile(first.files.invites!, 'utf8');
+    const held = await dated(range(1, 200));
+    expect(held.status).toBe('held');
+    expect(held.files).toEqual({});
+    expect(await readFile(first.files.invites!, 'utf8')).toBe(before);
+    expect((await readdir(engine.out)).filter((f) => f.includes('deletions'))).toEqual(['acme 2023-05-05 profile deletions.csv']);
+    expect((await readFile(first.files.deletions!, 'utf8')).trimEnd().split('\n')).toHaveLength(1); // the first run's: a header only
+    const approved = await approveRun(engine.ctx, new Map(), held.runId!, 'olga', { outDir: engine.out });
+    expect((await readFile(approved.files.deletions!, 'utf8')).trimEnd().split('\n')).toHaveLength(101);
+  });
 
   it('holds a mass deletion: nothing applied, the reason says how many and the limits', async () => {
     await ingest(range(1, 300));

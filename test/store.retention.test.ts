@@ -28,7 +28,7 @@ describe('retention', () => {
     const purged = await purgeOldRuns(engine.db, 90);
     expect(purged).toMatchObject({ runs: 5 });
     expect(await countRows(engine.db, 'run_changes', `run_id = ${moot.runId}`)).toBe(0);
-    expect(await exists(moot.files.deletions!)).toBe(false);
+    expect(moot.files.deletions).toBeUndefined(); // a held run's platform files come with its approval
     expect(await countRows(engine.db, 'run_changes', `run_id in (${old.runId}, ${rejected.runId})`)).toBe(0);
     expect(await countRows(engine.db, 'run_errors', `run_id = ${rejected.runId}`)).toBe(0);
     expect(await exists(old.files.invites!)).toBe(false);
@@ -37,7 +37,7 @@ describe('retention', () => {
     expect(await countRows(engine.db, 'runs')).toBe(7);
     expect(await countRows(engine.db, 'runs', 'purged_at is not null')).toBe(5);
     expect(await countRows(engine.db, 'run_changes', `run_id = ${held.runId}`)).toBe(37);
-    expect(await exists(held.files.deletions!)).toBe(true);
+    expect(held.files.deletions).toBeUndefined();
     expect(await countRows(engine.db, 'run_changes', `run_id = ${recent.runId}`)).toBe(1);
     expect(await exists(recent.files.invites!)).toBe(true);
     expect(await countRows(engine.db, 'members', "tenant_id = 'acme'")).toBe(40);
@@ -51,10 +51,10 @@ describe('retention', () => {
     const held = await ingestFile(engine.ctx, acme, fileOf('b 2023-01-02.csv', csvOf(range(1, 3))), { outDir: engine.out });
     expect(held.status).toBe('held');
     await engine.db.pool.query(`update runs set created_at = now() - interval '100 days'`);
-    await approveRun(engine.ctx, new Map([['acme', acme]]), held.runId!, 'olga', { outDir: engine.out });
+    const approved = await approveRun(engine.ctx, new Map([['acme', acme]]), held.runId!, 'olga', { outDir: engine.out });
     // the same date again: the same output names, which this newer run now owns
     const sameNames = await ingestFile(engine.ctx, acme, fileOf('c 2023-01-02.csv', csvOf(range(1, 4))), { outDir: engine.out });
-    expect(sameNames.files.invites).toBe(held.files.invites);
+    expect(sameNames.files.invites).toBe(approved.files.invites);
     const alerts = await mkdtemp(path.join(os.tmpdir(), 'retention-alerts-'));
     try {
       for (const id of [first.runId, held.runId, sameNames.runId]) {

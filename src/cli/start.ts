@@ -74,7 +74,7 @@ function printBanner(daemon: Daemon, tenantCount: number): void {
   const drop = daemon.devDrop ? `development SFTP drop on 127.0.0.1:${daemon.devDrop.port} serving ${displayPath(path.resolve(app.dataDir, 'drop'))}` : `SFTP drop ${app.drop.host}:${app.drop.port}`;
   lines.push(`hris-ingest is running: ${database}; ${drop}; ${tenantCount} tenant(s); schedule "${app.schedule.cron}" (${app.schedule.timezone}).`);
   if (daemon.seededSample) lines.push(`  Sample file placed in the example inbox: ${displayPath(daemon.seededSample)}`);
-  lines.push(`  Each run's files (potential invites, profile updates, profile deletions) are written to: ${displayPath(daemon.outDir)}`);
+  lines.push(`  Each run's files (potential invites, profile updates, profile deletions; a held run's once approved) are written to: ${displayPath(daemon.outDir)}`);
   if (daemon.alertsDir) lines.push(`  Alerts (Slack not configured) are written to: ${displayPath(daemon.alertsDir)}`);
   if (daemon.devDrop) {
     lines.push(`  Drop host key (pinned): ${daemon.devDrop.hostKeySha256}`);
