@@ -1,4 +1,4 @@
-import { stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliSandbox, ensureBuilt, type CliSandbox } from './support/cli.js';
@@ -42,6 +42,18 @@ describe.skipIf(skip)('hris-ingest keys generate, config check, ingest and previ
     const again = await sandbox.run('keys', 'generate', '--tenant', 'acme');
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('exists: a new key would lock out files encrypted to the old one; pass --force');
+    // --out naming the public key's own path would leave only the public key: refused
+    const onPublic = await sandbox.run('keys', 'generate', '--tenant', 'other', '--out', path.join(sandbox.dir, 'k', 'other.public.asc'));
+    expect(onPublic.code).toBe(1);
+    expect(onPublic.stderr).toContain('is where the public key goes');
+    // --force over a key file someone made readable: the new secret key is 600 again
+    const loose = path.join(sandbox.dir, 'k', 'loose.private.asc');
+    await mkdir(path.dirname(loose), { recursive: true });
+    await writeFile(loose, 'old key', { mode: 0o644 });
+    await chmod(loose, 0o644);
+    const forced = await sandbox.run('keys', 'generate', '--tenant', 'loose', '--out', loose, '--force');
+    expect(forced.code, forced.stderr).toBe(0);
+    expect((await stat(loose)).mode & 0o777).toBe(0o600);
 
     // The tenant config, with the lines as printed.
     await writeFile(path.join(sandbox.configDir, 'tenants', 'acme.yaml'), `id: acme\nname: Acme Corp\n${config}`);

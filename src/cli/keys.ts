@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { configDir } from '../config/app.js';
@@ -52,6 +52,9 @@ async function generate(options: GenerateOptions): Promise<number> {
   const tenant = existsSync(tenantFile) ? await loadTenantFile(tenantFile) : undefined;
   const privateFile = path.resolve(options.out ?? path.join(dir, 'keys', `${id}.private.asc`));
   const publicFile = path.join(path.dirname(privateFile), `${id}.public.asc`);
+  if (privateFile === publicFile) {
+    throw new UsageError(`--out ${privateFile} is where the public key goes (${id}.public.asc beside the private key): name the private key file otherwise, e.g. ${id}.private.asc`);
+  }
   for (const file of [privateFile, publicFile]) {
     if (existsSync(file) && !options.force) throw new UsageError(`${file} exists: a new key would lock out files encrypted to the old one; pass --force to replace it`);
   }
@@ -62,6 +65,10 @@ async function generate(options: GenerateOptions): Promise<number> {
 
   const key = await generateTenantKey({ userId: `hris-ingest ${tenant?.name ?? id} (${id})`, passphrase, type: options.type });
   await mkdir(path.dirname(privateFile), { recursive: true, mode: 0o700 });
+  // writeFile's mode applies to a file it creates: one replaced (--force) kept its own, 644 say, for the new key
+  await chmod(privateFile, 0o600).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
   await writeFile(privateFile, key.privateKey, { mode: 0o600 });
   await writeFile(publicFile, key.publicKey, { mode: 0o644 });
 
