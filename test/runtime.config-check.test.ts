@@ -167,6 +167,15 @@ describe('hris-ingest config check', () => {
       const cron = await runCheck(broken, { SCHEDULE_CRON: '61 * * * *', DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' });
       expect(cron.code).toBe(1);
       expect(failures(cron.stdout)[0]).toMatch(/^app config: FAIL: schedule\.cron "61 \* \* \* \*" is not a valid cron expression/);
+
+      // a file that is not a mapping, or a section that is not, with an environment override set
+      await writeFile(path.join(broken.configDir, 'app.yaml'), 'just text\n');
+      const text = await runCheck(broken, { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' });
+      expect(failures(text.stdout)[0]).toMatch(/^app config: FAIL: .*app\.yaml: .*expected a mapping of settings \(key: value lines\), got a string/);
+      await writeFile(path.join(broken.configDir, 'app.yaml'), 'drop: 5\n');
+      const section = await runCheck(broken, { DROP_PORT: '2801' });
+      expect(failures(section.stdout)[0]).toMatch(/^app config: FAIL: .*app\.yaml: drop: expected a mapping of settings \(DROP_PORT sets drop\.port\), got a number/);
+      expect(section.stdout).not.toContain('Cannot create property');
     } finally {
       await broken.dispose();
     }

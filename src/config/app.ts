@@ -173,22 +173,35 @@ export function configDir(env: NodeJS.ProcessEnv = process.env): string {
  * Loads DIR/app.yaml (optional) and overlays the environment variables of ENV_VARS.
  * Relative paths (dataDir, key files) are resolved against the working directory.
  */
+/** A YAML value's kind, for an error: "a string", "a number", "a list". */
+function describeYaml(value: unknown): string {
+  return Array.isArray(value) ? 'a list' : value === null ? 'nothing' : `a ${typeof value}`;
+}
+
 export async function loadAppConfig(dir = configDir(), env: NodeJS.ProcessEnv = process.env): Promise<AppConfig> {
   const file = path.join(dir, 'app.yaml');
-  let raw: Record<string, unknown> = {};
+  let raw: unknown = {};
   try {
-    raw = (parseYaml(await readFile(file, 'utf8')) as Record<string, unknown> | null) ?? {};
+    raw = parseYaml(await readFile(file, 'utf8')) ?? {};
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
       throw new ConfigError(file, [{ path: '', message: `not readable YAML: ${(error as Error).message}` }]);
     }
   }
+  const isMapping = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+  // The environment is laid over the file's mappings: a file that is not one (or a section that is not)
+  // is the file's error, named as the schema names it, not a TypeError of the overlay.
+  if (!isMapping(raw)) throw new ConfigError(file, [{ path: '', message: `expected a mapping of settings (key: value lines), got ${describeYaml(raw)}` }]);
   for (const [name, keys] of Object.entries(ENV_VARS)) {
     const value = env[name];
     if (value === undefined || value === '') continue;
-    let target = raw as Record<string, unknown>;
+    let target = raw;
+    let at: string[] = [];
     for (const key of keys.slice(0, -1)) {
-      target = (target[key] ??= {}) as Record<string, unknown>;
+      at = [...at, key];
+      const next = (target[key] ??= {});
+      if (!isMapping(next)) throw new ConfigError(file, [{ path: at.join('.'), message: `expected a mapping of settings (${name} sets ${keys.join('.')}), got ${describeYaml(next)}` }]);
+      target = next;
     }
     const dotted = keys.join('.');
     target[keys[keys.length - 1]!] = NUMERIC_PATHS.has(dotted) ? Number(value) : value;
