@@ -179,6 +179,8 @@ describe('tenant config reload (issue 10 defect 6)', () => {
     await reloadTenants(registry, db, logger, 'tick');
     expect(errors().map((l) => l.file)).toEqual(['globex.yaml', 'globex.yaml']);
     expect((await alerts()).map((a) => a.file)).toEqual(['globex.yaml', 'globex.yaml']);
+    // the values file's problems name it (their line numbers are its own), not only the YAML
+    expect((await alerts()).map((a) => a.error)).toEqual([expect.stringMatching(/^allowedValuesFile segments\.csv: /), expect.stringMatching(/^allowedValuesFile segments\.csv: /)]);
     expect(errors().map((l) => l.msg)).toEqual(Array(2).fill('tenant config file refused; the last good version stays in use'));
   });
 

@@ -190,6 +190,7 @@ describe('hris-ingest config check', () => {
       await writeFile(path.join(tenants, 'gamma.yml'), 'id: gamma\nname: Gamma (old copy)\n');
       await writeFile(path.join(tenants, 'delta.yaml'), 'id: delta\nname: Delta\n');
       await writeFile(path.join(tenants, 'omega.yaml'), 'id: omega\nname: Omega\ndrop:\n  inbox: /delta/inbox\n');
+      await writeFile(path.join(tenants, 'typo.yaml'), 'id: typo\nname: Typo\ncolumns:\n  Email Address: emale\n  Region: region\ncustomSegments: [region]\n');
       const check = await runCheck(mixed, {});
       expect(check.code).toBe(1);
       const failed = failures(check.stdout).filter((line) => line.startsWith('tenant '));
@@ -199,6 +200,8 @@ describe('hris-ingest config check', () => {
         'tenant gamma: FAIL: ' + path.join(tenants, 'gamma.yaml') + ': gamma.yaml and gamma.yml are both tenant "gamma": remove the one not meant',
         'tenant gamma: FAIL: ' + path.join(tenants, 'gamma.yml') + ': gamma.yaml and gamma.yml are both tenant "gamma": remove the one not meant',
         expect.stringMatching(/^tenant omega: FAIL: .*tenants delta and omega share the inbox \/delta\/inbox/),
+        // a mapping to no field of the spec and no declared custom segment: a typo that would reject every file
+        'tenant typo: FAIL: ' + path.join(tenants, 'typo.yaml') + ': columns: "Email Address" -> "emale": neither a field of the spec nor a declared custom segment (a typo? files would read it as a custom segment); fix the field name, or add it to customSegments',
       ]);
       expect(lines(check.stdout)).toContain('tenant example: ok (' + path.join(tenants, 'example.yaml') + ' (inbox /example/inbox))');
 

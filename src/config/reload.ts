@@ -33,9 +33,16 @@ export function tenantIdOfFile(name: string): string {
   return name.replace(TENANT_FILE, '');
 }
 
-/** One line (a YAML error quotes the file's lines): for logs, alerts, /healthz and `config check`. */
-function describe(error: unknown): string {
-  const text = error instanceof ConfigError ? error.problems.map((p) => `${p.path || '(top level)'}: ${p.message}`).join('; ') : (error as Error).message;
+/**
+ * One line (a YAML error quotes the file's lines): for logs, alerts, /healthz and `config check`. A problem
+ * of another file than TENANT_FILE (its allowedValuesFile) names that file: its line numbers are that file's.
+ */
+function describe(error: unknown, tenantFile?: string): string {
+  let text = (error as Error).message;
+  if (error instanceof ConfigError) {
+    text = error.problems.map((p) => `${p.path || '(top level)'}: ${p.message}`).join('; ');
+    if (tenantFile && path.resolve(error.file) !== path.resolve(tenantFile)) text = `allowedValuesFile ${path.basename(error.file)}: ${text}`;
+  }
   return text.replace(/\s*\n\s*/g, '; ');
 }
 
@@ -116,7 +123,7 @@ export class TenantRegistry {
       try {
         loaded.set(id, { name, tenant: await this.load(name) });
       } catch (error) {
-        await refuse(name, id, describe(error));
+        await refuse(name, id, describe(error, path.join(this.dir, name)));
       }
     }
     for (const [inbox, ids] of sharedInboxes(loaded)) {

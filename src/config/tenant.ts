@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { expectSchema } from './cadence.js';
 import { ConfigError } from './errors.js';
 import { pgpConfigSchema } from './pgp.js';
+import { FIELD_BY_NAME } from '../fields/fields.js';
 
 export const KEY_MODES = ['employee_id', 'email', 'auto'] as const;
 export type KeyMode = (typeof KEY_MODES)[number];
@@ -118,4 +119,15 @@ export async function loadTenants(configDir: string): Promise<Map<string, Tenant
     tenants.set(tenant.id, tenant);
   }
   return tenants;
+}
+
+/**
+ * The tenant's `columns` entries whose target is neither a field of the spec nor a declared custom segment
+ * (nor "", ignore): read as custom segments with a warning on every file, and most likely a typo
+ * ("Email Address: emale" leaves every file without its email column). For `config check`.
+ */
+export function undeclaredColumnTargets(tenant: Pick<TenantConfig, 'columns' | 'customSegments'>): string[] {
+  return Object.entries(tenant.columns)
+    .filter(([, target]) => target.trim() !== '' && !FIELD_BY_NAME.has(target.trim()) && !tenant.customSegments.includes(target.trim()))
+    .map(([header, target]) => `"${header}" -> "${target}"`);
 }

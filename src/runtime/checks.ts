@@ -5,7 +5,7 @@ import { loadAppConfig, type AppConfig } from '../config/app.js';
 import { ConfigError } from '../config/errors.js';
 import { checkTenantKeys } from '../config/pgp-keys.js';
 import { TenantRegistry, tenantIdOfFile } from '../config/reload.js';
-import type { TenantConfig } from '../config/tenant.js';
+import { undeclaredColumnTargets, type TenantConfig } from '../config/tenant.js';
 import { connectDrop, HostKeyError, resolveDropConnection } from '../drop/client.js';
 import { tenantLayout } from '../drop/layout.js';
 import { scheduleCronProblem } from '../drop/scheduler.js';
@@ -66,7 +66,19 @@ async function checkTenants(configDir: string, env: NodeJS.ProcessEnv = process.
       results.push(fail(`tenant ${id}`, `${path.join(dir, name)}: ${refused?.error ?? 'not loaded'}`));
       continue;
     }
-    results.push(ok(`tenant ${id}`, `${path.join(dir, name)} (inbox ${tenantLayout(tenant).inbox})`));
+    const undeclared = undeclaredColumnTargets(tenant);
+    if (undeclared.length > 0) {
+      const listed = undeclared.slice(0, 5).join(', ') + (undeclared.length > 5 ? ` and ${undeclared.length - 5} more` : '');
+      results.push(
+        fail(
+          `tenant ${id}`,
+          `${path.join(dir, name)}: columns: ${listed}: neither a field of the spec nor a declared custom segment (a typo? files would read it as a custom segment); ` +
+            'fix the field name, or add it to customSegments',
+        ),
+      );
+    } else {
+      results.push(ok(`tenant ${id}`, `${path.join(dir, name)} (inbox ${tenantLayout(tenant).inbox})`));
+    }
     if (tenant.pgp) {
       results.push(await checkTenantKeys(tenant.id, tenant.pgp, env).then((detail) => ok(`tenant ${tenant.id} pgp`, detail), (error: Error) => fail(`tenant ${tenant.id} pgp`, oneLine(error.message))));
     }
