@@ -124,11 +124,11 @@ export async function ingestFile(
   if (status !== 'duplicate') await analyzeAfterBigRun(ctx.db.pool, runId).catch(() => false);
   // The run has committed: a failure from here on is reported as such, never as a failed ingest.
   let files: unknown = null;
-  // A held run's three files would carry out what was held, under the names of the platform's files (and
-  // over an accepted run's files of the same date): they are written by its approval. Its errors file is not
-  // a platform file.
-  const only = status === 'held' ? { only: 'errors' as const } : {};
-  if (options.outDir && status !== 'duplicate') files = await renderRunFiles(ctx.db, runId, options.outDir, only).then(() => null, (error: unknown) => error);
+  // A held run's files would carry out what was held, under the names of the platform's files (and over an
+  // accepted run's files of the same date): its approval writes them.
+  if (options.outDir && status !== 'duplicate' && status !== 'held') {
+    files = await renderRunFiles(ctx.db, runId, options.outDir).then(() => null, (error: unknown) => error);
+  }
   const summary = await loadRunSummary(ctx.db.pool, runId).catch((error: unknown) => {
     throw new RunCommittedError(runId, status, null, error);
   });

@@ -2,7 +2,8 @@ import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { approveRun, ingestFile, renderRunFiles } from '../src/pipeline.js';
+import { approveRun, ingestFile, purgeOldRuns, renderRunFiles } from '../src/pipeline.js';
+import { forgetExpiredPreviews } from '../src/store/console-previews.js';
 import { csvOf, fileOf, person, range } from './pipeline.support.js';
 import { encryptWithOpenpgp, tenantKeyFiles } from './support/gpg.js';
 import { anotherReplica, client, signIn, useConsole, USERS } from './web.support.js';
@@ -321,7 +322,7 @@ describe('console pages', () => {
     expect(gone.body).toContain('This run was superseded');
     const gonePage = (await operator.get(`/runs/${later.runId}`)).body;
     expect(gonePage).not.toContain(`/runs/${later.runId}/files/`);
-    expect(gonePage).toContain('none is offered');
+    expect(gonePage).toContain('no file for the platform is offered');
     expect((await csm.get(`/runs/${id}/files/deletions`)).statusCode).toBe(200); // approved: the platform's files
     const tenants = (await operator.get('/tenants')).body;
     expect(tenants).toContain(`superseded by <a href="/runs/${id}">run ${id}</a>`);
@@ -372,7 +373,8 @@ describe('console pages', () => {
     const link = response.body.match(/href="(\/preview\/[^/]+\/invites)"/)![1]!;
     const file = await csm.get(link);
     expect(file.statusCode).toBe(200);
-    expect(file.headers['content-disposition']).toContain('acme 2023-02-13 potential invites.csv');
+    // marked as a preview: no preview passes for a file to upload (a held mass deletion's neither)
+    expect(file.headers['content-disposition']).toContain('filename="acme 2023-02-13 potential invites - PREVIEW, not for upload.csv"');
     expect(file.body).toContain('m11@example.com');
     expect((await (await signIn(t.app, 'operator')).get(link)).statusCode).toBe(404); // another user
     // nothing of it on this replica's disk; another replica (same database) serves the same bytes
@@ -386,6 +388,13 @@ describe('console pages', () => {
       await t.db.pool.query(`update console_preview_files set expires_at = now() - interval '1 second'`);
       expect((await replica.inject({ method: 'GET', url: link, headers: { cookie: csm.jar.header() } })).statusCode).toBe(404);
       expect((await csm.get(link)).statusCode).toBe(404);
+      // swept ten minutes after expiry (a download begun before it reads to its end), by retention too
+      const rows = async () => (await t.db.pool.query('select count(*)::int as n from console_preview_files')).rows[0].n as number;
+      expect(await forgetExpiredPreviews(t.db.pool)).toBe(0);
+      expect(await rows()).toBeGreaterThan(0);
+      await t.db.pool.query(`update console_preview_files set expires_at = now() - interval '11 minutes'`);
+      await purgeOldRuns(t.db, 90);
+      expect(await rows()).toBe(0);
     } finally {
       await replica.close();
     }

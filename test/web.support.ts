@@ -80,7 +80,6 @@ export async function signIn(app: FastifyInstance, role: Role): Promise<Client> 
   return c;
 }
 
-/** A fresh database with the three users, the console app on it (tenants acme and beta). */
 /** T's console app (one replica): the test's database and tenants, temporary files under TEMP_DIR. */
 function buildConsole(t: ConsoleTest, tempDir: string, config: Record<string, unknown>): Promise<FastifyInstance> {
   return buildWebApp({
@@ -103,6 +102,7 @@ export async function anotherReplica(t: ConsoleTest, config: Record<string, unkn
   return buildConsole(t, await mkdtemp(path.join(t.tempDir, 'replica-')), config);
 }
 
+/** A fresh database with the three users, the console app on it (tenants acme and beta). */
 export function useConsole(config: Record<string, unknown> = {}): ConsoleTest {
   const t = {} as ConsoleTest;
   beforeEach(async () => {

@@ -112,10 +112,10 @@ export async function scanFile(file: MemoryFile, tenant: TenantConfig, options: 
   return rows.result(header, headerFailure, totals);
 }
 
-/** The per-row columns of a scan while it reads. */
 /** The same bytes read as unsigned (a row hash's halves). */
 const unsigned = (values: Int32Array) => new Uint32Array(values.buffer, values.byteOffset, values.length);
 
+/** The per-row columns of a scan while it reads. */
 class RowColumns {
   count = 0;
   private readonly line = new IntColumn();

@@ -60,6 +60,7 @@ export async function* previewFileChunks(db: Queryable, key: PreviewFileKey): As
 
 /** Deletes the files of previews past their time (member data: kept no longer than previewTtlMinutes). */
 export async function forgetExpiredPreviews(db: Queryable): Promise<number> {
-  const deleted = await db.query('delete from console_preview_files where expires_at <= now()');
+  // Ten minutes after expiry: a download that began before it (checked once, at its start) reads to its end.
+  const deleted = await db.query("delete from console_preview_files where expires_at <= now() - interval '10 minutes'");
   return deleted.rowCount ?? 0;
 }

@@ -70,14 +70,18 @@ async function takeOver(file: string, dir: string): Promise<void> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     const since = await stat(takeover).then((s) => Date.now() - s.mtimeMs, () => 0);
-    if (!isLive(await ownerOf(takeover), dir) && since > 5_000) await unlink(takeover).catch(() => undefined);
+    const holder = await ownerOf(takeover);
+    if (Number.isInteger(holder) && holder > 0 && !isLive(holder, dir) && since > 5_000) await unlink(takeover).catch(() => undefined);
     await delay(20);
     return;
   } finally {
     await unlink(mine).catch(() => undefined);
   }
   try {
-    if (!isLive(await ownerOf(file), dir)) await unlink(file).catch(() => undefined);
+    // Only a lock whose owner is known and gone: one that vanished meanwhile was released, and a new one
+    // may be appearing in its place (linking again settles it).
+    const owner = await ownerOf(file);
+    if (Number.isInteger(owner) && owner > 0 && !isLive(owner, dir)) await unlink(file).catch(() => undefined);
   } finally {
     await unlink(takeover).catch(() => undefined);
   }

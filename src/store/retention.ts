@@ -2,6 +2,7 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Database } from './db.js';
 import { transaction } from './db.js';
+import { forgetExpiredPreviews } from './console-previews.js';
 import { materializeMemberRows } from './member-rows.js';
 import { lockTenant } from './runs.js';
 
@@ -36,6 +37,8 @@ const OLD_RUNS =
 export async function purgeOldRuns(db: Database, days = 90, options: { alertsDir?: string } = {}): Promise<PurgeResult> {
   if (!Number.isFinite(days) || days < 0) throw new Error(`retention days must be a number >= 0, got ${days}`);
   const age = Math.floor(days);
+  // Expired console previews' files (member data) go here too: the console's own sweep runs only where it is served.
+  await forgetExpiredPreviews(db.pool);
   const tenants = await db.pool.query<{ tenant_id: string }>(`select distinct tenant_id from runs where ${OLD_RUNS} order by tenant_id`, [age]);
   const total: PurgeResult = { runs: 0, changes: 0, errors: 0, files: 0, alertFolders: 0 };
   for (const { tenant_id: tenantId } of tenants.rows) {

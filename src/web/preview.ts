@@ -69,7 +69,7 @@ export function registerPreview(app: FastifyInstance, ctx: ConsoleContext, tempR
     try {
       // Kept in the database, so that any replica serves them; nothing stays on this one's disk.
       for (const [kind, file] of Object.entries(summary.files)) {
-        await keepPreviewFile(ctx.db, { token, kind, user: request.user!.name }, path.basename(file), expiresAt, file);
+        await keepPreviewFile(ctx.db, { token, kind, user: request.user!.name }, previewFileLabel(path.basename(file)), expiresAt, file);
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -128,6 +128,14 @@ async function receiveUpload(request: FastifyRequest, dir: string): Promise<{ te
     result.file = { name, path: target };
   }
   return result;
+}
+
+/**
+ * A preview's file name: the platform file's name marked as a preview, so that no preview (a held mass
+ * deletion's included, which /runs gives only to its operator) passes for a file to upload.
+ */
+export function previewFileLabel(name: string): string {
+  return `${name.replace(/\.csv$/, '')} - PREVIEW, not for upload.csv`;
 }
 
 function formatBytes(bytes: number): string {

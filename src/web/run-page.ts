@@ -104,7 +104,7 @@ function downloads(run: LoadedRun, role: Role): Html | null {
   const held = run.status === 'held'
     ? html`<p class="notice warn">${
         run.superseded_by !== null
-          ? 'This run was superseded: its files were computed against a state that is gone, and none is offered.'
+          ? 'This run was superseded: its changes were computed against a state that is gone, and no file for the platform is offered.'
           : offered.review
             ? 'These files are for reviewing the held run, not for the platform: they are named "HELD", and the files for the platform come with the approval.'
             : 'The files for the platform come with the approval; until then only the operator deciding the run can download them, for review.'
