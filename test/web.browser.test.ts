@@ -140,7 +140,7 @@ describe.skipIf(missing)('web console in a real browser (headless Chromium)', ()
     const cells = await page.$$eval('#preview-counts td', (tds) => tds.map((td) => td.textContent));
     expect(cells.slice(0, 5)).toEqual(['1', '0', '0', '0', '2']); // m200 invited; 59, 60 deleted
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('a:text("deletions")')]);
-    expect(download.suggestedFilename()).toBe('acme 2023-04-13 profile deletions.csv');
+    expect(download.suggestedFilename()).toBe('acme 2023-04-13 profile deletions - PREVIEW, not for upload.csv');
     const text = await readFile((await download.path())!, 'utf8');
     expect(text).toContain('m59@example.com');
     expect(text).toContain('m60@example.com');
