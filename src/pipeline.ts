@@ -122,13 +122,17 @@ export async function ingestFile(
   // Before anything renders its files (here, the alert's delivery, the console): a big run's rows in line
   // order. Only statistics: the run has committed, so a failure here must not fail the ingest.
   if (status !== 'duplicate') await analyzeAfterBigRun(ctx.db.pool, runId).catch(() => false);
-  // The run has committed: a failure from here on is reported as such, never as a failed ingest.
-  let files: unknown = null;
   // A held run's files would carry out what was held, under the names of the platform's files (and over an
   // accepted run's files of the same date): its approval writes them.
-  if (options.outDir && status !== 'duplicate' && status !== 'held') {
-    files = await renderRunFiles(ctx.db, runId, options.outDir).then(() => null, (error: unknown) => error);
-  }
+  return afterCommit(ctx, runId, status, status === 'duplicate' || status === 'held' ? undefined : options.outDir);
+}
+
+/**
+ * What follows a run's commit (an ingest's, an approval's): its files into OUT_DIR, when given, and its
+ * summary. A failure here cannot undo the run: it is a RunCommittedError, never the run's own failure.
+ */
+async function afterCommit(ctx: PipelineContext, runId: number, status: RunSummary['status'], outDir: string | undefined): Promise<RunSummary> {
+  const files = outDir ? await renderRunFiles(ctx.db, runId, outDir).then(() => null, (error: unknown) => error) : null;
   const summary = await loadRunSummary(ctx.db.pool, runId).catch((error: unknown) => {
     throw new RunCommittedError(runId, status, null, error);
   });
@@ -230,8 +234,7 @@ export async function approveRun(
     await supersedeHeldRuns(client, run.tenant_id, runId);
   });
   ctx.logger?.info({ runId, by }, 'held run approved');
-  if (options.outDir) await renderRunFiles(ctx.db, runId, options.outDir);
-  return loadRunSummary(ctx.db.pool, runId);
+  return afterCommit(ctx, runId, 'accepted', options.outDir);
 }
 
 /** Discards a held run: nothing is applied; the run stays in the history as rejected. */

@@ -1,8 +1,9 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { approveRun, ingestFile, rejectRun } from '../src/pipeline.js';
+import { approveRun, ingestFile, rejectRun, renderRunFiles, RunCommittedError } from '../src/pipeline.js';
 import { changesOf, countRows, csvOf, fileOf, HEADER, membersOf, person, range, skipOnEmbedded, tenantOf, type Person, useEngine } from './pipeline.support.js';
 
 describe('runs: guardrails, approve / reject, duplicates, invalid rows, atomicity', () => {
@@ -22,8 +23,14 @@ describe('runs: guardrails, approve / reject, duplicates, invalid rows, atomicit
     expect(await readFile(first.files.invites!, 'utf8')).toBe(before);
     expect((await readdir(engine.out)).filter((f) => f.includes('deletions'))).toEqual(['acme 2023-05-05 profile deletions.csv']);
     expect((await readFile(first.files.deletions!, 'utf8')).trimEnd().split('\n')).toHaveLength(1); // the first run's: a header only
-    const approved = await approveRun(engine.ctx, new Map(), held.runId!, 'olga', { outDir: engine.out });
-    expect((await readFile(approved.files.deletions!, 'utf8')).trimEnd().split('\n')).toHaveLength(101);
+    // its files failing after the commit do not undo the approval: RunCommittedError, as for an ingest
+    const blocked = path.join(engine.out, 'a file, not a folder');
+    await writeFile(blocked, '');
+    const failed = await approveRun(engine.ctx, new Map(), held.runId!, 'olga', { outDir: blocked }).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(RunCommittedError);
+    expect((failed as RunCommittedError).summary).toMatchObject({ status: 'accepted' });
+    const approved = await renderRunFiles(engine.db, held.runId!, engine.out);
+    expect((await readFile(approved.deletions!, 'utf8')).trimEnd().split('\n')).toHaveLength(101);
   });
 
   it('holds a mass deletion: nothing applied, the reason says how many and the limits', async () => {

@@ -1,7 +1,7 @@
 import { terminalName } from '../text/terminal.js';
 import type { Command } from 'commander';
 import { runAlerts } from '../notify/status.js';
-import { approveRun, rejectRun } from '../pipeline.js';
+import { approveRun, rejectRun, RunCommittedError } from '../pipeline.js';
 import type { Queryable } from '../store/db.js';
 import { recordAudit } from '../store/console-audit.js';
 import { loadRunSummary } from '../store/runs.js';
@@ -72,7 +72,11 @@ export function register(program: Command): void {
       const logger = cliLogger(ctx.app);
       const by = options.by ?? osUser();
       const summary = await withDatabase(ctx.app, async (db) => {
-        const approved = await approveRun({ db, logger }, ctx.tenants, id, by, { outDir });
+        const approved = await approveRun({ db, logger }, ctx.tenants, id, by, { outDir }).catch(async (error: unknown) => {
+          // Approved all the same (its files failed after the commit): the decision is audited before the error.
+          if (error instanceof RunCommittedError) await recordAudit(db.pool, { actor: cliActor(by), action: 'approve', detail: `run ${id}` });
+          throw error;
+        });
         await recordAudit(db.pool, { actor: cliActor(by), action: 'approve', detail: `run ${id} (${approved.tenant})` });
         return approved;
       });

@@ -16,12 +16,12 @@ const CURSOR_ROWS = 2000;
 /**
  * Renders a stored run's files into OUT_DIR (streamed from run_changes / run_errors with a cursor) and
  * records them in run_files. Accepted and held runs: invites, updates, deletions (+ errors when rows
- * were skipped); rejected runs: errors; duplicates: nothing. ONLY: that kind alone.
+ * were skipped); rejected runs: errors; duplicates: nothing.
  */
-export async function renderRunFiles(db: Database, runId: number, outDir: string, options: { only?: OutputKind } = {}): Promise<Files> {
+export async function renderRunFiles(db: Database, runId: number, outDir: string): Promise<Files> {
   const client = await db.pool.connect();
   try {
-    const files = await renderRunFilesWith(client, runId, outDir, options);
+    const files = await renderRunFilesWith(client, runId, outDir);
     for (const [kind, file] of Object.entries(files)) {
       await client.query(
         `insert into run_files (run_id, kind, file_name, row_count) values ($1, $2, $3, $4)

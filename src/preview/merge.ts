@@ -5,22 +5,16 @@ import type { ValidationIssue } from '../csv/types.js';
  * the reader's issues (in line order) first, then the checks' (also in line order). Merges the two.
  */
 export function* mergeIssues(reader: Iterable<ValidationIssue>, checks: Iterable<ValidationIssue>): Generator<ValidationIssue> {
-  const later = checks[Symbol.iterator]();
-  let next = later.next();
+  const ready: ValidationIssue[] = [];
+  const merger = new IssueMerger(checks, (issue) => ready.push(issue));
   for (const issue of reader) {
-    while (!next.done && next.value.line < issue.line) {
-      yield next.value;
-      next = later.next();
-    }
-    yield issue;
+    merger.push(issue);
+    yield* ready.splice(0);
   }
-  while (!next.done) {
-    yield next.value;
-    next = later.next();
-  }
+  yield* merger.rest();
 }
 
-/** The same merge, fed one reader issue at a time (while a pass over the file writes them out). */
+/** The merge, fed one reader issue at a time (while a pass over the file writes them out). */
 export class IssueMerger {
   private readonly later: Iterator<ValidationIssue>;
   private next: IteratorResult<ValidationIssue>;

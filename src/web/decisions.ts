@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { approveRun, rejectRun, RunDecisionError } from '../pipeline.js';
+import { approveRun, rejectRun, RunCommittedError, RunDecisionError } from '../pipeline.js';
 import { recordAudit } from '../store/console-audit.js';
 import { markApplied, needsApplying } from '../store/run-applied.js';
 import type { ConsoleContext } from './context.js';
@@ -25,16 +25,19 @@ export function registerDecisions(app: FastifyInstance, ctx: ConsoleContext): vo
         return sendRunPage(ctx, request, reply, run, html`<p class="notice error" role="alert">Not done: give a reason to ${verb} run ${run.id}.</p>`, 400);
       }
       const by = request.user!.name;
+      const audit = () => recordAudit(ctx.db.pool, { actor: by, action: verb, detail: `run ${run.id} (${run.tenant_id}): ${reason}` });
       try {
         // The same functions, checks and effects as `hris-ingest runs approve|reject`.
         if (verb === 'approve') await approveRun({ db: ctx.db, logger: ctx.logger }, ctx.tenants, run.id, by, ctx.outDir ? { outDir: ctx.outDir } : {});
         else await rejectRun({ db: ctx.db, logger: ctx.logger }, run.id, by, reason);
       } catch (error) {
+        // Approved all the same (its files failed after the commit): the decision is audited before the error.
+        if (error instanceof RunCommittedError) await audit();
         if (!(error instanceof RunDecisionError)) throw error;
         request.query = {};
         return sendRunPage(ctx, request, reply, run, html`<p class="notice error" role="alert">Not done: ${error.message}</p>`, 409);
       }
-      await recordAudit(ctx.db.pool, { actor: by, action: verb, detail: `run ${run.id} (${run.tenant_id}): ${reason}` });
+      await audit();
       return reply.redirect(`/runs/${run.id}?done=${verb === 'approve' ? 'approved' : 'rejected'}`, 303);
     });
   }
